@@ -1,0 +1,115 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Flow-Opt: smooth, collision-free trajectories for fleets of robots.
+///
+/// Problems and plans are JSON documents (see README.md, "JSON format"). Exit codes: 0 on
+/// success (for `check`: the plan is feasible), 1 when `check` finds the plan infeasible,
+/// 2 on invalid input or any other error.
+#[derive(Debug, Parser)]
+#[command(name = "flowopt", version, about, long_about)]
+pub struct Cli {
+    /// Log more (-v: info, -vv: debug, -vvv: trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a generated problem as JSON.
+    ///
+    /// Scenarios: circle (antipodal swap), random (random starts and goals), obstacles (cross a
+    /// random field of obstacles), warehouse (change aisles between shelves), doorway (two groups
+    /// swap sides through a gap), crossing (two perpendicular streams). The same seed always
+    /// gives the same problem.
+    Scenario(ScenarioArgs),
+    /// Plan a problem and print the plan as JSON (with metrics and timings).
+    Plan(PlanArgs),
+    /// Recompute the metrics of a plan against its problem.
+    ///
+    /// Prints the metrics as JSON on stdout and a verdict on stderr. Exit code 0 when the plan
+    /// is feasible, 1 when it is not, 2 when the problem or plan is invalid.
+    Check(CheckArgs),
+    /// List the available planners and scenarios.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// Scenario name: circle, random, obstacles, warehouse, doorway or crossing.
+    pub name: String,
+    /// Number of robots.
+    #[arg(short = 'n', long, default_value_t = 8)]
+    pub robots: usize,
+    /// Extra random obstacles (default: 6 for `obstacles`, 0 for the others; the shelves of
+    /// `warehouse` and the wall of `doorway` come on top).
+    #[arg(long)]
+    pub obstacles: Option<usize>,
+    /// Seed of the random choices.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Robot radius in metres.
+    #[arg(long, default_value_t = flowopt::core::DEFAULT_RADIUS)]
+    pub radius: f64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Problem JSON file, or `-` for standard input.
+    #[arg(default_value = "-")]
+    pub problem: PathBuf,
+    /// Planner to use (see `flowopt list`).
+    #[arg(short, long, default_value = "straight")]
+    pub planner: String,
+    /// Seed of the planner's random choices.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Problem JSON file (`-` for standard input).
+    pub problem: PathBuf,
+    /// Plan JSON file (`-` for standard input).
+    pub plan: PathBuf,
+    /// Largest constraint violation still called feasible.
+    #[arg(long, default_value_t = flowopt::core::DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Limits on accepted problems.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Refuse problems with more robots than this.
+    #[arg(long, default_value_t = 128)]
+    pub max_robots: usize,
+    /// Refuse problems with more obstacles than this.
+    #[arg(long, default_value_t = 256)]
+    pub max_obstacles: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Pretty-print the JSON output.
+    #[arg(long)]
+    pub pretty: bool,
+    /// Write the JSON output to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}

@@ -1,0 +1,185 @@
+//! The `flowopt` command-line tool. See `flowopt --help`.
+
+mod cli;
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serde::Serialize;
+
+use cli::{CheckArgs, Cli, Command, LimitArgs, OutputArgs, PlanArgs, ScenarioArgs};
+use flowopt::core::{
+    CheckConfig, InputError, Plan, PlanOptions, Problem, Scenario, ScenarioConfig,
+    ValidationConfig, evaluate,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            // Input errors print as `field: message`; others with their causes.
+            match err.downcast_ref::<InputError>() {
+                Some(input) => eprintln!("error: invalid input: {input}"),
+                None => eprintln!("error: {err:#}"),
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Scenario(args) => scenario(args),
+        Command::Plan(args) => plan(args),
+        Command::Check(args) => check(args),
+        Command::List => list(),
+    }
+}
+
+fn scenario(args: ScenarioArgs) -> Result<ExitCode> {
+    let scenario: Scenario = args.name.parse()?;
+    let config = ScenarioConfig {
+        robots: args.robots,
+        obstacles: args.obstacles,
+        seed: args.seed,
+        radius: args.radius,
+    };
+    let problem = scenario.generate(&config)?;
+    write_json(&problem, &args.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plan(args: PlanArgs) -> Result<ExitCode> {
+    let planner = flowopt::planner_by_name(&args.planner)?;
+    let problem = read_problem(&args.problem, &args.limits)?;
+    let options = PlanOptions { seed: args.seed };
+    let plan = planner.plan(&problem, &options)?;
+    write_json(&plan, &args.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode> {
+    if args.problem == Path::new("-") && args.plan == Path::new("-") {
+        bail!("only one of PROBLEM and PLAN can be read from standard input");
+    }
+    if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
+        return Err(InputError::new(
+            flowopt::core::ErrorKind::OutOfRange,
+            "tolerance",
+            "tolerance must be a finite number >= 0",
+        )
+        .into());
+    }
+    let problem = read_problem(&args.problem, &args.limits)?;
+    let text = read_input(&args.plan)?;
+    let plan: Plan = InputError::parse_json(&text, "plan")?;
+    let config = CheckConfig {
+        tolerance: args.tolerance,
+        ..CheckConfig::default()
+    };
+    let metrics = evaluate(&problem, &plan.trajectories, &config)?;
+    write_json(&metrics, &args.output)?;
+    let r = &metrics.residuals;
+    eprintln!(
+        "{}: max violation {:.3e} (tolerance {:.0e}); separation {:.3e}, obstacles {:.3e}, \
+         workspace {:.3e}, speed {:.3e}, accel {:.3e}, boundary {:.3e}, consistency {:.3e}",
+        if metrics.feasible {
+            "feasible"
+        } else {
+            "INFEASIBLE"
+        },
+        metrics.max_violation,
+        metrics.tolerance,
+        r.separation,
+        r.obstacles,
+        r.workspace,
+        r.speed,
+        r.accel,
+        r.boundary,
+        r.consistency,
+    );
+    if plan.feasible != metrics.feasible {
+        eprintln!(
+            "note: the plan claims feasible = {}, the check says {}",
+            plan.feasible, metrics.feasible
+        );
+    }
+    Ok(if metrics.feasible {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn list() -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "planners:")?;
+    for (name, about) in flowopt::PLANNERS {
+        writeln!(out, "  {name:<12} {about}")?;
+    }
+    writeln!(out, "scenarios:")?;
+    for s in Scenario::ALL {
+        writeln!(out, "  {:<12} {}", s.name(), s.description())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_problem(path: &Path, limits: &LimitArgs) -> Result<Problem> {
+    let text = read_input(path)?;
+    let config = ValidationConfig {
+        max_robots: limits.max_robots,
+        max_obstacles: limits.max_obstacles,
+        ..ValidationConfig::default()
+    };
+    Ok(Problem::from_json(&text, &config)?)
+}
+
+fn read_input(path: &Path) -> Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+        Ok(text)
+    } else {
+        fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+fn write_json<T: Serialize>(value: &T, output: &OutputArgs) -> Result<()> {
+    let mut text = if output.pretty {
+        serde_json::to_string_pretty(value)?
+    } else {
+        serde_json::to_string(value)?
+    };
+    text.push('\n');
+    match &output.output {
+        Some(path) => fs::write(path, text).with_context(|| format!("writing {}", path.display())),
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            Ok(out.flush()?)
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The CLI end to end: scenario -> plan -> check, and input errors.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn flowopt() -> Command {
+    Command::cargo_bin("flowopt").expect("the flowopt binary is built")
+}
+
+fn run_ok(args: &[&str], stdin: &str) -> String {
+    let out = flowopt().args(args).write_stdin(stdin).output().unwrap();
+    assert!(
+        out.status.success(),
+        "flowopt {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn scenario(name: &str, robots: usize, seed: u64) -> String {
+    run_ok(
+        &[
+            "scenario",
+            name,
+            "--robots",
+            &robots.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ],
+        "",
+    )
+}
+
+fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowopt-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn circle_swap_with_straight_lines_is_infeasible_and_check_agrees() {
+    let problem = scenario("circle", 8, 1);
+    let plan_text = run_ok(&["plan", "-", "--planner", "straight"], &problem);
+    let plan: Value = serde_json::from_str(&plan_text).unwrap();
+    assert_eq!(plan["planner"], "straight");
+    assert_eq!(plan["feasible"], false);
+    assert_eq!(plan["trajectories"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        plan["trajectories"][0]["coefficients"]["x"]
+            .as_array()
+            .unwrap()
+            .len(),
+        11
+    );
+    assert!(plan["timings_ms"]["total"].as_f64().unwrap() >= 0.0);
+    // All robots meet in the centre.
+    assert!(plan["metrics"]["min_pair_distance"].as_f64().unwrap() < 0.4);
+
+    let problem_path = write_temp("circle.json", &problem);
+    let plan_path = write_temp("circle-plan.json", &plan_text);
+    let out = flowopt()
+        .args(["check"])
+        .arg(&problem_path)
+        .arg(&plan_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(metrics, plan["metrics"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INFEASIBLE"));
+}
+
+#[test]
+fn a_feasible_plan_checks_with_exit_zero() {
+    // One robot cannot collide with anyone.
+    let problem = scenario("random", 1, 4);
+    let plan = run_ok(&["plan", "--planner", "straight"], &problem);
+    assert_eq!(
+        serde_json::from_str::<Value>(&plan).unwrap()["feasible"],
+        true
+    );
+    let problem_path = write_temp("one.json", &problem);
+    flowopt()
+        .arg("check")
+        .arg(&problem_path)
+        .arg("-")
+        .write_stdin(plan)
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn every_scenario_plans_and_checks() {
+    for name in [
+        "circle",
+        "random",
+        "obstacles",
+        "warehouse",
+        "doorway",
+        "crossing",
+    ] {
+        let problem = scenario(name, 6, 2);
+        let plan = run_ok(&["plan"], &problem);
+        let path = write_temp(&format!("{name}.json"), &problem);
+        let out = flowopt()
+            .arg("check")
+            .arg(&path)
+            .arg("-")
+            .write_stdin(plan.clone())
+            .output()
+            .unwrap();
+        let feasible = serde_json::from_str::<Value>(&plan).unwrap()["feasible"]
+            .as_bool()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(if feasible { 0 } else { 1 }),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn scenarios_are_deterministic_per_seed() {
+    assert_eq!(scenario("warehouse", 8, 3), scenario("warehouse", 8, 3));
+    assert_ne!(scenario("warehouse", 8, 3), scenario("warehouse", 8, 4));
+}
+
+/// Runs `flowopt plan` on `problem` (plus `extra` arguments) and returns its stderr, asserting
+/// exit code 2.
+fn plan_error(problem: &str, extra: &[&str]) -> String {
+    let out = flowopt()
+        .arg("plan")
+        .args(extra)
+        .write_stdin(problem.to_string())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected exit 2 for {problem}: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn invalid_problems_exit_2_naming_the_field() {
+    let ws = r#""workspace":{"min":[0,0],"max":[4,4]}"#;
+    let cases: &[(&str, &str)] = &[
+        (r#"{"robots":[]}"#, "workspace"),
+        (&format!(r#"{{{ws},"robots":[]}}"#), "robots"),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3],"radius":0}}]}}"#),
+            "robots[0].radius",
+        ),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3],"radius":-1}}]}}"#),
+            "robots[0].radius",
+        ),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[1,1],"goal":[5,3]}}]}}"#),
+            "robots[0].goal",
+        ),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[-1,1],"goal":[3,3]}}]}}"#),
+            "robots[0].start",
+        ),
+        (
+            &format!(
+                r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3]}},{{"start":[1.2,1],"goal":[1,3]}}]}}"#
+            ),
+            "robots[1].start",
+        ),
+        (
+            &format!(
+                r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3]}},{{"start":[3,1],"goal":[3.1,3]}}]}}"#
+            ),
+            "robots[1].goal",
+        ),
+        (
+            &format!(
+                r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3]}}],"obstacles":[{{"center":[1.3,1],"radius":0.5}}]}}"#
+            ),
+            "robots[0].start",
+        ),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3]}}],"horizon":-2}}"#),
+            "horizon",
+        ),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3]}}],"horizon":0}}"#),
+            "horizon",
+        ),
+        (
+            &format!(
+                r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3]}}],"limits":{{"max_speed":0}}}}"#
+            ),
+            "limits.max_speed",
+        ),
+        (
+            &format!(
+                r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3]}}],"obstacles":[{{"center":[2,2],"radius":0}}]}}"#
+            ),
+            "obstacles[0].radius",
+        ),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[1,1e999],"goal":[3,3]}}]}}"#),
+            "robots[0].start",
+        ),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[1,1]}}]}}"#),
+            "robots[0].goal",
+        ),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[1,"a"],"goal":[3,3]}}]}}"#),
+            "robots[0].start",
+        ),
+        (
+            &format!(r#"{{{ws},"robots":[{{"start":[1,1],"goal":[3,3]}}],"horizon":5,"extra":1}}"#),
+            "extra",
+        ),
+        (
+            r#"{"workspace":{"min":[0,0],"max":[4,4]},"robots":["#,
+            "robots",
+        ),
+        ("not json", "problem"),
+    ];
+    for (problem, field) in cases {
+        let stderr = plan_error(problem, &[]);
+        assert!(
+            stderr.contains(&format!("invalid input: {field}")),
+            "expected field `{field}` for {problem}, got: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn too_many_robots_is_refused_with_a_configurable_limit() {
+    let problem = scenario("circle", 6, 0);
+    let stderr = plan_error(&problem, &["--max-robots", "5"]);
+    assert!(stderr.contains("invalid input: robots"), "{stderr}");
+    run_ok(&["plan", "--max-robots", "6"], &problem);
+    let out = flowopt()
+        .args(["scenario", "circle", "--robots", "500"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("robots"));
+}
+
+#[test]
+fn bad_names_and_plans_exit_2() {
+    let out = flowopt().args(["scenario", "spiral"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("circle"));
+
+    let problem = scenario("circle", 4, 0);
+    let stderr = plan_error(&problem, &["--planner", "teleport"]);
+    assert!(stderr.contains("planner"), "{stderr}");
+
+    // A plan for another problem (wrong robot count) is invalid input for `check`.
+    let other_plan = run_ok(&["plan"], &scenario("circle", 3, 0));
+    let path = write_temp("four.json", &problem);
+    let out = flowopt()
+        .arg("check")
+        .arg(&path)
+        .arg("-")
+        .write_stdin(other_plan)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trajectories"));
+
+    let out = flowopt()
+        .arg("check")
+        .arg(&path)
+        .arg("-")
+        .write_stdin("{}")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plan"));
+}
+
+#[test]
+fn help_covers_every_subcommand() {
+    let help = run_ok(&["--help"], "");
+    for sub in ["scenario", "plan", "check", "list"] {
+        assert!(help.contains(sub), "{sub} missing from --help");
+        let sub_help = run_ok(&[sub, "--help"], "");
+        assert!(sub_help.contains("Usage"), "{sub} --help");
+    }
+    let list = run_ok(&["list"], "");
+    assert!(list.contains("straight") && list.contains("warehouse"));
+}

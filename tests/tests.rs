@@ -1,0 +1,3 @@
+//! End-to-end tests of the `flowopt` binary, one module per area.
+
+mod cli;
