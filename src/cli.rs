@@ -36,6 +36,11 @@ pub enum Command {
     /// Prints the metrics as JSON on stdout and a verdict on stderr. Exit code 0 when the plan
     /// is feasible, 1 when it is not, 2 when the problem or plan is invalid.
     Check(CheckArgs),
+    /// Generate training data: random problems labelled by verified `scp` solutions.
+    ///
+    /// Problem k of a run depends only on (seed, k): an interrupted run resumes where it
+    /// stopped when started again with the same arguments. Runs in parallel on all cores.
+    Dataset(DatasetArgs),
     /// List the available planners and scenarios.
     List,
 }
@@ -112,4 +117,45 @@ pub struct OutputArgs {
     /// Write the JSON output to this file instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    /// Output file (created, or resumed when it exists with the same settings).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Number of problems to attempt.
+    #[arg(long, default_value_t = 1000)]
+    pub problems: u64,
+    /// Fewest robots per problem.
+    #[arg(long, default_value_t = 2)]
+    pub min_robots: usize,
+    /// Most robots per problem.
+    #[arg(long, default_value_t = 16)]
+    pub max_robots: usize,
+    /// Fewest extra random obstacles per problem.
+    #[arg(long, default_value_t = 0)]
+    pub min_obstacles: usize,
+    /// Most extra random obstacles per problem.
+    #[arg(long, default_value_t = 6)]
+    pub max_obstacles: usize,
+    /// Scenario families to draw from (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "circle,random,obstacles,warehouse,doorway,crossing"
+    )]
+    pub scenarios: Vec<String>,
+    /// Most distinct solutions kept per problem.
+    #[arg(long, default_value_t = 2)]
+    pub solutions: usize,
+    /// SCP runs from different random initial guesses per problem.
+    #[arg(long, default_value_t = 3)]
+    pub attempts: usize,
+    /// Seed of the run.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }

@@ -6,8 +6,10 @@
 //!
 //! - [`core`]: the problem and plan types (the JSON contract), Bernstein trajectories, scenario
 //!   generators, metrics and the [`core::Planner`] trait.
+//! - [`baselines`]: the `scp` (Clarabel) and `orca` reference planners and the dataset generator.
 #![warn(missing_docs)]
 
+pub use flowopt_baselines as baselines;
 pub use flowopt_core as core;
 
 mod registry;

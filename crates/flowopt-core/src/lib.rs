@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod bernstein;
+pub mod dataset;
 mod error;
 mod metrics;
 mod plan;

@@ -1,0 +1,293 @@
+//! Global guidance for the preferred velocity: a grid navigation function (shortest-path
+//! distance to the goal around the obstacles) per robot, so robots head around walls and shelves
+//! instead of pressing into them. Pure ORCA only sees the straight line to the goal and gets
+//! stuck in front of every concave obstacle arrangement (doorways, shelf rows).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use flowopt_core::{Obstacle, Problem, Vec2, dist};
+
+/// Most cells of one grid; coarser cells are used for larger workspaces. With one `f32` field
+/// per robot this bounds the memory to 256 KiB per robot.
+const MAX_CELLS: usize = 65_536;
+
+/// An occupancy grid over the workspace with, per robot, the travel distance to its goal.
+pub(crate) struct Guidance {
+    origin: Vec2,
+    cell: f64,
+    nx: usize,
+    ny: usize,
+    /// Per robot, per cell (row-major, `ix + nx * iy`): distance to the goal, `INFINITY` where
+    /// blocked or unreachable.
+    fields: Vec<Vec<f32>>,
+}
+
+impl Guidance {
+    /// Guidance for every robot of `problem`, or `None` when the problem has no obstacles (the
+    /// straight line is then always free). `extra` widens every obstacle (the safety margin);
+    /// `cell` is the wanted cell size in metres.
+    pub(crate) fn new(problem: &Problem, cell: f64, extra: f64) -> Option<Self> {
+        if problem.obstacles.is_empty() || !(cell.is_finite() && cell > 0.0) {
+            return None;
+        }
+        let ws = &problem.workspace;
+        let size = ws.size();
+        let mut cell = cell;
+        if (size[0] / cell) * (size[1] / cell) > MAX_CELLS as f64 {
+            cell = (size[0] * size[1] / MAX_CELLS as f64).sqrt();
+        }
+        let nx = ((size[0] / cell).ceil() as usize).max(1);
+        let ny = ((size[1] / cell).ceil() as usize).max(1);
+        let mut grid = Self {
+            origin: ws.min,
+            cell,
+            nx,
+            ny,
+            fields: Vec::with_capacity(problem.num_robots()),
+        };
+        // Robots of equal radius share the occupancy grid.
+        let mut occupancy: Vec<(f64, Vec<bool>)> = Vec::new();
+        for robot in &problem.robots {
+            let reach = robot.radius + extra;
+            let free = match occupancy.iter().position(|(r, _)| *r == reach) {
+                Some(k) => &occupancy[k].1,
+                None => {
+                    occupancy.push((reach, grid.free_cells(problem, reach)));
+                    &occupancy[occupancy.len() - 1].1
+                }
+            };
+            let field = grid.distance_field(free, robot.goal);
+            grid.fields.push(field);
+        }
+        Some(grid)
+    }
+
+    fn centre(&self, ix: usize, iy: usize) -> Vec2 {
+        [
+            self.origin[0] + (ix as f64 + 0.5) * self.cell,
+            self.origin[1] + (iy as f64 + 0.5) * self.cell,
+        ]
+    }
+
+    /// The cell holding `p`, clamped to the grid.
+    fn cell_of(&self, p: Vec2) -> (usize, usize) {
+        let ix = ((p[0] - self.origin[0]) / self.cell).floor();
+        let iy = ((p[1] - self.origin[1]) / self.cell).floor();
+        (
+            (ix.max(0.0) as usize).min(self.nx - 1),
+            (iy.max(0.0) as usize).min(self.ny - 1),
+        )
+    }
+
+    /// Cells whose centre a disc of radius `reach` can occupy: inside the workspace and clear
+    /// of every obstacle.
+    fn free_cells(&self, problem: &Problem, reach: f64) -> Vec<bool> {
+        let mut free = vec![true; self.nx * self.ny];
+        for iy in 0..self.ny {
+            for ix in 0..self.nx {
+                let c = self.centre(ix, iy);
+                if problem.workspace.disc_violation(c, reach) > 0.0 {
+                    free[ix + self.nx * iy] = false;
+                }
+            }
+        }
+        for o in &problem.obstacles {
+            self.block_disc(&mut free, o, reach);
+        }
+        free
+    }
+
+    fn block_disc(&self, free: &mut [bool], o: &Obstacle, reach: f64) {
+        let r = o.radius + reach;
+        let (x0, y0) = self.cell_of([o.center[0] - r, o.center[1] - r]);
+        let (x1, y1) = self.cell_of([o.center[0] + r, o.center[1] + r]);
+        for iy in y0..=y1 {
+            for ix in x0..=x1 {
+                if dist(self.centre(ix, iy), o.center) < r {
+                    free[ix + self.nx * iy] = false;
+                }
+            }
+        }
+    }
+
+    /// Dijkstra over the 8-connected free cells from the cells around `goal`.
+    fn distance_field(&self, free: &[bool], goal: Vec2) -> Vec<f32> {
+        let mut field = vec![f64::INFINITY; free.len()];
+        let mut heap = BinaryHeap::new();
+        let (gx, gy) = self.cell_of(goal);
+        for iy in gy.saturating_sub(1)..=(gy + 1).min(self.ny - 1) {
+            for ix in gx.saturating_sub(1)..=(gx + 1).min(self.nx - 1) {
+                let k = ix + self.nx * iy;
+                if free[k] {
+                    field[k] = dist(self.centre(ix, iy), goal);
+                    heap.push(Entry(field[k], k));
+                }
+            }
+        }
+        let diagonal = self.cell * std::f64::consts::SQRT_2;
+        while let Some(Entry(d, k)) = heap.pop() {
+            if d > field[k] {
+                continue;
+            }
+            let (ix, iy) = ((k % self.nx) as isize, (k / self.nx) as isize);
+            for (dx, dy) in NEIGHBOURS {
+                let (jx, jy) = (ix + dx, iy + dy);
+                if jx < 0 || jy < 0 || jx >= self.nx as isize || jy >= self.ny as isize {
+                    continue;
+                }
+                let j = jx as usize + self.nx * jy as usize;
+                if !free[j] {
+                    continue;
+                }
+                // No corner cutting: both side cells of a diagonal move must be free.
+                if dx != 0 && dy != 0 {
+                    let side1 = jx as usize + self.nx * iy as usize;
+                    let side2 = ix as usize + self.nx * jy as usize;
+                    if !(free[side1] && free[side2]) {
+                        continue;
+                    }
+                }
+                let step = if dx != 0 && dy != 0 {
+                    diagonal
+                } else {
+                    self.cell
+                };
+                if d + step < field[j] {
+                    field[j] = d + step;
+                    heap.push(Entry(field[j], j));
+                }
+            }
+        }
+        field.into_iter().map(|d| d as f32).collect()
+    }
+
+    /// The direction robot `i` at `p` should head in to reach `goal`: straight at the goal when
+    /// the straight line is clear of the obstacles (grown by `reach`), else towards the nearby
+    /// cell with the least remaining travel distance. `None` when the grid knows no way (the
+    /// caller then heads straight at the goal).
+    pub(crate) fn direction(
+        &self,
+        i: usize,
+        p: Vec2,
+        goal: Vec2,
+        reach: f64,
+        obstacles: &[Obstacle],
+    ) -> Option<Vec2> {
+        if line_is_clear(p, goal, reach, obstacles) {
+            return None;
+        }
+        let field = self.fields.get(i)?;
+        let (cx, cy) = self.cell_of(p);
+        let mut best: Option<(f64, Vec2)> = None;
+        for iy in cy.saturating_sub(WINDOW)..=(cy + WINDOW).min(self.ny - 1) {
+            for ix in cx.saturating_sub(WINDOW)..=(cx + WINDOW).min(self.nx - 1) {
+                let d = f64::from(field[ix + self.nx * iy]);
+                if !d.is_finite() {
+                    continue;
+                }
+                let c = self.centre(ix, iy);
+                let total = d + dist(p, c);
+                if best.is_none_or(|(b, _)| total < b) {
+                    best = Some((total, c));
+                }
+            }
+        }
+        let (_, target) = best?;
+        let to = [target[0] - p[0], target[1] - p[1]];
+        let len = to[0].hypot(to[1]);
+        (len > 1e-9).then(|| [to[0] / len, to[1] / len])
+    }
+}
+
+/// Cells around the current one searched for the next target (2 = a 5 x 5 window).
+const WINDOW: usize = 2;
+
+const NEIGHBOURS: [(isize, isize); 8] = [
+    (1, 0),
+    (-1, 0),
+    (0, 1),
+    (0, -1),
+    (1, 1),
+    (1, -1),
+    (-1, 1),
+    (-1, -1),
+];
+
+/// Whether the segment from `a` to `b` keeps `reach` away from every obstacle disc.
+fn line_is_clear(a: Vec2, b: Vec2, reach: f64, obstacles: &[Obstacle]) -> bool {
+    let ab = [b[0] - a[0], b[1] - a[1]];
+    let len2 = ab[0] * ab[0] + ab[1] * ab[1];
+    obstacles.iter().all(|o| {
+        let t = if len2 > 0.0 {
+            (((o.center[0] - a[0]) * ab[0] + (o.center[1] - a[1]) * ab[1]) / len2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let q = [a[0] + ab[0] * t, a[1] + ab[1] * t];
+        dist(q, o.center) >= o.radius + reach
+    })
+}
+
+/// Heap entry ordered by increasing distance.
+struct Entry(f64, usize);
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowopt_core::{Robot, Workspace};
+
+    #[test]
+    fn guidance_leads_around_a_wall() {
+        // A wall across the middle with a gap at the top; the goal is behind the wall.
+        let obstacles: Vec<Obstacle> = (0..8)
+            .map(|k| Obstacle {
+                center: [0.0, -4.6 + 0.8 * k as f64],
+                radius: 0.4,
+            })
+            .collect();
+        let p = Problem::new(
+            Workspace::square(5.0),
+            vec![Robot::new([-2.0, -2.0], [2.0, -2.0], 0.2)],
+            obstacles,
+        );
+        let g = Guidance::new(&p, 0.1, 0.02).unwrap();
+        let dir = g
+            .direction(0, [-2.0, -2.0], [2.0, -2.0], 0.22, &p.obstacles)
+            .unwrap();
+        // Heads up towards the gap, not right into the wall.
+        assert!(dir[1] > 0.7, "{dir:?}");
+        // Where the goal is in plain view, no guidance is needed.
+        assert!(
+            g.direction(0, [2.0, 2.0], [2.0, -2.0], 0.22, &p.obstacles)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn no_obstacles_no_guidance() {
+        let p = Problem::new(
+            Workspace::square(5.0),
+            vec![Robot::new([-2.0, -2.0], [2.0, -2.0], 0.2)],
+            vec![],
+        );
+        assert!(Guidance::new(&p, 0.1, 0.02).is_none());
+    }
+}
