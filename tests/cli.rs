@@ -302,3 +302,91 @@ fn help_covers_every_subcommand() {
     let list = run_ok(&["list"], "");
     assert!(list.contains("straight") && list.contains("warehouse"));
 }
+
+#[test]
+fn scp_and_orca_plans_pass_check() {
+    for (planner, scenario, robots) in [
+        ("scp", "circle", 4),
+        ("orca", "circle", 4),
+        ("scp", "doorway", 4),
+    ] {
+        let problem = scenario_json(scenario, robots);
+        let plan = run_ok(&["plan", "--planner", planner, "--seed", "1"], &problem);
+        let parsed: Value = serde_json::from_str(&plan).unwrap();
+        assert_eq!(parsed["planner"], planner);
+        let path = write_temp(&format!("{planner}-{scenario}.json"), &problem);
+        flowopt()
+            .arg("check")
+            .arg(&path)
+            .arg("-")
+            .write_stdin(plan)
+            .assert()
+            .code(0);
+    }
+}
+
+fn scenario_json(name: &str, robots: usize) -> String {
+    scenario(name, robots, 1)
+}
+
+#[test]
+fn dataset_writes_verified_labels_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("flowopt-cli-ds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tiny.fods");
+    let _ = std::fs::remove_file(&path);
+    let args = |problems: &str| {
+        vec![
+            "dataset".to_string(),
+            "-o".into(),
+            path.display().to_string(),
+            "--problems".into(),
+            problems.into(),
+            "--max-robots".into(),
+            "3".into(),
+            "--scenarios".into(),
+            "circle,obstacles".into(),
+        ]
+    };
+    let out = flowopt().args(args("2")).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, first) = flowopt::core::dataset::read_dataset(&path).unwrap();
+    assert!(!first.is_empty());
+    // Same settings: nothing new to do, the records stay.
+    let out = flowopt().args(args("2")).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resumed"));
+    let (_, again) = flowopt::core::dataset::read_dataset(&path).unwrap();
+    assert_eq!(first, again);
+    // More problems extend the file; other settings on it are refused.
+    let out = flowopt().args(args("3")).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, extended) = flowopt::core::dataset::read_dataset(&path).unwrap();
+    assert_eq!(&extended[..first.len()], &first[..]);
+    let mut other = args("3");
+    other.extend(["--seed".to_string(), "7".to_string()]);
+    let out = flowopt().args(other).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Bad ranges name the field.
+    let out = flowopt()
+        .args([
+            "dataset",
+            "-o",
+            "/tmp/never.fods",
+            "--min-robots",
+            "5",
+            "--max-robots",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("robots"));
+}

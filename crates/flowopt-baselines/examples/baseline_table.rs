@@ -21,7 +21,10 @@ fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: &str) -> Vec<
         .map_or(default, String::as_str);
     value
         .split(',')
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("bad value `{v}` for {name}")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("bad value `{v}` for {name}"))
+        })
         .collect()
 }
 
@@ -37,9 +40,15 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let seeds: u64 = arg::<u64>(&args, "--seeds", "20")[0];
     let robots: Vec<usize> = arg(&args, "--robots", "4,8,16,32");
-    let scenarios: Vec<Scenario> = arg(&args, "--scenarios", "circle,random,obstacles,warehouse,doorway");
+    let scenarios: Vec<Scenario> = arg(
+        &args,
+        "--scenarios",
+        "circle,random,obstacles,warehouse,doorway",
+    );
     let planners: Vec<String> = arg(&args, "--planners", "scp,orca,straight");
-    println!("| scenario | N | planner | success | median ms | smoothness (median) | min pair distance (median) |");
+    println!(
+        "| scenario | N | planner | success | median ms | smoothness (median) | min pair distance (median) |"
+    );
     println!("|---|---:|---|---:|---:|---:|---:|");
     for scenario in &scenarios {
         for &n in &robots {

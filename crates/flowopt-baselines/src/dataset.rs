@@ -115,11 +115,17 @@ pub fn generate_dataset(
     settings
         .validate()
         .map_err(|e| DatasetError::Format(e.to_string()))?;
+    // Problem k does not depend on how many problems a run asks for, so the count is left
+    // out of the header: a finished run can be extended with a larger `problems`.
+    let mut identity =
+        serde_json::to_value(settings).map_err(|e| DatasetError::Format(e.to_string()))?;
+    if let Some(map) = identity.as_object_mut() {
+        map.remove("problems");
+    }
     let header = DatasetHeader {
         version: FORMAT_VERSION,
         order: flowopt_core::DEFAULT_ORDER,
-        settings: serde_json::to_value(settings)
-            .map_err(|e| DatasetError::Format(e.to_string()))?,
+        settings: identity,
     };
     let (mut writer, existing) = DatasetWriter::open(path, &header)?;
     // Resume after the last index written (skipped problems before it are not retried).
@@ -266,11 +272,14 @@ mod tests {
             },
             |_, _| {},
         );
-        // Resuming with other settings is refused ...
         assert!(first.is_ok());
-        let err = generate_dataset(&path, &settings, |_, _| {});
+        // Resuming with other settings is refused.
+        let other = DatasetSettings {
+            seed: 99,
+            ..settings.clone()
+        };
+        let err = generate_dataset(&path, &other, |_, _| {});
         assert!(matches!(err, Err(DatasetError::SettingsMismatch(_))));
-        // ... so a full run is compared with a fresh one instead.
         let path2 = dir.join("full.fods");
         let _ = std::fs::remove_file(&path2);
         let summary = generate_dataset(&path2, &settings, |_, _| {}).unwrap();
@@ -294,12 +303,14 @@ mod tests {
                 assert!(m.feasible, "stored label infeasible: {:?}", m.residuals);
             }
         }
-        // Deterministic: the same settings give the same records; a resumed run continues.
+        // Extending the 2-problem run to 4 gives the same records as the 4-problem run.
+        generate_dataset(&path, &settings, |_, _| {}).unwrap();
+        assert_eq!(read_dataset(&path).unwrap().1, records);
+
+        // An interrupted run (cut after its first record) resumes to the same content.
         let path3 = dir.join("resumed.fods");
         let _ = std::fs::remove_file(&path3);
-        let interrupted = DatasetSettings { ..settings.clone() };
-        // Write the first records by hand through the writer of a run asked to stop early:
-        // emulate by generating fully, truncating to the first record, and resuming.
+        let interrupted = settings.clone();
         generate_dataset(&path3, &interrupted, |_, _| {}).unwrap();
         let (_, all) = read_dataset(&path3).unwrap();
         assert_eq!(all, records);
