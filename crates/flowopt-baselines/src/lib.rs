@@ -10,6 +10,7 @@
 #![allow(clippy::needless_range_loop)]
 
 mod dataset;
+mod guidance;
 mod orca;
 mod scp;
 

@@ -29,7 +29,6 @@
 //! metrics' dense grid too. Robots that do not reach their goal by T stay where the simulation left
 //! them: the metrics report them through `arrival_error`.
 
-mod guidance;
 mod polygon;
 
 use std::borrow::Cow;
@@ -43,7 +42,7 @@ use flowopt_core::{
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use guidance::Guidance;
+use crate::guidance::Guidance;
 use polygon::{circumscribed_polygon, min_distance_moving, to_glam, workspace_box};
 
 /// Settings of the [`OrcaPlanner`].

@@ -1,7 +1,8 @@
 //! Global guidance for the preferred velocity: a grid navigation function (shortest-path
 //! distance to the goal around the obstacles) per robot, so robots head around walls and shelves
 //! instead of pressing into them. Pure ORCA only sees the straight line to the goal and gets
-//! stuck in front of every concave obstacle arrangement (doorways, shelf rows).
+//! stuck in front of every concave obstacle arrangement (doorways, shelf rows). The same field
+//! traced from the start gives `scp` an initial path on the right side of every wall.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -197,6 +198,36 @@ impl Guidance {
         let to = [target[0] - p[0], target[1] - p[1]];
         let len = to[0].hypot(to[1]);
         (len > 1e-9).then(|| [to[0] / len, to[1] / len])
+    }
+}
+
+impl Guidance {
+    /// A polyline from `start` to robot `i`'s `goal` that follows the distance field until the
+    /// straight line to the goal is clear; `None` when the grid knows no way.
+    pub(crate) fn path(
+        &self,
+        i: usize,
+        start: Vec2,
+        goal: Vec2,
+        reach: f64,
+        obstacles: &[Obstacle],
+    ) -> Option<Vec<Vec2>> {
+        let mut path = vec![start];
+        let mut p = start;
+        for _ in 0..4 * (self.nx + self.ny) {
+            match self.direction(i, p, goal, reach, obstacles) {
+                None if line_is_clear(p, goal, reach, obstacles) => {
+                    path.push(goal);
+                    return Some(path);
+                }
+                None => return None,
+                Some(d) => {
+                    p = [p[0] + self.cell * d[0], p[1] + self.cell * d[1]];
+                    path.push(p);
+                }
+            }
+        }
+        None
     }
 }
 
