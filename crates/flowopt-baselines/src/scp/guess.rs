@@ -11,8 +11,8 @@ use crate::guidance::Guidance;
 
 /// Grid cell size in metres.
 const CELL: f64 = 0.1;
-/// Extra clearance asked of the path.
-const PATH_CLEARANCE: f64 = 0.15;
+/// Extra clearance asked of the path (dropped for robots that cannot keep it).
+const PATH_CLEARANCE: f64 = 0.3;
 
 /// Free coefficients (in `layout`'s vector) of every robot's path-following guess; robots
 /// without obstacles in the way get their straight line. `layout` must be built on the
@@ -24,16 +24,23 @@ pub fn path_guess(
     straight: &[f64],
 ) -> Vec<f64> {
     let mut x = straight.to_vec();
-    let Some(guidance) = Guidance::new(problem, CELL, PATH_CLEARANCE) else {
+    // A path with extra clearance where one exists; robots starting or ending too close to an
+    // obstacle for that clearance get a path without it.
+    let (Some(roomy), Some(tight)) = (
+        Guidance::new(problem, CELL, PATH_CLEARANCE),
+        Guidance::new(problem, CELL, 0.0),
+    ) else {
         return x; // no obstacles
     };
     let profile = time_profile(basis, &layout.times, problem.horizon);
     for (i, robot) in problem.robots.iter().enumerate() {
-        let reach = robot.radius + PATH_CLEARANCE;
-        let Some(path) = guidance.path(i, robot.start, robot.goal, reach, &problem.obstacles)
-        else {
-            continue;
-        };
+        let path = [(&roomy, PATH_CLEARANCE), (&tight, 0.0)]
+            .into_iter()
+            .find_map(|(guidance, clearance)| {
+                let reach = robot.radius + clearance;
+                guidance.path(i, robot.start, robot.goal, reach, &problem.obstacles)
+            });
+        let Some(path) = path else { continue };
         if path.len() <= 2 {
             continue; // the straight line is clear
         }
