@@ -77,6 +77,9 @@ pub struct PlanArgs {
     /// Seed of the planner's random choices.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where tensor work runs: cpu (default) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: flowopt::DeviceChoice,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

@@ -7,11 +7,13 @@
 //! - [`core`]: the problem and plan types (the JSON contract), Bernstein trajectories, scenario
 //!   generators, metrics and the [`core::Planner`] trait.
 //! - [`baselines`]: the `scp` (Clarabel) and `orca` reference planners and the dataset generator.
+//! - [`filter`]: the batched, differentiable safety filter (Burn) and the `filter` planner.
 #![warn(missing_docs)]
 
 pub use flowopt_baselines as baselines;
 pub use flowopt_core as core;
+pub use flowopt_filter as filter;
 
 mod registry;
 
-pub use registry::{PLANNERS, planner_by_name};
+pub use registry::{DeviceChoice, PLANNERS, planner_by_name};

@@ -72,7 +72,7 @@ fn scenario(args: ScenarioArgs) -> Result<ExitCode> {
 }
 
 fn plan(args: PlanArgs) -> Result<ExitCode> {
-    let planner = flowopt::planner_by_name(&args.planner)?;
+    let planner = flowopt::planner_by_name(&args.planner, args.device)?;
     let problem = read_problem(&args.problem, &args.limits)?;
     let options = PlanOptions { seed: args.seed };
     let plan = planner.plan(&problem, &options)?;

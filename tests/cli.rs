@@ -390,3 +390,26 @@ fn dataset_writes_verified_labels_and_resumes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("robots"));
 }
+
+#[test]
+fn filter_planner_from_the_cli() {
+    let problem = scenario("circle", 6, 3);
+    let plan = run_ok(&["plan", "--planner", "filter", "--seed", "2"], &problem);
+    let parsed: Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(parsed["planner"], "filter");
+    assert!(parsed["timings_ms"]["filter"].as_f64().unwrap() > 0.0);
+    let path = write_temp("filter-circle.json", &problem);
+    flowopt()
+        .arg("check")
+        .arg(&path)
+        .arg("-")
+        .write_stdin(plan)
+        .assert()
+        .code(0);
+    let out = flowopt()
+        .args(["plan", "--planner", "filter", "--device", "tpu"])
+        .write_stdin(problem)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,251 @@
+//! A batch of (problem, candidate) instances that share a shape (robots, obstacles, samples),
+//! as the tensors the solver needs. Instances may differ in everything else: positions, radii,
+//! obstacles, workspace, horizon and limits.
+
+use burn::prelude::*;
+use burn::tensor::{Int, TensorData};
+use flowopt_core::{BOUNDARY_ROWS, Coefficients, ErrorKind, InputError, Problem};
+
+use crate::kkt::{Kkt, KktKey, kkt};
+use crate::settings::FilterSettings;
+
+/// Per-instance data of one batch, on the device.
+pub struct Batch {
+    /// Instances B.
+    pub size: usize,
+    /// Robots N.
+    pub robots: usize,
+    /// Obstacles O.
+    pub obstacles: usize,
+    /// Coefficients per axis K.
+    pub k: usize,
+    /// Samples M.
+    pub samples: usize,
+    /// Candidate coefficients cbar: (B, 2, N K).
+    pub cbar: Tensor<3>,
+    /// Boundary part K12 b of every c-step: (B, 2, N K).
+    pub cb: Tensor<3>,
+    /// First robot of each pair, each pair once: (P,).
+    pub pair_i: Tensor<1, Int>,
+    /// Second robot of each pair: (P,).
+    pub pair_j: Tensor<1, Int>,
+    /// Required pair distance r_i + r_j + margin + clearance: (B, 1, P, 1).
+    pub pair_dist: Tensor<4>,
+    /// Obstacle centres (B, 2, 1, O, 1), when there are obstacles.
+    pub obstacle_centre: Option<Tensor<5>>,
+    /// Required obstacle distances r_i + R_o + clearance (B, 1, N, O, 1).
+    pub obstacle_dist: Option<Tensor<5>>,
+    /// Lower box bounds of the robot centres: (B, 2, N, 1).
+    pub lo: Tensor<4>,
+    /// Upper box bounds of the robot centres: (B, 2, N, 1).
+    pub hi: Tensor<4>,
+    /// Speed limit in scaled units, v_max T / n: (B, 1, 1, 1).
+    pub speed: Tensor<4>,
+    /// Acceleration limit in scaled units, a_max T^2 / (n (n-1)): (B, 1, 1, 1).
+    pub accel: Tensor<4>,
+    /// The c-step matrix K11: (N K, N K).
+    pub k11: Tensor<2>,
+    /// G'G per axis: (N K, N K).
+    pub gtg: Tensor<2>,
+    /// P' (K, M): positions are c P'.
+    pub pt: Tensor<2>,
+    /// P (M, K): position rows of G'.
+    pub p: Tensor<2>,
+    /// Pv' (K, M): scaled velocities.
+    pub pvt: Tensor<2>,
+    /// Pv (M, K).
+    pub pv: Tensor<2>,
+    /// Pa' (K, M): scaled accelerations.
+    pub pat: Tensor<2>,
+    /// Pa (M, K).
+    pub pa: Tensor<2>,
+}
+
+/// One instance: a problem and a candidate (one coefficient pair per robot).
+pub struct Instance<'a> {
+    /// The problem.
+    pub problem: &'a Problem,
+    /// The candidate to project.
+    pub candidate: &'a [Coefficients],
+}
+
+impl Batch {
+    /// Builds the batch; every instance must have the same robot count, obstacle count and
+    /// (filter) sample count, and candidates of the filter's order.
+    pub fn new(
+        instances: &[Instance],
+        settings: &FilterSettings,
+        order: usize,
+        device: &Device,
+    ) -> Result<Self, InputError> {
+        let first = instances.first().ok_or_else(|| {
+            InputError::new(
+                ErrorKind::Empty,
+                "instances",
+                "a batch needs at least one instance",
+            )
+        })?;
+        let (n, o) = (first.problem.num_robots(), first.problem.obstacles.len());
+        let m = if settings.samples > 0 {
+            settings.samples
+        } else {
+            first.problem.samples
+        };
+        let k = order + 1;
+        for (b, inst) in instances.iter().enumerate() {
+            let p = inst.problem;
+            let same_m = settings.samples > 0 || p.samples == m;
+            if p.num_robots() != n || p.obstacles.len() != o || !same_m {
+                return Err(InputError::new(
+                    ErrorKind::Shape,
+                    format!("instances[{b}]"),
+                    "instances of one batch need equal robot, obstacle and sample counts",
+                ));
+            }
+            if inst.candidate.len() != n
+                || inst
+                    .candidate
+                    .iter()
+                    .any(|c| c.x.len() != k || c.y.len() != k)
+            {
+                return Err(InputError::new(
+                    ErrorKind::Shape,
+                    format!("instances[{b}].candidate"),
+                    format!("expected {n} robots x 2 axes x {k} coefficients"),
+                ));
+            }
+        }
+        let bsz = instances.len();
+        let nk = n * k;
+        let key = KktKey {
+            robots: n,
+            obstacles: o,
+            samples: m,
+            order,
+            rho_bits: settings.rho.to_bits(),
+        };
+        let mats: std::sync::Arc<Kkt> = kkt(key);
+        let t2 = |v: &[f32], shape: [usize; 2]| {
+            Tensor::<2>::from_data(TensorData::new(v.to_vec(), shape), device)
+        };
+        let k11 = t2(&mats.k11, [nk, nk]);
+        let gtg = t2(&mats.gtg, [nk, nk]);
+        let p = t2(&mats.p, [m, k]);
+        let pv = t2(&mats.pv, [m, k]);
+        let pa = t2(&mats.pa, [m, k]);
+        let k12 = t2(&mats.k12, [nk, BOUNDARY_ROWS * n]);
+
+        let order_f = order as f64;
+        let mut cbar = Vec::with_capacity(bsz * 2 * nk);
+        let mut rhs = Vec::with_capacity(bsz * 2 * BOUNDARY_ROWS * n);
+        let mut pair_dist = Vec::new();
+        let mut centres = Vec::with_capacity(bsz * 2 * o);
+        let mut obs_dist = Vec::with_capacity(bsz * n * o);
+        let (mut lo, mut hi) = (
+            Vec::with_capacity(bsz * 2 * n),
+            Vec::with_capacity(bsz * 2 * n),
+        );
+        let (mut speed, mut accel) = (Vec::with_capacity(bsz), Vec::with_capacity(bsz));
+        for inst in instances {
+            let p = inst.problem;
+            let t = p.horizon;
+            for axis in 0..2 {
+                for c in inst.candidate {
+                    let v = if axis == 0 { &c.x } else { &c.y };
+                    cbar.extend(v.iter().map(|&x| x as f32));
+                }
+                for r in &p.robots {
+                    rhs.extend(
+                        [
+                            r.start[axis],
+                            r.start_velocity[axis] * t / order_f,
+                            r.start_acceleration[axis] * t * t / (order_f * (order_f - 1.0)),
+                            r.goal[axis],
+                            0.0,
+                            0.0,
+                        ]
+                        .map(|v| v as f32),
+                    );
+                }
+                for obstacle in &p.obstacles {
+                    centres.push(obstacle.center[axis] as f32);
+                }
+                for r in &p.robots {
+                    lo.push((p.workspace.min[axis] + r.radius) as f32);
+                    hi.push((p.workspace.max[axis] - r.radius) as f32);
+                }
+            }
+            for i in 0..n {
+                for j in (i + 1)..n {
+                    pair_dist.push((p.separation(i, j) + settings.clearance) as f32);
+                }
+            }
+            for r in &p.robots {
+                for obstacle in &p.obstacles {
+                    obs_dist.push((r.radius + obstacle.radius + settings.clearance) as f32);
+                }
+            }
+            let keep = 1.0 - settings.limit_margin;
+            speed.push((p.limits.max_speed * keep * t / order_f) as f32);
+            accel.push((p.limits.max_accel * keep * t * t / (order_f * (order_f - 1.0))) as f32);
+        }
+        let pairs = n * (n - 1) / 2;
+        let (mut pi, mut pj) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
+        for i in 0..n {
+            for j in (i + 1)..n {
+                pi.push(i as i64);
+                pj.push(j as i64);
+            }
+        }
+        let int1 = |v: Vec<i64>| {
+            Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), device)
+        };
+        let cbar = Tensor::<3>::from_data(TensorData::new(cbar, [bsz, 2, nk]), device);
+        // cb = K12 b per axis: (B*2, 6N) @ K12' -> (B*2, NK).
+        let b = Tensor::<2>::from_data(TensorData::new(rhs, [bsz * 2, BOUNDARY_ROWS * n]), device);
+        let cb = b.matmul(k12.transpose()).reshape([bsz, 2, nk]);
+        let (obstacle_centre, obstacle_dist) = if o > 0 {
+            (
+                Some(Tensor::<5>::from_data(
+                    TensorData::new(centres, [bsz, 2, 1, o, 1]),
+                    device,
+                )),
+                Some(Tensor::<5>::from_data(
+                    TensorData::new(obs_dist, [bsz, 1, n, o, 1]),
+                    device,
+                )),
+            )
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            size: bsz,
+            robots: n,
+            obstacles: o,
+            k,
+            samples: m,
+            cbar,
+            cb,
+            pair_i: int1(pi),
+            pair_j: int1(pj),
+            pair_dist: Tensor::<4>::from_data(
+                TensorData::new(pair_dist, [bsz, 1, pairs, 1]),
+                device,
+            ),
+            obstacle_centre,
+            obstacle_dist,
+            lo: Tensor::<4>::from_data(TensorData::new(lo, [bsz, 2, n, 1]), device),
+            hi: Tensor::<4>::from_data(TensorData::new(hi, [bsz, 2, n, 1]), device),
+            speed: Tensor::<4>::from_data(TensorData::new(speed, [bsz, 1, 1, 1]), device),
+            accel: Tensor::<4>::from_data(TensorData::new(accel, [bsz, 1, 1, 1]), device),
+            k11,
+            gtg,
+            pt: p.clone().transpose(),
+            p,
+            pvt: pv.clone().transpose(),
+            pv,
+            pat: pa.clone().transpose(),
+            pa,
+        })
+    }
+}

@@ -1,0 +1,188 @@
+//! The constant matrices of the filter's c-step, computed once per shape and cached.
+//!
+//! Per axis, the constraint map G stacks, for every sample: pair differences of positions
+//! (each pair once), positions (once per obstacle and once for the workspace box), velocities
+//! scaled by 1/n and accelerations scaled by 1/(n(n-1)) (so every row is in metres of coefficient
+//! differences and nothing depends on the horizon). Its Gram matrix has a closed form,
+//!
+//!   G'G = L (x) P'P + (O + 1) I (x) P'P + I (x) (Pv'Pv + Pa'Pa),
+//!
+//! with L the Laplacian of the complete graph on the N robots (N I - 1 1'), so G itself is never
+//! formed. The c-step minimizes 1/2|c - cbar|^2 - lambda'c + rho/2 |Gc - s|^2 subject to the
+//! boundary rows A c = b (also horizon-free after scaling), whose KKT solution is
+//! c = K11 q + K12 b with q = cbar + lambda + rho G's.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use flowopt_core::{BOUNDARY_ROWS, Bernstein};
+use nalgebra::DMatrix;
+
+/// What the cached matrices depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KktKey {
+    /// Robots.
+    pub robots: usize,
+    /// Obstacles.
+    pub obstacles: usize,
+    /// Samples per trajectory.
+    pub samples: usize,
+    /// Bernstein order.
+    pub order: usize,
+    /// rho, as raw bits.
+    pub rho_bits: u64,
+}
+
+/// Host copies (row-major f32) of the matrices a solve needs.
+#[derive(Debug)]
+pub struct Kkt {
+    /// K11, (N K) x (N K), symmetric.
+    pub k11: Vec<f32>,
+    /// K12, (N K) x (6 N).
+    pub k12: Vec<f32>,
+    /// G'G per axis, (N K) x (N K), symmetric.
+    pub gtg: Vec<f32>,
+    /// Position samples P, M x K.
+    pub p: Vec<f32>,
+    /// Scaled velocity samples Pv = Pdot_tau / n, M x K.
+    pub pv: Vec<f32>,
+    /// Scaled acceleration samples Pa = Pddot_tau / (n (n-1)), M x K.
+    pub pa: Vec<f32>,
+}
+
+/// The matrices for `key`, from the process-wide cache.
+pub fn kkt(key: KktKey) -> Arc<Kkt> {
+    static CACHE: OnceLock<Mutex<HashMap<KktKey, Arc<Kkt>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    // A poisoned lock only means another thread panicked mid-insert; the map is still usable.
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(key)
+        .or_insert_with(|| {
+            let _span = tracing::debug_span!("kkt", robots = key.robots, obstacles = key.obstacles)
+                .entered();
+            Arc::new(compute(key))
+        })
+        .clone()
+}
+
+/// Sampling rows of the basis at `samples` uniform taus: position, scaled velocity and scaled
+/// acceleration (horizon 1).
+pub fn scaled_samples(basis: &Bernstein, samples: usize) -> [DMatrix<f64>; 3] {
+    let n = basis.order() as f64;
+    let taus = flowopt_core::uniform_times(1.0, samples);
+    let s = basis.sample_matrices(&taus, 1.0);
+    [s.p, s.pdot / n, s.pddot / (n * (n - 1.0))]
+}
+
+/// The boundary rows of one axis (6 x K), scaled like [`scaled_samples`].
+pub fn boundary_rows(basis: &Bernstein) -> DMatrix<f64> {
+    let n = basis.order() as f64;
+    let mut a = basis.boundary_matrix(1.0);
+    for (row, scale) in [(1, n), (2, n * (n - 1.0)), (4, n), (5, n * (n - 1.0))] {
+        let scaled = a.row(row) / scale;
+        a.set_row(row, &scaled);
+    }
+    a
+}
+
+fn compute(key: KktKey) -> Kkt {
+    let basis = Bernstein::new(key.order).expect("the filter validates its Bernstein order");
+    let k = basis.num_coefficients();
+    let (n, nk) = (key.robots, key.robots * key.order.saturating_add(1));
+    let [p, pv, pa] = scaled_samples(&basis, key.samples);
+    let ptp = p.transpose() * &p;
+    let own = &ptp * (key.obstacles as f64 + 1.0) + pv.transpose() * &pv + pa.transpose() * &pa;
+    let mut gtg = DMatrix::zeros(nk, nk);
+    for i in 0..n {
+        for j in 0..n {
+            let block = if i == j {
+                &ptp * (n as f64 - 1.0) + &own
+            } else {
+                -&ptp
+            };
+            gtg.view_mut((i * k, j * k), (k, k)).copy_from(&block);
+        }
+    }
+    let rho = f64::from_bits(key.rho_bits);
+    let q = DMatrix::identity(nk, nk) + &gtg * rho;
+    let a_axis = boundary_rows(&basis);
+    let rows = BOUNDARY_ROWS * n;
+    let mut kkt = DMatrix::zeros(nk + rows, nk + rows);
+    kkt.view_mut((0, 0), (nk, nk)).copy_from(&q);
+    for i in 0..n {
+        kkt.view_mut((nk + i * BOUNDARY_ROWS, i * k), (BOUNDARY_ROWS, k))
+            .copy_from(&a_axis);
+        kkt.view_mut((i * k, nk + i * BOUNDARY_ROWS), (k, BOUNDARY_ROWS))
+            .copy_from(&a_axis.transpose());
+    }
+    // Q is positive definite and A has full row rank (order >= 5), so the KKT matrix is
+    // invertible whatever the problem: a failure here is a bug, not bad input.
+    let inv = kkt
+        .try_inverse()
+        .expect("the filter's KKT matrix is invertible by construction");
+    let row_major =
+        |m: DMatrix<f64>| -> Vec<f32> { m.transpose().iter().map(|&v| v as f32).collect() };
+    Kkt {
+        k11: row_major(inv.view((0, 0), (nk, nk)).into_owned()),
+        k12: row_major(inv.view((0, nk), (nk, rows)).into_owned()),
+        gtg: row_major(gtg),
+        p: row_major(p),
+        pv: row_major(pv),
+        pa: row_major(pa),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The closed-form G'G equals the Gram matrix of an explicitly built G.
+    #[test]
+    fn gram_matches_explicit_constraint_matrix() {
+        let key = KktKey {
+            robots: 3,
+            obstacles: 2,
+            samples: 7,
+            order: 10,
+            rho_bits: 1.0f64.to_bits(),
+        };
+        let basis = Bernstein::default();
+        let [p, pv, pa] = scaled_samples(&basis, key.samples);
+        let (n, k, m) = (3, 11, 7);
+        let mut blocks: Vec<DMatrix<f64>> = Vec::new();
+        let place = |i: usize, rows: &DMatrix<f64>, sign: f64| {
+            let mut g = DMatrix::zeros(rows.nrows(), n * k);
+            g.view_mut((0, i * k), (rows.nrows(), k))
+                .copy_from(&(rows * sign));
+            g
+        };
+        for i in 0..n {
+            for j in (i + 1)..n {
+                blocks.push(place(i, &p, 1.0) + place(j, &p, -1.0));
+            }
+        }
+        for i in 0..n {
+            for _ in 0..key.obstacles + 1 {
+                blocks.push(place(i, &p, 1.0));
+            }
+            blocks.push(place(i, &pv, 1.0));
+            blocks.push(place(i, &pa, 1.0));
+        }
+        let total_rows: usize = blocks.iter().map(|b| b.nrows()).sum();
+        let mut g = DMatrix::zeros(total_rows, n * k);
+        let mut r = 0;
+        for b in &blocks {
+            g.view_mut((r, 0), (b.nrows(), n * k)).copy_from(b);
+            r += b.nrows();
+        }
+        assert_eq!(r, m * (3 + n * (key.obstacles + 3)));
+        let explicit = g.transpose() * &g;
+        let cached = kkt(key);
+        for (a, b) in explicit.transpose().iter().zip(&cached.gtg) {
+            assert!(
+                (*a as f32 - b).abs() < 1e-4 * (1.0 + a.abs() as f32),
+                "{a} vs {b}"
+            );
+        }
+    }
+}

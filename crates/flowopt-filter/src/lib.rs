@@ -1,0 +1,435 @@
+//! Flow-Opt's safety filter: a batched, differentiable augmented-Lagrangian projection of
+//! candidate joint trajectories onto the constraints (DESIGN.md section 3), written in Burn
+//! tensors so the same code runs on the CPU (flex) and on GPUs (wgpu) and under autodiff.
+//!
+//! [`SafetyFilter::project`] takes any number of (problem, candidate) instances, groups them by
+//! shape (robots, obstacles, samples), runs each group as one batch and returns, per instance,
+//! the projected coefficients, the residual and the iteration count. [`FilterPlanner`] is the
+//! `filter` planner: perturbed straight lines, projected, best feasible one kept.
+//!
+//! ```no_run
+//! use burn::tensor::Device;
+//! use flowopt_core::{PlanOptions, Planner, Scenario, ScenarioConfig};
+//! use flowopt_filter::FilterPlanner;
+//!
+//! let problem = Scenario::Circle.generate(&ScenarioConfig::new(8).seed(1)).unwrap();
+//! let planner = FilterPlanner::new(Default::default(), Device::flex()).unwrap();
+//! let plan = planner.plan(&problem, &PlanOptions::default()).unwrap();
+//! assert!(plan.feasible);
+//! ```
+#![warn(missing_docs)]
+
+mod batch;
+mod kkt;
+mod planner;
+mod settings;
+mod solution;
+pub mod solver;
+
+use std::collections::BTreeMap;
+
+use burn::prelude::*;
+use flowopt_core::{Coefficients, DEFAULT_ORDER, InputError};
+
+pub use batch::{Batch, Instance};
+pub use planner::{FilterPlanner, FilterPlannerSettings};
+pub use settings::FilterSettings;
+pub use solution::{FilterOutput, FilterStatus};
+
+/// The safety filter on one device.
+#[derive(Debug, Clone)]
+pub struct SafetyFilter {
+    settings: FilterSettings,
+    device: Device,
+}
+
+impl SafetyFilter {
+    /// A filter with validated `settings` running on `device`.
+    pub fn new(settings: FilterSettings, device: Device) -> Result<Self, InputError> {
+        settings.validate()?;
+        Ok(Self { settings, device })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &FilterSettings {
+        &self.settings
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Builds the batch of `instances` (all of one shape) on this filter's device.
+    pub fn batch(&self, instances: &[Instance]) -> Result<Batch, InputError> {
+        Batch::new(instances, &self.settings, DEFAULT_ORDER, &self.device)
+    }
+
+    /// Projects every instance, starting from its candidate with zero multipliers. Instances
+    /// are grouped by shape and each group runs as one batch; results keep the input order.
+    pub fn project(&self, instances: &[Instance]) -> Result<Vec<FilterOutput>, InputError> {
+        let _span = tracing::debug_span!("filter", instances = instances.len()).entered();
+        let mut groups: BTreeMap<(usize, usize, usize), Vec<usize>> = BTreeMap::new();
+        for (i, inst) in instances.iter().enumerate() {
+            let p = inst.problem;
+            groups
+                .entry((p.num_robots(), p.obstacles.len(), p.samples))
+                .or_default()
+                .push(i);
+        }
+        let mut out: Vec<Option<FilterOutput>> = vec![None; instances.len()];
+        for members in groups.values() {
+            let group: Vec<Instance> = members
+                .iter()
+                .map(|&i| Instance {
+                    problem: instances[i].problem,
+                    candidate: instances[i].candidate,
+                })
+                .collect();
+            let batch = self.batch(&group)?;
+            let c0 = batch.cbar.clone();
+            let lambda0 = c0.zeros_like();
+            let (state, converged) = solver::run(&batch, c0, lambda0, &self.settings);
+            let residual = solver::residuals(&state.residual);
+            let coefficients = coefficients_of(&batch, state.c);
+            for (slot, ((coefficients, r), conv)) in members
+                .iter()
+                .zip(coefficients.into_iter().zip(residual).zip(converged))
+            {
+                out[*slot] = Some(FilterOutput {
+                    coefficients,
+                    residual: r,
+                    iterations: conv.unwrap_or(self.settings.max_iterations),
+                    status: if conv.is_some() {
+                        FilterStatus::Converged
+                    } else {
+                        FilterStatus::MaxIterations
+                    },
+                });
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+}
+
+/// Host coefficients of a (B, 2, N K) tensor.
+pub fn coefficients_of(batch: &Batch, c: Tensor<3>) -> Vec<Vec<Coefficients>> {
+    let values = c
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    let (n, k) = (batch.robots, batch.k);
+    let nk = n * k;
+    (0..batch.size)
+        .map(|b| {
+            (0..n)
+                .map(|i| {
+                    let axis = |a: usize| -> Vec<f64> {
+                        let start = (b * 2 + a) * nk + i * k;
+                        values[start..start + k]
+                            .iter()
+                            .map(|&v| f64::from(v))
+                            .collect()
+                    };
+                    Coefficients {
+                        x: axis(0),
+                        y: axis(1),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowopt_core::{
+        CheckConfig, PlanOptions, Planner, Problem, Scenario, ScenarioConfig, StraightPlanner,
+        evaluate,
+    };
+
+    fn cpu() -> Device {
+        Device::flex()
+    }
+
+    fn assert_plans_feasible(scenario: Scenario, config: ScenarioConfig) {
+        let problem = scenario.generate(&config).unwrap();
+        let planner = FilterPlanner::new(FilterSettings::default(), cpu()).unwrap();
+        let plan = planner
+            .plan(&problem, &PlanOptions { seed: config.seed })
+            .unwrap();
+        let m = evaluate(&problem, &plan.trajectories, &CheckConfig::default()).unwrap();
+        assert!(
+            m.feasible,
+            "{scenario} N={}: {:?} info {:?}",
+            config.robots, m.residuals, plan.info
+        );
+    }
+
+    #[test]
+    fn circle_8_feasible() {
+        assert_plans_feasible(Scenario::Circle, ScenarioConfig::new(8).seed(1));
+    }
+
+    #[test]
+    fn circle_16_feasible() {
+        assert_plans_feasible(Scenario::Circle, ScenarioConfig::new(16).seed(2));
+    }
+
+    #[test]
+    fn obstacles_8_feasible() {
+        assert_plans_feasible(Scenario::Obstacles, ScenarioConfig::new(8).seed(3));
+    }
+
+    fn straight(problem: &Problem) -> Vec<Coefficients> {
+        StraightPlanner::default().coefficients(problem)
+    }
+
+    fn perturbed(problem: &Problem, seed: u64) -> Vec<Coefficients> {
+        let planner = FilterPlanner::new(FilterSettings::default(), cpu()).unwrap();
+        planner.candidates(problem, seed).swap_remove(0)
+    }
+
+    fn max_diff(a: &[Coefficients], b: &[Coefficients]) -> f64 {
+        a.iter()
+            .zip(b)
+            .flat_map(|(p, q)| p.x.iter().zip(&q.x).chain(p.y.iter().zip(&q.y)))
+            .map(|(u, v)| (u - v).abs())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn permuting_robots_permutes_the_output() {
+        let problem = Scenario::Random
+            .generate(&ScenarioConfig::new(6).seed(5))
+            .unwrap();
+        let candidate = perturbed(&problem, 1);
+        let order = [3usize, 0, 5, 1, 4, 2];
+        let mut permuted = problem.clone();
+        permuted.robots = order.iter().map(|&i| problem.robots[i]).collect();
+        let permuted_candidate: Vec<Coefficients> =
+            order.iter().map(|&i| candidate[i].clone()).collect();
+        let filter = SafetyFilter::new(
+            FilterSettings {
+                max_iterations: 60,
+                ..Default::default()
+            },
+            cpu(),
+        )
+        .unwrap();
+        let out = filter
+            .project(&[
+                Instance {
+                    problem: &problem,
+                    candidate: &candidate,
+                },
+                Instance {
+                    problem: &permuted,
+                    candidate: &permuted_candidate,
+                },
+            ])
+            .unwrap();
+        let expected: Vec<Coefficients> = order
+            .iter()
+            .map(|&i| out[0].coefficients[i].clone())
+            .collect();
+        assert!(max_diff(&expected, &out[1].coefficients) < 1e-4);
+    }
+
+    #[test]
+    fn a_result_does_not_depend_on_the_rest_of_the_batch() {
+        let a = Scenario::Circle
+            .generate(&ScenarioConfig::new(5).seed(1))
+            .unwrap();
+        let b = Scenario::Random
+            .generate(&ScenarioConfig::new(5).seed(2))
+            .unwrap();
+        let (ca, cb) = (perturbed(&a, 1), perturbed(&b, 2));
+        let filter = SafetyFilter::new(
+            FilterSettings {
+                max_iterations: 40,
+                ..Default::default()
+            },
+            cpu(),
+        )
+        .unwrap();
+        let alone = filter
+            .project(&[Instance {
+                problem: &a,
+                candidate: &ca,
+            }])
+            .unwrap();
+        let together = filter
+            .project(&[
+                Instance {
+                    problem: &b,
+                    candidate: &cb,
+                },
+                Instance {
+                    problem: &a,
+                    candidate: &ca,
+                },
+                Instance {
+                    problem: &b,
+                    candidate: &straight(&b),
+                },
+            ])
+            .unwrap();
+        let diff = max_diff(&alone[0].coefficients, &together[1].coefficients);
+        // Equal up to f32 rounding: the matmul kernels block differently with the batch size.
+        assert!(diff < 1e-4, "batched result differs by {diff}");
+        assert_eq!(alone[0].iterations, together[1].iterations);
+    }
+
+    #[test]
+    fn boundary_conditions_hold_exactly() {
+        let problem = Scenario::Crossing
+            .generate(&ScenarioConfig::new(6).seed(3))
+            .unwrap();
+        let filter = SafetyFilter::new(FilterSettings::default(), cpu()).unwrap();
+        let cand = perturbed(&problem, 3);
+        let out = filter
+            .project(&[Instance {
+                problem: &problem,
+                candidate: &cand,
+            }])
+            .unwrap();
+        let times = problem.sample_times();
+        let trajectories: Vec<_> = out[0]
+            .coefficients
+            .iter()
+            .map(|c| {
+                flowopt_core::Trajectory::from_coefficients(c.clone(), &times, problem.horizon)
+                    .unwrap()
+            })
+            .collect();
+        let m = evaluate(&problem, &trajectories, &CheckConfig::default()).unwrap();
+        assert!(m.residuals.boundary < 1e-4, "{:?}", m.residuals);
+    }
+
+    #[test]
+    fn unrolled_iterations_are_differentiable() {
+        // A tiny instance: two robots, few samples; loss = <w, c_K>.
+        let mut problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(2).seed(0))
+            .unwrap();
+        problem.samples = 8;
+        let cand = perturbed(&problem, 7);
+        let settings = FilterSettings::default();
+        let device = cpu().autodiff();
+        let iterations = 5;
+        let weights: Vec<f32> = (0..2 * 2 * 11)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 6.0)
+            .collect();
+        let loss_of = |cbar: Tensor<3>, device: &Device| -> Tensor<1> {
+            let inst = [Instance {
+                problem: &problem,
+                candidate: &cand,
+            }];
+            let mut batch = Batch::new(&inst, &settings, DEFAULT_ORDER, device).unwrap();
+            batch.cbar = cbar.clone();
+            let state = solver::unrolled(&batch, cbar.clone(), cbar.zeros_like(), iterations, 1.0);
+            let w = Tensor::<3>::from_data(
+                burn::tensor::TensorData::new(weights.clone(), [1, 2, 22]),
+                device,
+            );
+            (state.c * w).sum()
+        };
+        let inst = [Instance {
+            problem: &problem,
+            candidate: &cand,
+        }];
+        let base = Batch::new(&inst, &settings, DEFAULT_ORDER, &device)
+            .unwrap()
+            .cbar;
+        let values: Vec<f32> = base
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .unwrap();
+        let cbar = base.require_grad();
+        let loss = loss_of(cbar.clone(), &device);
+        let grads = loss.backward();
+        let grad: Vec<f32> = cbar
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .unwrap();
+        // Central finite differences on a few interior coefficients.
+        let plain = cpu();
+        let eval = |vals: Vec<f32>| -> f32 {
+            let t = Tensor::<3>::from_data(burn::tensor::TensorData::new(vals, [1, 2, 22]), &plain);
+            loss_of(t, &plain)
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap()[0]
+        };
+        let h = 1e-2f32;
+        for idx in [4usize, 5, 6, 15, 26, 38] {
+            let mut up = values.clone();
+            up[idx] += h;
+            let mut down = values.clone();
+            down[idx] -= h;
+            let fd = (eval(up) - eval(down)) / (2.0 * h);
+            assert!(
+                (fd - grad[idx]).abs() < 2e-2 * (1.0 + fd.abs()),
+                "coefficient {idx}: autodiff {} vs finite differences {fd}",
+                grad[idx]
+            );
+        }
+    }
+}
+
+/// wgpu parity. On machines without a GPU, wgpu runs on Mesa's llvmpipe (`.ci/run` installs it);
+/// set `XDG_RUNTIME_DIR` (e.g. /tmp) if Mesa complains.
+#[cfg(test)]
+mod wgpu_tests {
+    use super::*;
+    use burn::tensor::DeviceKind;
+    use flowopt_core::{Scenario, ScenarioConfig};
+
+    #[test]
+    fn wgpu_matches_cpu() {
+        let problems: Vec<_> = [(Scenario::Circle, 1), (Scenario::Obstacles, 2)]
+            .iter()
+            .map(|(s, seed)| s.generate(&ScenarioConfig::new(6).seed(*seed)).unwrap())
+            .collect();
+        let planner = FilterPlanner::new(FilterSettings::default(), Device::flex()).unwrap();
+        let candidates: Vec<Vec<Coefficients>> = problems
+            .iter()
+            .enumerate()
+            .map(|(i, p)| planner.candidates(p, i as u64).swap_remove(0))
+            .collect();
+        let instances: Vec<Instance> = problems
+            .iter()
+            .zip(&candidates)
+            .map(|(problem, candidate)| Instance { problem, candidate })
+            .collect();
+        let settings = FilterSettings {
+            max_iterations: 30,
+            tolerance: 1e-9, // run all 30 iterations on both
+            ..Default::default()
+        };
+        let cpu = SafetyFilter::new(settings.clone(), Device::flex()).unwrap();
+        let gpu = SafetyFilter::new(settings, Device::wgpu(DeviceKind::DefaultDevice)).unwrap();
+        let a = cpu.project(&instances).unwrap();
+        let b = gpu.project(&instances).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            let diff = x
+                .coefficients
+                .iter()
+                .zip(&y.coefficients)
+                .flat_map(|(p, q)| p.x.iter().zip(&q.x).chain(p.y.iter().zip(&q.y)))
+                .map(|(u, v)| (u - v).abs())
+                .fold(0.0, f64::max);
+            assert!(diff < 1e-3, "wgpu differs from the CPU by {diff}");
+            assert!((x.residual - y.residual).abs() < 1e-3);
+        }
+    }
+}

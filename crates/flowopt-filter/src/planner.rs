@@ -1,0 +1,176 @@
+//! The `filter` planner: seeded perturbations of the straight-line plan, projected by the
+//! safety filter in one batch, the best feasible candidate kept (no generator).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use burn::prelude::*;
+use flowopt_core::{
+    Bernstein, CheckConfig, Coefficients, ErrorKind, InputError, Plan, PlanError, PlanOptions,
+    Planner, Problem, StraightPlanner, Trajectory, elapsed_ms, evaluate,
+};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::{FilterSettings, Instance, SafetyFilter};
+
+/// Settings of the `filter` planner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterPlannerSettings {
+    /// Candidates projected per problem (default 8).
+    pub candidates: usize,
+    /// Amplitude in metres of the random perturbation of the interior coefficients
+    /// (default 0.5).
+    pub perturbation: f64,
+}
+
+impl Default for FilterPlannerSettings {
+    fn default() -> Self {
+        Self {
+            candidates: 8,
+            perturbation: 0.5,
+        }
+    }
+}
+
+/// The `filter` planner.
+#[derive(Debug, Clone)]
+pub struct FilterPlanner {
+    filter: SafetyFilter,
+    settings: FilterPlannerSettings,
+}
+
+impl FilterPlanner {
+    /// A planner running the filter with `filter_settings` on `device`.
+    pub fn new(filter_settings: FilterSettings, device: Device) -> Result<Self, InputError> {
+        Self::with_settings(filter_settings, FilterPlannerSettings::default(), device)
+    }
+
+    /// A planner with explicit candidate settings.
+    pub fn with_settings(
+        filter_settings: FilterSettings,
+        settings: FilterPlannerSettings,
+        device: Device,
+    ) -> Result<Self, InputError> {
+        if settings.candidates == 0 || settings.candidates > 1024 {
+            return Err(InputError::new(
+                ErrorKind::OutOfRange,
+                "candidates",
+                "candidates must be in 1..=1024",
+            ));
+        }
+        if !(settings.perturbation.is_finite() && settings.perturbation >= 0.0) {
+            return Err(InputError::new(
+                ErrorKind::OutOfRange,
+                "perturbation",
+                "perturbation must be a finite number >= 0",
+            ));
+        }
+        Ok(Self {
+            filter: SafetyFilter::new(filter_settings, device)?,
+            settings,
+        })
+    }
+
+    /// The seeded candidates for `problem`: straight lines with random interior offsets (the
+    /// three coefficients at each end are fixed by the boundary conditions anyway).
+    pub fn candidates(&self, problem: &Problem, seed: u64) -> Vec<Vec<Coefficients>> {
+        let straight = StraightPlanner::new(Bernstein::default()).coefficients(problem);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let amp = self.settings.perturbation;
+        (0..self.settings.candidates)
+            .map(|_| {
+                straight
+                    .iter()
+                    .map(|c| {
+                        let mut c = c.clone();
+                        let k = c.x.len();
+                        for axis in [&mut c.x, &mut c.y] {
+                            for v in &mut axis[3..k - 3] {
+                                if amp > 0.0 {
+                                    *v += rng.random_range(-amp..amp);
+                                }
+                            }
+                        }
+                        c
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Planner for FilterPlanner {
+    fn name(&self) -> &'static str {
+        "filter"
+    }
+
+    fn plan(&self, problem: &Problem, options: &PlanOptions) -> Result<Plan, PlanError> {
+        let _span = tracing::info_span!("plan", planner = "filter", robots = problem.num_robots())
+            .entered();
+        let started = Instant::now();
+        let candidates = self.candidates(problem, options.seed);
+        let instances: Vec<Instance> = candidates
+            .iter()
+            .map(|c| Instance {
+                problem,
+                candidate: c,
+            })
+            .collect();
+        let filter_started = Instant::now();
+        let outputs = self.filter.project(&instances)?;
+        let filter_ms = elapsed_ms(filter_started);
+
+        // Select: feasible (by the shared checker) with the best smoothness, else the smallest
+        // violation.
+        let select_started = Instant::now();
+        let times = problem.sample_times();
+        let mut best: Option<(bool, f64, usize, Vec<Trajectory>)> = None;
+        let mut feasible_count = 0;
+        for (idx, out) in outputs.iter().enumerate() {
+            let trajectories = out
+                .coefficients
+                .iter()
+                .map(|c| Trajectory::from_coefficients(c.clone(), &times, problem.horizon))
+                .collect::<Result<Vec<_>, _>>()?;
+            let m = evaluate(problem, &trajectories, &CheckConfig::default())?;
+            feasible_count += usize::from(m.feasible);
+            let score = if m.feasible {
+                m.smoothness
+            } else {
+                m.max_violation
+            };
+            let better = match &best {
+                None => true,
+                Some((f, s, _, _)) => (m.feasible && !f) || (m.feasible == *f && score < *s),
+            };
+            if better {
+                best = Some((m.feasible, score, idx, trajectories));
+            }
+        }
+        let select_ms = elapsed_ms(select_started);
+        let Some((_, _, idx, trajectories)) = best else {
+            return Err(PlanError::Planner {
+                planner: "filter".into(),
+                message: "no candidate".into(),
+            });
+        };
+        let total = elapsed_ms(started);
+        let mut plan = Plan::new(self.name(), problem, trajectories, started)?;
+        let timings: BTreeMap<String, f64> = [
+            ("total", total),
+            ("filter", filter_ms),
+            ("select", select_ms),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        plan.timings_ms.extend(timings);
+        plan.info
+            .insert("iterations".into(), outputs[idx].iterations as f64);
+        plan.info.insert("candidates".into(), outputs.len() as f64);
+        plan.info
+            .insert("feasible_candidates".into(), feasible_count as f64);
+        Ok(plan)
+    }
+}

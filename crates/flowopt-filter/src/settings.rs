@@ -1,0 +1,69 @@
+//! Settings of the safety filter: a flat struct of documented fields with defaults, and
+//! `validate()` naming the bad field.
+
+use flowopt_core::{ErrorKind, InputError};
+
+/// Settings of the augmented-Lagrangian safety filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterSettings {
+    /// Penalty weight rho of the augmented Lagrangian (default 1.0). The KKT inverse is cached
+    /// per (robots, obstacles, samples, order, rho).
+    pub rho: f64,
+    /// Most iterations (default 200).
+    pub max_iterations: usize,
+    /// Stop when every candidate's largest constraint violation on the filter's samples is
+    /// below this, in metres (default 1e-4).
+    pub tolerance: f64,
+    /// Residuals are read back (a device sync) every this many iterations (default 10).
+    pub check_every: usize,
+    /// Clearance added to every separation and obstacle distance, metres (default 0.03), so that
+    /// nothing dips below the true bound between samples (the checker also looks 4x denser).
+    pub clearance: f64,
+    /// Fraction of the speed and acceleration limits kept free (default 0.02).
+    pub limit_margin: f64,
+    /// Samples per trajectory used by the filter; 0 = the problem's `samples` (default 0).
+    pub samples: usize,
+}
+
+impl Default for FilterSettings {
+    fn default() -> Self {
+        Self {
+            rho: 1.0,
+            max_iterations: 200,
+            tolerance: 1e-4,
+            check_every: 10,
+            clearance: 0.03,
+            limit_margin: 0.02,
+            samples: 0,
+        }
+    }
+}
+
+impl FilterSettings {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), InputError> {
+        let bad = |f: &str, m: &str| Err(InputError::new(ErrorKind::OutOfRange, f, m));
+        if !(self.rho.is_finite() && self.rho > 0.0) {
+            return bad("rho", "must be a finite number > 0");
+        }
+        if self.max_iterations == 0 {
+            return bad("max_iterations", "must be >= 1");
+        }
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+            return bad("tolerance", "must be a finite number > 0");
+        }
+        if self.check_every == 0 {
+            return bad("check_every", "must be >= 1");
+        }
+        if !(self.clearance.is_finite() && self.clearance >= 0.0) {
+            return bad("clearance", "must be a finite number >= 0");
+        }
+        if !(0.0..0.5).contains(&self.limit_margin) {
+            return bad("limit_margin", "must be in [0, 0.5)");
+        }
+        if self.samples == 1 || self.samples > 1000 {
+            return bad("samples", "must be 0 (the problem's) or in 2..=1000");
+        }
+        Ok(())
+    }
+}
