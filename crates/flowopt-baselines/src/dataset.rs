@@ -15,7 +15,7 @@ use flowopt_core::dataset::{
 };
 use flowopt_core::{
     CheckConfig, Coefficients, ErrorKind, InputError, PlanOptions, Planner, Scenario,
-    ScenarioConfig, evaluate,
+    ScenarioConfig, evaluate, max_coefficient_difference,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -213,7 +213,10 @@ fn label(planner: &ScpPlanner, settings: &DatasetSettings, index: u64) -> Option
             continue;
         };
         // Keep only solutions that differ from the ones already kept.
-        if solutions.iter().all(|s| distance(s, &coefficients) > 0.05) {
+        if solutions
+            .iter()
+            .all(|s| max_coefficient_difference(s, &coefficients) > 0.05)
+        {
             solutions.push(coefficients);
             smoothness.push(metrics.smoothness);
         }
@@ -226,15 +229,6 @@ fn label(planner: &ScpPlanner, settings: &DatasetSettings, index: u64) -> Option
         solutions,
         smoothness,
     })
-}
-
-/// Largest coefficient difference between two joint solutions (metres).
-fn distance(a: &[Coefficients], b: &[Coefficients]) -> f64 {
-    a.iter()
-        .zip(b)
-        .flat_map(|(p, q)| p.x.iter().zip(&q.x).chain(p.y.iter().zip(&q.y)))
-        .map(|(u, v)| (u - v).abs())
-        .fold(0.0, f64::max)
 }
 
 #[cfg(test)]

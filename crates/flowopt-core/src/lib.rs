@@ -29,7 +29,7 @@ mod scenario;
 pub use bernstein::{BOUNDARY_ROWS, Bernstein, DEFAULT_ORDER, SampleMatrices};
 pub use error::{ErrorKind, InputError, PlanError};
 pub use metrics::{CheckConfig, DEFAULT_TOLERANCE, Metrics, Residuals, evaluate};
-pub use plan::{Candidate, Coefficients, Plan, Trajectory, elapsed_ms};
+pub use plan::{Candidate, Coefficients, Plan, Trajectory, elapsed_ms, max_coefficient_difference};
 pub use planner::{PlanOptions, Planner, StraightPlanner};
 pub use problem::{
     DEFAULT_HORIZON, DEFAULT_MAX_ACCEL, DEFAULT_MAX_SPEED, DEFAULT_RADIUS, DEFAULT_SAMPLES, Limits,

@@ -127,7 +127,44 @@ impl Plan {
     }
 }
 
+/// Largest absolute difference between the coefficients of two joint solutions (metres);
+/// infinite when their shapes differ.
+pub fn max_coefficient_difference(a: &[Coefficients], b: &[Coefficients]) -> f64 {
+    let same_shape = a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(p, q)| p.x.len() == q.x.len() && p.y.len() == q.y.len());
+    if !same_shape {
+        return f64::INFINITY;
+    }
+    a.iter()
+        .zip(b)
+        .flat_map(|(p, q)| p.x.iter().zip(&q.x).chain(p.y.iter().zip(&q.y)))
+        .map(|(u, v)| (u - v).abs())
+        .fold(0.0, f64::max)
+}
+
 /// Milliseconds elapsed since `started`.
 pub fn elapsed_ms(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coefficient_difference_is_the_largest_entry_and_infinite_across_shapes() {
+        let a = vec![Coefficients {
+            x: vec![0.0, 1.0],
+            y: vec![2.0, 3.0],
+        }];
+        let mut b = a.clone();
+        b[0].y[1] = 3.5;
+        assert_eq!(max_coefficient_difference(&a, &b), 0.5);
+        assert_eq!(max_coefficient_difference(&a, &a), 0.0);
+        assert_eq!(max_coefficient_difference(&a, &[]), f64::INFINITY);
+        b[0].x.push(0.0);
+        assert_eq!(max_coefficient_difference(&a, &b), f64::INFINITY);
+    }
 }

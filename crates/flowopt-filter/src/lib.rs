@@ -147,7 +147,7 @@ mod tests {
     use super::*;
     use flowopt_core::{
         CheckConfig, PlanOptions, Planner, Problem, Scenario, ScenarioConfig, StraightPlanner,
-        evaluate,
+        evaluate, max_coefficient_difference,
     };
 
     fn cpu() -> Device {
@@ -192,14 +192,6 @@ mod tests {
         planner.candidates(problem, seed).swap_remove(0)
     }
 
-    fn max_diff(a: &[Coefficients], b: &[Coefficients]) -> f64 {
-        a.iter()
-            .zip(b)
-            .flat_map(|(p, q)| p.x.iter().zip(&q.x).chain(p.y.iter().zip(&q.y)))
-            .map(|(u, v)| (u - v).abs())
-            .fold(0.0, f64::max)
-    }
-
     #[test]
     fn permuting_robots_permutes_the_output() {
         let problem = Scenario::Random
@@ -235,7 +227,7 @@ mod tests {
             .iter()
             .map(|&i| out[0].coefficients[i].clone())
             .collect();
-        assert!(max_diff(&expected, &out[1].coefficients) < 1e-4);
+        assert!(max_coefficient_difference(&expected, &out[1].coefficients) < 1e-4);
     }
 
     #[test]
@@ -277,7 +269,7 @@ mod tests {
                 },
             ])
             .unwrap();
-        let diff = max_diff(&alone[0].coefficients, &together[1].coefficients);
+        let diff = max_coefficient_difference(&alone[0].coefficients, &together[1].coefficients);
         // Equal up to f32 rounding: the matmul kernels block differently with the batch size.
         assert!(diff < 1e-4, "batched result differs by {diff}");
         assert_eq!(alone[0].iterations, together[1].iterations);
@@ -421,13 +413,7 @@ mod wgpu_tests {
         let a = cpu.project(&instances).unwrap();
         let b = gpu.project(&instances).unwrap();
         for (x, y) in a.iter().zip(&b) {
-            let diff = x
-                .coefficients
-                .iter()
-                .zip(&y.coefficients)
-                .flat_map(|(p, q)| p.x.iter().zip(&q.x).chain(p.y.iter().zip(&q.y)))
-                .map(|(u, v)| (u - v).abs())
-                .fold(0.0, f64::max);
+            let diff = flowopt_core::max_coefficient_difference(&x.coefficients, &y.coefficients);
             assert!(diff < 1e-3, "wgpu differs from the CPU by {diff}");
             assert!((x.residual - y.residual).abs() < 1e-3);
         }
