@@ -179,6 +179,11 @@ mod tests {
     }
 
     #[test]
+    fn a_single_robot_has_no_pairs_and_still_works() {
+        assert_plans_feasible(Scenario::Obstacles, ScenarioConfig::new(1).seed(2));
+    }
+
+    #[test]
     fn obstacles_8_feasible() {
         assert_plans_feasible(Scenario::Obstacles, ScenarioConfig::new(8).seed(3));
     }
