@@ -57,7 +57,7 @@ impl fmt::Display for DeviceChoice {
 pub const PLANNERS: &[(&str, &str)] = &[
     (
         "filter",
-        "perturbed straight lines projected by the batched safety filter (no generator)",
+        "perturbed straight lines (paths around obstacles) projected by the batched safety filter",
     ),
     (
         "scp",

@@ -10,7 +10,6 @@
 #![allow(clippy::needless_range_loop)]
 
 mod dataset;
-mod guidance;
 mod orca;
 mod scp;
 

@@ -20,6 +20,7 @@
 mod bernstein;
 pub mod dataset;
 mod error;
+mod guidance;
 mod metrics;
 mod plan;
 mod planner;
@@ -28,6 +29,7 @@ mod scenario;
 
 pub use bernstein::{BOUNDARY_ROWS, Bernstein, DEFAULT_ORDER, SampleMatrices};
 pub use error::{ErrorKind, InputError, PlanError};
+pub use guidance::{Guidance, path_coefficients};
 pub use metrics::{CheckConfig, DEFAULT_TOLERANCE, Metrics, Residuals, evaluate};
 pub use plan::{Candidate, Coefficients, Plan, Trajectory, elapsed_ms, max_coefficient_difference};
 pub use planner::{PlanOptions, Planner, StraightPlanner};

@@ -179,6 +179,11 @@ mod tests {
     }
 
     #[test]
+    fn doorway_6_feasible() {
+        assert_plans_feasible(Scenario::Doorway, ScenarioConfig::new(6).seed(4));
+    }
+
+    #[test]
     fn a_single_robot_has_no_pairs_and_still_works() {
         assert_plans_feasible(Scenario::Obstacles, ScenarioConfig::new(1).seed(2));
     }

@@ -1,5 +1,6 @@
-//! The `filter` planner: seeded perturbations of the straight-line plan, projected by the
-//! safety filter in one batch, the best feasible candidate kept (no generator).
+//! The `filter` planner: seeded perturbations of the straight-line plan (shortest paths around
+//! obstacles where a line is blocked), projected by the safety filter in one batch, the best
+//! feasible candidate kept (no generator).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -7,7 +8,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use flowopt_core::{
     Bernstein, CheckConfig, Coefficients, ErrorKind, InputError, Plan, PlanError, PlanOptions,
-    Planner, Problem, StraightPlanner, Trajectory, elapsed_ms, evaluate,
+    Planner, Problem, Trajectory, elapsed_ms, evaluate, path_coefficients,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -72,10 +73,12 @@ impl FilterPlanner {
         })
     }
 
-    /// The seeded candidates for `problem`: straight lines with random interior offsets (the
-    /// three coefficients at each end are fixed by the boundary conditions anyway).
+    /// The seeded candidates for `problem`: each robot's straight line, or its shortest path
+    /// around the obstacles when the line is blocked ([`flowopt_core::path_coefficients`]), with
+    /// random interior offsets (the three coefficients at each end are fixed by the boundary
+    /// conditions anyway).
     pub fn candidates(&self, problem: &Problem, seed: u64) -> Vec<Vec<Coefficients>> {
-        let straight = StraightPlanner::new(Bernstein::default()).coefficients(problem);
+        let straight = path_coefficients(problem, &Bernstein::default());
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let amp = self.settings.perturbation;
         (0..self.settings.candidates)

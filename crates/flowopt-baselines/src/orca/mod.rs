@@ -43,7 +43,7 @@ use flowopt_core::{
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::guidance::Guidance;
+use flowopt_core::Guidance;
 use polygon::{circumscribed_polygon, min_distance_moving, to_glam, workspace_box};
 pub use settings::OrcaSettings;
 

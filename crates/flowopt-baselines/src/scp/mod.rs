@@ -20,7 +20,7 @@ use std::time::Instant;
 use clarabel::solver::SolverStatus;
 use flowopt_core::{
     Bernstein, Coefficients, ErrorKind, InputError, Plan, PlanError, PlanOptions, Planner, Problem,
-    StraightPlanner, Vec2, uniform_times,
+    Vec2, uniform_times,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -308,13 +308,8 @@ impl ScpPlanner {
         seed: u64,
     ) -> Result<Vec<[Vec<f64>; 2]>, InputError> {
         let basis = Bernstein::new(self.settings.order)?;
-        let straight: Vec<[Vec<f64>; 2]> = StraightPlanner::new(basis.clone())
-            .coefficients(problem)
-            .into_iter()
-            .map(|c| [c.x, c.y])
-            .collect();
         let layout = Layout::new(problem, &basis, problem.sample_times());
-        let mut x = guess::path_guess(problem, &basis, &layout, &layout.free_of(&straight));
+        let mut x = guess::path_guess(problem, &basis, &layout);
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x05ee_d5c9);
         let amp = self.settings.perturbation;
         if amp > 0.0 {
@@ -461,7 +456,7 @@ mod tests {
             ],
             vec![],
         );
-        let straight = StraightPlanner::default()
+        let straight = flowopt_core::StraightPlanner::default()
             .plan(&problem, &PlanOptions::default())
             .unwrap();
         assert!(straight.feasible);

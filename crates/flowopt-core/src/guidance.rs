@@ -1,20 +1,25 @@
-//! Global guidance for the preferred velocity: a grid navigation function (shortest-path
-//! distance to the goal around the obstacles) per robot, so robots head around walls and shelves
-//! instead of pressing into them. Pure ORCA only sees the straight line to the goal and gets
-//! stuck in front of every concave obstacle arrangement (doorways, shelf rows). The same field
-//! traced from the start gives `scp` an initial path on the right side of every wall.
+//! Navigation around obstacles: a grid navigation function (shortest-path distance to the goal
+//! around the obstacles) per robot. ORCA follows it as its preferred velocity (pure ORCA only
+//! sees the straight line and gets stuck in front of walls and shelf rows), and
+//! [`path_coefficients`] traces it from the start into polynomial initial guesses on the right
+//! side of every wall for `scp` and the safety filter.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use flowopt_core::{Obstacle, Problem, Vec2, dist};
+use nalgebra::DVector;
+
+use crate::bernstein::Bernstein;
+use crate::plan::Coefficients;
+use crate::planner::StraightPlanner;
+use crate::problem::{Obstacle, Problem, Vec2, dist};
 
 /// Most cells of one grid; coarser cells are used for larger workspaces. With one `f32` field
 /// per robot this bounds the memory to 256 KiB per robot.
 const MAX_CELLS: usize = 65_536;
 
 /// An occupancy grid over the workspace with, per robot, the travel distance to its goal.
-pub(crate) struct Guidance {
+pub struct Guidance {
     origin: Vec2,
     cell: f64,
     nx: usize,
@@ -28,7 +33,7 @@ impl Guidance {
     /// Guidance for every robot of `problem`, or `None` when the problem has no obstacles (the
     /// straight line is then always free). `extra` widens every obstacle (the safety margin);
     /// `cell` is the wanted cell size in metres.
-    pub(crate) fn new(problem: &Problem, cell: f64, extra: f64) -> Option<Self> {
+    pub fn new(problem: &Problem, cell: f64, extra: f64) -> Option<Self> {
         if problem.obstacles.is_empty() || !(cell.is_finite() && cell > 0.0) {
             return None;
         }
@@ -167,7 +172,7 @@ impl Guidance {
     /// the straight line is clear of the obstacles (grown by `reach`), else towards the nearby
     /// cell with the least remaining travel distance. `None` when the grid knows no way (the
     /// caller then heads straight at the goal).
-    pub(crate) fn direction(
+    pub fn direction(
         &self,
         i: usize,
         p: Vec2,
@@ -204,7 +209,7 @@ impl Guidance {
 impl Guidance {
     /// A polyline from `start` to robot `i`'s `goal` that follows the distance field until the
     /// straight line to the goal is clear; `None` when the grid knows no way.
-    pub(crate) fn path(
+    pub fn path(
         &self,
         i: usize,
         start: Vec2,
@@ -280,10 +285,87 @@ impl Ord for Entry {
     }
 }
 
+/// Grid cell size of [`path_coefficients`], metres.
+const PATH_CELL: f64 = 0.1;
+/// Extra clearance [`path_coefficients`] asks of a path (dropped for robots that cannot keep it).
+const PATH_CLEARANCE: f64 = 0.3;
+
+/// Every robot's initial polynomial: its straight line when that is clear of the obstacles,
+/// else its shortest grid path around them, timed with the smooth rest-to-rest profile and
+/// fitted by least squares at the problem's sample times with the boundary coefficients (three
+/// at each end) held fixed.
+pub fn path_coefficients(problem: &Problem, basis: &Bernstein) -> Vec<Coefficients> {
+    let mut coefficients = StraightPlanner::new(basis.clone()).coefficients(problem);
+    // A path with extra clearance where one exists; robots starting or ending too close to an
+    // obstacle for that clearance get a path without it.
+    let (Some(roomy), Some(tight)) = (
+        Guidance::new(problem, PATH_CELL, PATH_CLEARANCE),
+        Guidance::new(problem, PATH_CELL, 0.0),
+    ) else {
+        return coefficients; // no obstacles
+    };
+    let times = problem.sample_times();
+    let unit = basis.smoothest(problem.horizon, &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+    let profile: Vec<f64> = times
+        .iter()
+        .map(|&t| basis.eval(&unit, t, problem.horizon)[0].clamp(0.0, 1.0))
+        .collect();
+    let samples = basis.sample_matrices(&times, problem.horizon);
+    let k = basis.num_coefficients();
+    let free = 3..k - 3;
+    let b = samples.p.columns(free.start, free.len()).into_owned();
+    let Some(normal) = (b.transpose() * &b).cholesky() else {
+        return coefficients;
+    };
+    for (i, robot) in problem.robots.iter().enumerate() {
+        let path = [(&roomy, PATH_CLEARANCE), (&tight, 0.0)]
+            .into_iter()
+            .find_map(|(guidance, clearance)| {
+                let reach = robot.radius + clearance;
+                guidance.path(i, robot.start, robot.goal, reach, &problem.obstacles)
+            });
+        let Some(path) = path else { continue };
+        if path.len() <= 2 {
+            continue; // the straight line is clear
+        }
+        let targets: Vec<Vec2> = profile.iter().map(|&s| along(&path, s)).collect();
+        let c = &mut coefficients[i];
+        for (axis, values) in [&mut c.x, &mut c.y].into_iter().enumerate() {
+            let mut fixed = DVector::from_column_slice(values);
+            fixed.rows_mut(free.start, free.len()).fill(0.0);
+            let fixed_part: DVector<f64> = &samples.p * fixed;
+            let rhs = DVector::from_fn(times.len(), |t, _| targets[t][axis] - fixed_part[t]);
+            let solution = normal.solve(&(b.transpose() * rhs));
+            for (f, v) in solution.iter().enumerate() {
+                values[free.start + f] = *v;
+            }
+        }
+    }
+    coefficients
+}
+
+/// Point at fraction `s` of a polyline's length.
+fn along(path: &[Vec2], s: f64) -> Vec2 {
+    let total: f64 = path.windows(2).map(|w| dist(w[0], w[1])).sum();
+    let mut left = s * total;
+    for w in path.windows(2) {
+        let d = dist(w[0], w[1]);
+        if left <= d && d > 0.0 {
+            let u = left / d;
+            return [
+                w[0][0] + u * (w[1][0] - w[0][0]),
+                w[0][1] + u * (w[1][1] - w[0][1]),
+            ];
+        }
+        left -= d;
+    }
+    path[path.len() - 1]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowopt_core::{Robot, Workspace};
+    use crate::problem::{Robot, Workspace};
 
     #[test]
     fn guidance_leads_around_a_wall() {
