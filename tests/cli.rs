@@ -305,16 +305,16 @@ fn help_covers_every_subcommand() {
 
 #[test]
 fn scp_and_orca_plans_pass_check() {
-    for (planner, scenario, robots) in [
+    for (planner, name, robots) in [
         ("scp", "circle", 4),
         ("orca", "circle", 4),
         ("scp", "doorway", 4),
     ] {
-        let problem = scenario_json(scenario, robots);
+        let problem = scenario(name, robots, 1);
         let plan = run_ok(&["plan", "--planner", planner, "--seed", "1"], &problem);
         let parsed: Value = serde_json::from_str(&plan).unwrap();
         assert_eq!(parsed["planner"], planner);
-        let path = write_temp(&format!("{planner}-{scenario}.json"), &problem);
+        let path = write_temp(&format!("{planner}-{name}.json"), &problem);
         flowopt()
             .arg("check")
             .arg(&path)
@@ -323,10 +323,6 @@ fn scp_and_orca_plans_pass_check() {
             .assert()
             .code(0);
     }
-}
-
-fn scenario_json(name: &str, robots: usize) -> String {
-    scenario(name, robots, 1)
 }
 
 #[test]

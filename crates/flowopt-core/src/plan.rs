@@ -95,12 +95,26 @@ impl Plan {
         trajectories: Vec<Trajectory>,
         started: Instant,
     ) -> Result<Self, InputError> {
-        let mut timings_ms = BTreeMap::new();
-        timings_ms.insert("total".to_string(), elapsed_ms(started));
+        let total_ms = elapsed_ms(started);
         let metrics_started = Instant::now();
         let metrics = evaluate(problem, &trajectories, &CheckConfig::default())?;
-        timings_ms.insert("metrics".to_string(), elapsed_ms(metrics_started));
-        Ok(Self {
+        let mut plan = Self::with_metrics(planner, trajectories, metrics, total_ms);
+        plan.timings_ms
+            .insert("metrics".to_string(), elapsed_ms(metrics_started));
+        Ok(plan)
+    }
+
+    /// A plan from trajectories whose metrics the planner already computed with
+    /// [`crate::evaluate`] (so they are not computed twice); `total_ms` is the planning time.
+    pub fn with_metrics(
+        planner: &str,
+        trajectories: Vec<Trajectory>,
+        metrics: Metrics,
+        total_ms: f64,
+    ) -> Self {
+        let mut timings_ms = BTreeMap::new();
+        timings_ms.insert("total".to_string(), total_ms);
+        Self {
             planner: planner.to_string(),
             feasible: metrics.feasible,
             trajectories,
@@ -108,7 +122,7 @@ impl Plan {
             timings_ms,
             info: BTreeMap::new(),
             candidates: None,
-        })
+        }
     }
 
     /// Builds a plan from per-robot coefficients, sampled at the problem's sample times.

@@ -2,13 +2,12 @@
 //! obstacles where a line is blocked), projected by the safety filter in one batch, the best
 //! feasible candidate kept (no generator).
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::prelude::*;
 use flowopt_core::{
-    Bernstein, CheckConfig, Coefficients, ErrorKind, InputError, Plan, PlanError, PlanOptions,
-    Planner, Problem, Trajectory, elapsed_ms, evaluate, path_coefficients,
+    Bernstein, CheckConfig, Coefficients, ErrorKind, InputError, Metrics, Plan, PlanError,
+    PlanOptions, Planner, Problem, Trajectory, elapsed_ms, evaluate, path_coefficients,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -128,7 +127,7 @@ impl Planner for FilterPlanner {
         // violation.
         let select_started = Instant::now();
         let times = problem.sample_times();
-        let mut best: Option<(bool, f64, usize, Vec<Trajectory>)> = None;
+        let mut best: Option<(f64, usize, Vec<Trajectory>, Metrics)> = None;
         let mut feasible_count = 0;
         for (idx, out) in outputs.iter().enumerate() {
             let trajectories = out
@@ -145,30 +144,24 @@ impl Planner for FilterPlanner {
             };
             let better = match &best {
                 None => true,
-                Some((f, s, _, _)) => (m.feasible && !f) || (m.feasible == *f && score < *s),
+                Some((s, _, _, b)) => {
+                    (m.feasible && !b.feasible) || (m.feasible == b.feasible && score < *s)
+                }
             };
             if better {
-                best = Some((m.feasible, score, idx, trajectories));
+                best = Some((score, idx, trajectories, m));
             }
         }
         let select_ms = elapsed_ms(select_started);
-        let Some((_, _, idx, trajectories)) = best else {
+        let Some((_, idx, trajectories, metrics)) = best else {
             return Err(PlanError::Planner {
                 planner: "filter".into(),
                 message: "no candidate".into(),
             });
         };
-        let total = elapsed_ms(started);
-        let mut plan = Plan::new(self.name(), problem, trajectories, started)?;
-        let timings: BTreeMap<String, f64> = [
-            ("total", total),
-            ("filter", filter_ms),
-            ("select", select_ms),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        plan.timings_ms.extend(timings);
+        let mut plan = Plan::with_metrics(self.name(), trajectories, metrics, elapsed_ms(started));
+        plan.timings_ms.insert("filter".into(), filter_ms);
+        plan.timings_ms.insert("select".into(), select_ms);
         plan.info
             .insert("iterations".into(), outputs[idx].iterations as f64);
         plan.info.insert("candidates".into(), outputs.len() as f64);
