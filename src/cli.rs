@@ -41,6 +41,9 @@ pub enum Command {
     /// Problem k of a run depends only on (seed, k): an interrupted run resumes where it
     /// stopped when started again with the same arguments. Runs in parallel on all cores.
     Dataset(DatasetArgs),
+    /// Train a model and write its weights (`.bpk`) with a JSON report beside them.
+    #[command(subcommand)]
+    Train(TrainCommand),
     /// List the available planners and scenarios.
     List,
 }
@@ -80,6 +83,11 @@ pub struct PlanArgs {
     /// Where tensor work runs: cpu (default) or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: flowopt::DeviceChoice,
+    /// The filter's warm start: `shipped` (the embedded network), `none` (start from the
+    /// candidate with zero multipliers) or the path of weights written by `flowopt train
+    /// warmstart`.
+    #[arg(long, default_value = "shipped")]
+    pub warm_start: flowopt::WarmStartChoice,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -161,4 +169,68 @@ pub struct DatasetArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Train the safety filter's warm-start network, self-supervised through unrolled filter
+    /// iterations on freshly generated problems (no dataset needed). Writes OUT.bpk, OUT.json
+    /// (settings and the measured iterations to tolerance) and checkpoints in OUT.checkpoints/.
+    Warmstart(WarmstartArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WarmstartArgs {
+    /// Output path without extension.
+    #[arg(short, long, default_value = "assets/warmstart")]
+    pub out: PathBuf,
+    /// Optimizer steps.
+    #[arg(long, default_value_t = 1000)]
+    pub steps: usize,
+    /// Problems per step (one scenario and robot count per step).
+    #[arg(long, default_value_t = 4)]
+    pub problems: usize,
+    /// Perturbed candidates per problem.
+    #[arg(long, default_value_t = 4)]
+    pub candidates: usize,
+    /// Fewest robots per problem.
+    #[arg(long, default_value_t = 2)]
+    pub min_robots: usize,
+    /// Most robots per problem.
+    #[arg(long, default_value_t = 16)]
+    pub max_robots: usize,
+    /// Scenario families to draw from (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "circle,random,obstacles,warehouse,doorway,crossing"
+    )]
+    pub scenarios: Vec<String>,
+    /// Filter iterations unrolled in the loss.
+    #[arg(long, default_value_t = 20)]
+    pub unroll: usize,
+    /// Peak Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub learning_rate: f64,
+    /// Seed of problems, candidates and initial weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Save a checkpoint every this many steps (0: never).
+    #[arg(long, default_value_t = 250)]
+    pub checkpoint_every: usize,
+    /// Held-out problems for the final evaluation.
+    #[arg(long, default_value_t = 32)]
+    pub eval_problems: usize,
+    /// Token width of the network.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Transformer blocks.
+    #[arg(long, default_value_t = 2)]
+    pub blocks: usize,
+    /// Attention heads.
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    /// Where training runs: cpu (default) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: flowopt::DeviceChoice,
 }

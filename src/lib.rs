@@ -16,4 +16,6 @@ pub use flowopt_filter as filter;
 
 mod registry;
 
-pub use registry::{DeviceChoice, PLANNERS, planner_by_name};
+pub use registry::{
+    DeviceChoice, PLANNERS, PlannerOptions, RegistryError, WarmStartChoice, planner_by_name,
+};

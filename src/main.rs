@@ -11,7 +11,10 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use serde::Serialize;
 
-use cli::{CheckArgs, Cli, Command, DatasetArgs, LimitArgs, OutputArgs, PlanArgs, ScenarioArgs};
+use cli::{
+    CheckArgs, Cli, Command, DatasetArgs, LimitArgs, OutputArgs, PlanArgs, ScenarioArgs,
+    TrainCommand, WarmstartArgs,
+};
 use flowopt::core::{
     CheckConfig, InputError, Plan, PlanOptions, Problem, Scenario, ScenarioConfig,
     ValidationConfig, evaluate,
@@ -54,6 +57,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Plan(args) => plan(args),
         Command::Check(args) => check(args),
         Command::Dataset(args) => dataset(args),
+        Command::Train(TrainCommand::Warmstart(args)) => train_warmstart(args),
         Command::List => list(),
     }
 }
@@ -72,7 +76,14 @@ fn scenario(args: ScenarioArgs) -> Result<ExitCode> {
 }
 
 fn plan(args: PlanArgs) -> Result<ExitCode> {
-    let planner = flowopt::planner_by_name(&args.planner, args.device)?;
+    let options = flowopt::PlannerOptions {
+        device: args.device,
+        warm_start: args.warm_start,
+    };
+    let planner = flowopt::planner_by_name(&args.planner, &options).map_err(|e| match e {
+        flowopt::RegistryError::Input(input) => anyhow::Error::from(input),
+        other => anyhow::Error::from(other).context("loading the planner"),
+    })?;
     let problem = read_problem(&args.problem, &args.limits)?;
     let options = PlanOptions { seed: args.seed };
     let plan = planner.plan(&problem, &options)?;
@@ -175,6 +186,74 @@ fn dataset(args: DatasetArgs) -> Result<ExitCode> {
         summary.skipped,
         summary.resumed,
         summary.attempted as f64 / seconds.max(1e-9),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train_warmstart(args: WarmstartArgs) -> Result<ExitCode> {
+    use flowopt::filter::warmstart::{WarmStartTrainSettings, train};
+    let scenarios = args
+        .scenarios
+        .iter()
+        .map(|s| s.parse::<Scenario>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let settings = WarmStartTrainSettings {
+        steps: args.steps,
+        problems_per_step: args.problems,
+        candidates: args.candidates,
+        min_robots: args.min_robots,
+        max_robots: args.max_robots,
+        scenarios,
+        unroll: args.unroll,
+        learning_rate: args.learning_rate,
+        seed: args.seed,
+        checkpoint_every: args.checkpoint_every,
+        eval_problems: args.eval_problems,
+        ..Default::default()
+    };
+    let config = flowopt::filter::WarmStartConfig {
+        width: args.width,
+        blocks: args.blocks,
+        heads: args.heads,
+        ..Default::default()
+    };
+    let bar = indicatif::ProgressBar::new(args.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} steps, {msg} (eta {eta})",
+        )?
+        .progress_chars("=> "),
+    );
+    let report = train(
+        config,
+        &settings,
+        &flowopt::filter::FilterSettings::default(),
+        &args.device.device(),
+        &args.out,
+        &mut |p| {
+            bar.set_position(p.step as u64);
+            bar.set_message(format!("loss {:.3e}", p.recent_loss));
+        },
+    )?;
+    bar.finish();
+    let e = &report.evaluation;
+    eprintln!(
+        "{}: {} parameters, final loss {:.3e}, {:.0} s. Median iterations to {:.0e} on {} \
+         held-out candidates: plain {} ({} converged), learned c0 {} ({}), learned (c0, lambda0) \
+         {} ({}): {:.2}x fewer",
+        args.out.with_extension("bpk").display(),
+        report.parameters,
+        report.final_loss,
+        report.seconds,
+        e.tolerance,
+        e.instances,
+        e.plain.median,
+        e.plain.converged,
+        e.learned_c0.median,
+        e.learned_c0.converged,
+        e.learned.median,
+        e.learned.converged,
+        e.median_speedup,
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,13 @@
 //! Planners by name.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use burn::tensor::{Device, DeviceKind};
 use flowopt_baselines::{OrcaPlanner, ScpPlanner};
 use flowopt_core::{ErrorKind, InputError, Planner, StraightPlanner};
-use flowopt_filter::{FilterPlanner, FilterSettings};
+use flowopt_filter::{FilterPlanner, FilterSettings, WarmStart, WarmStartError};
 
 /// Where neural and tensor work runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,6 +54,61 @@ impl fmt::Display for DeviceChoice {
     }
 }
 
+/// Which warm start the safety filter uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WarmStartChoice {
+    /// The network shipped in `assets/warmstart.bpk` (embedded in the binary), the default.
+    #[default]
+    Shipped,
+    /// None: every projection starts from its candidate with zero multipliers.
+    None,
+    /// Weights written by `flowopt train warmstart` (`x.bpk` with `x.json` beside it).
+    Path(PathBuf),
+}
+
+impl WarmStartChoice {
+    /// The network on `device`, if any.
+    pub fn load(&self, device: &Device) -> Result<Option<WarmStart>, WarmStartError> {
+        match self {
+            WarmStartChoice::Shipped => WarmStart::shipped(device).map(Some),
+            WarmStartChoice::None => Ok(None),
+            WarmStartChoice::Path(path) => WarmStart::load(path, device).map(Some),
+        }
+    }
+}
+
+impl FromStr for WarmStartChoice {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "shipped" => WarmStartChoice::Shipped,
+            "none" => WarmStartChoice::None,
+            path => WarmStartChoice::Path(path.into()),
+        })
+    }
+}
+
+/// How [`planner_by_name`] builds a planner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlannerOptions {
+    /// Where tensor work runs.
+    pub device: DeviceChoice,
+    /// The safety filter's warm start.
+    pub warm_start: WarmStartChoice,
+}
+
+/// Errors building a planner.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A bad name or setting.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The warm start could not be loaded.
+    #[error(transparent)]
+    WarmStart(#[from] WarmStartError),
+}
+
 /// Names and one-line descriptions of the planners [`planner_by_name`] knows.
 pub const PLANNERS: &[(&str, &str)] = &[
     (
@@ -73,14 +129,22 @@ pub const PLANNERS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The planner called `name` (tensor work on `device`), or an error naming the `planner` field
+/// The planner called `name`, built with `options`, or an error naming the `planner` field
 /// that lists the choices.
-pub fn planner_by_name(name: &str, device: DeviceChoice) -> Result<Box<dyn Planner>, InputError> {
+pub fn planner_by_name(
+    name: &str,
+    options: &PlannerOptions,
+) -> Result<Box<dyn Planner>, RegistryError> {
     match name {
-        "filter" => Ok(Box::new(FilterPlanner::new(
-            FilterSettings::default(),
-            device.device(),
-        )?)),
+        "filter" => {
+            let device = options.device.device();
+            let warm_start = options.warm_start.load(&device)?;
+            let mut planner = FilterPlanner::new(FilterSettings::default(), device)?;
+            if let Some(warm) = warm_start {
+                planner = planner.with_warm_start(warm);
+            }
+            Ok(Box::new(planner))
+        }
         "straight" => Ok(Box::new(StraightPlanner::default())),
         "scp" => Ok(Box::new(ScpPlanner::default())),
         "orca" => Ok(Box::new(OrcaPlanner::default())),
@@ -93,7 +157,8 @@ pub fn planner_by_name(name: &str, device: DeviceChoice) -> Result<Box<dyn Plann
                     "unknown planner `{name}`; expected one of {}",
                     names.join(", ")
                 ),
-            ))
+            )
+            .into())
         }
     }
 }

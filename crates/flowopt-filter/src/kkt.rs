@@ -8,9 +8,9 @@
 //!   G'G = L (x) P'P + (O + 1) I (x) P'P + I (x) (Pv'Pv + Pa'Pa),
 //!
 //! with L the Laplacian of the complete graph on the N robots (N I - 1 1'), so G itself is never
-//! formed. The c-step minimizes 1/2|c - cbar|^2 - lambda'c + rho/2 |Gc - s|^2 subject to the
-//! boundary rows A c = b (also horizon-free after scaling), whose KKT solution is
-//! c = K11 q + K12 b with q = cbar + lambda + rho G's.
+//! formed. The c-step minimizes 1/2|c - cbar|^2 + rho/2 |Gc - s + u|^2 subject to the boundary
+//! rows A c = b (also horizon-free after scaling), whose KKT solution is c = K11 q + K12 b with
+//! q = cbar + rho G'(s - u).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -42,6 +42,8 @@ pub struct Kkt {
     pub k12: Vec<f32>,
     /// G'G per axis, (N K) x (N K), symmetric.
     pub gtg: Vec<f32>,
+    /// (G'G + 1e-9 I)^-1 per axis: maps coefficient-space multipliers to constraint space.
+    pub gtg_inv: Vec<f32>,
     /// Position samples P, M x K.
     pub p: Vec<f32>,
     /// Scaled velocity samples Pv = Pdot_tau / n, M x K.
@@ -103,6 +105,12 @@ fn compute(key: KktKey) -> Kkt {
             gtg.view_mut((i * k, j * k), (k, k)).copy_from(&block);
         }
     }
+    // Positive definite whenever the samples determine the polynomial (M >= K): the box rows
+    // alone give (O+1) I (x) P'P. Otherwise the pseudo-inverse still gives the least-norm map.
+    let gtg_inv = (&gtg + DMatrix::identity(nk, nk) * 1e-9)
+        .try_inverse()
+        .or_else(|| gtg.clone().pseudo_inverse(1e-12).ok())
+        .unwrap_or_else(|| DMatrix::zeros(nk, nk));
     let rho = f64::from_bits(key.rho_bits);
     let q = DMatrix::identity(nk, nk) + &gtg * rho;
     let a_axis = boundary_rows(&basis);
@@ -126,6 +134,7 @@ fn compute(key: KktKey) -> Kkt {
         k11: row_major(inv.view((0, 0), (nk, nk)).into_owned()),
         k12: row_major(inv.view((0, nk), (nk, rows)).into_owned()),
         gtg: row_major(gtg),
+        gtg_inv: row_major(gtg_inv),
         p: row_major(p),
         pv: row_major(pv),
         pa: row_major(pa),

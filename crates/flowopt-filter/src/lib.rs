@@ -4,8 +4,11 @@
 //!
 //! [`SafetyFilter::project`] takes any number of (problem, candidate) instances, groups them by
 //! shape (robots, obstacles, samples), runs each group as one batch and returns, per instance,
-//! the projected coefficients, the residual and the iteration count. [`FilterPlanner`] is the
-//! `filter` planner: perturbed straight lines, projected, best feasible one kept.
+//! the projected coefficients, the residual and the iteration count. [`WarmStart`] is the
+//! learned warm start (a permutation-equivariant network predicting the solver's starting point,
+//! trained through the unrolled solver by [`warmstart::train`]); the shipped weights are
+//! embedded. [`FilterPlanner`] is the `filter` planner: perturbed straight lines, warm start,
+//! projection, best feasible one kept.
 //!
 //! ```no_run
 //! use burn::tensor::Device;
@@ -25,6 +28,7 @@ mod planner;
 mod settings;
 mod solution;
 pub mod solver;
+pub mod warmstart;
 
 use std::collections::BTreeMap;
 
@@ -32,22 +36,40 @@ use burn::prelude::*;
 use flowopt_core::{Coefficients, DEFAULT_ORDER, InputError};
 
 pub use batch::{Batch, Instance};
-pub use planner::{FilterPlanner, FilterPlannerSettings};
+pub use planner::{FilterPlanner, FilterPlannerSettings, perturbed_candidates};
 pub use settings::FilterSettings;
 pub use solution::{FilterOutput, FilterStatus};
+pub use warmstart::{WarmStart, WarmStartConfig, WarmStartError};
 
 /// The safety filter on one device.
 #[derive(Debug, Clone)]
 pub struct SafetyFilter {
     settings: FilterSettings,
     device: Device,
+    warm_start: Option<WarmStart>,
 }
 
 impl SafetyFilter {
     /// A filter with validated `settings` running on `device`.
     pub fn new(settings: FilterSettings, device: Device) -> Result<Self, InputError> {
         settings.validate()?;
-        Ok(Self { settings, device })
+        Ok(Self {
+            settings,
+            device,
+            warm_start: None,
+        })
+    }
+
+    /// Starts every projection from the warm start's prediction instead of (cbar, 0). The
+    /// network must live on this filter's device.
+    pub fn with_warm_start(mut self, warm_start: WarmStart) -> Self {
+        self.warm_start = Some(warm_start);
+        self
+    }
+
+    /// The warm start, if any.
+    pub fn warm_start(&self) -> Option<&WarmStart> {
+        self.warm_start.as_ref()
     }
 
     /// The settings.
@@ -65,15 +87,21 @@ impl SafetyFilter {
         Batch::new(instances, &self.settings, DEFAULT_ORDER, &self.device)
     }
 
-    /// Projects every instance, starting from its candidate with zero multipliers. Instances
-    /// are grouped by shape and each group runs as one batch; results keep the input order.
+    /// Projects every instance, starting from the warm start's prediction or else from its
+    /// candidate with zero multipliers. Instances are grouped by shape and each group runs as
+    /// one batch; results keep the input order.
     pub fn project(&self, instances: &[Instance]) -> Result<Vec<FilterOutput>, InputError> {
         let _span = tracing::debug_span!("filter", instances = instances.len()).entered();
         let mut groups: BTreeMap<(usize, usize, usize), Vec<usize>> = BTreeMap::new();
         for (i, inst) in instances.iter().enumerate() {
             let p = inst.problem;
+            let samples = if self.settings.samples > 0 {
+                self.settings.samples
+            } else {
+                p.samples
+            };
             groups
-                .entry((p.num_robots(), p.obstacles.len(), p.samples))
+                .entry((p.num_robots(), p.obstacles.len(), samples))
                 .or_default()
                 .push(i);
         }
@@ -87,8 +115,13 @@ impl SafetyFilter {
                 })
                 .collect();
             let batch = self.batch(&group)?;
-            let c0 = batch.cbar.clone();
-            let lambda0 = c0.zeros_like();
+            let (c0, lambda0) = match &self.warm_start {
+                Some(warm) => {
+                    let start = warm.predict(&group, &batch, &self.settings);
+                    (start.c0, start.lambda0)
+                }
+                None => (batch.cbar.clone(), batch.cbar.zeros_like()),
+            };
             let (state, converged) = solver::run(&batch, c0, lambda0, &self.settings);
             let residual = solver::residuals(&state.residual);
             let coefficients = coefficients_of(&batch, state.c);
@@ -186,6 +219,27 @@ mod tests {
     #[test]
     fn a_single_robot_has_no_pairs_and_still_works() {
         assert_plans_feasible(Scenario::Obstacles, ScenarioConfig::new(1).seed(2));
+    }
+
+    /// Problems the plain start leaves infeasible after 200 iterations (README, "filter") that
+    /// the shipped warm start solves: a regression check of the shipped weights.
+    #[test]
+    fn the_shipped_warm_start_solves_crowded_problems() {
+        let warm = FilterPlanner::new(FilterSettings::default(), cpu())
+            .unwrap()
+            .with_warm_start(WarmStart::shipped(&cpu()).unwrap());
+        for (scenario, robots, seed) in [(Scenario::Circle, 32, 0), (Scenario::Doorway, 6, 2)] {
+            let problem = scenario
+                .generate(&ScenarioConfig::new(robots).seed(seed))
+                .unwrap();
+            let plan = warm.plan(&problem, &PlanOptions { seed }).unwrap();
+            let m = evaluate(&problem, &plan.trajectories, &CheckConfig::default()).unwrap();
+            assert!(
+                m.feasible,
+                "{scenario} N={robots} seed {seed}: {:?}",
+                m.residuals
+            );
+        }
     }
 
     #[test]

@@ -72,34 +72,55 @@ impl FilterPlanner {
         })
     }
 
-    /// The seeded candidates for `problem`: each robot's straight line, or its shortest path
-    /// around the obstacles when the line is blocked ([`flowopt_core::path_coefficients`]), with
-    /// random interior offsets (the three coefficients at each end are fixed by the boundary
-    /// conditions anyway).
+    /// Starts the filter from `warm_start`'s predictions (it must live on the planner's device).
+    pub fn with_warm_start(mut self, warm_start: crate::WarmStart) -> Self {
+        self.filter = self.filter.with_warm_start(warm_start);
+        self
+    }
+
+    /// The seeded candidates for `problem` ([`perturbed_candidates`] with this planner's count
+    /// and amplitude).
     pub fn candidates(&self, problem: &Problem, seed: u64) -> Vec<Vec<Coefficients>> {
-        let straight = path_coefficients(problem, &Bernstein::default());
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let amp = self.settings.perturbation;
-        (0..self.settings.candidates)
-            .map(|_| {
-                straight
-                    .iter()
-                    .map(|c| {
-                        let mut c = c.clone();
-                        let k = c.x.len();
-                        for axis in [&mut c.x, &mut c.y] {
-                            for v in &mut axis[3..k - 3] {
-                                if amp > 0.0 {
-                                    *v += rng.random_range(-amp..amp);
-                                }
+        perturbed_candidates(
+            problem,
+            self.settings.candidates,
+            self.settings.perturbation,
+            seed,
+        )
+    }
+}
+
+/// `count` seeded candidates for `problem`: each robot's straight line, or its shortest path
+/// around the obstacles when the line is blocked ([`flowopt_core::path_coefficients`]), with
+/// interior coefficients offset uniformly in [-amplitude, amplitude) metres (the three
+/// coefficients at each end are fixed by the boundary conditions anyway).
+pub fn perturbed_candidates(
+    problem: &Problem,
+    count: usize,
+    amplitude: f64,
+    seed: u64,
+) -> Vec<Vec<Coefficients>> {
+    let straight = path_coefficients(problem, &Bernstein::default());
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| {
+            straight
+                .iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    let k = c.x.len();
+                    for axis in [&mut c.x, &mut c.y] {
+                        for v in &mut axis[3..k - 3] {
+                            if amplitude > 0.0 {
+                                *v += rng.random_range(-amplitude..amplitude);
                             }
                         }
-                        c
-                    })
-                    .collect()
-            })
-            .collect()
-    }
+                    }
+                    c
+                })
+                .collect()
+        })
+        .collect()
 }
 
 impl Planner for FilterPlanner {

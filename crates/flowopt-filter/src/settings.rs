@@ -23,6 +23,10 @@ pub struct FilterSettings {
     pub limit_margin: f64,
     /// Samples per trajectory used by the filter; 0 = the problem's `samples` (default 0).
     pub samples: usize,
+    /// Converge to the projection of the candidate (ADMM, slower on crowded problems) instead of
+    /// stopping at the first feasible point the fast scheme reaches (default false; see
+    /// `solver`).
+    pub exact_projection: bool,
 }
 
 impl Default for FilterSettings {
@@ -35,6 +39,7 @@ impl Default for FilterSettings {
             clearance: 0.03,
             limit_margin: 0.02,
             samples: 0,
+            exact_projection: false,
         }
     }
 }

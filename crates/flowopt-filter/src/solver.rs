@@ -1,16 +1,31 @@
 //! The augmented-Lagrangian alternating minimization, batched as Burn tensors.
 //!
-//! Every iteration, for all instances at once:
-//! 1. c-step: c = K11 (cbar + lambda + rho G's) + K12 b  (one matmul with the cached K11);
-//! 2. s-step: s = Proj_S(G c) in closed form: pair differences pushed out of the disc of radius
-//!    D (s = d max(1, D/|d|)), positions pushed out of obstacle discs, clamped into the box,
-//!    velocities and accelerations scaled into their discs. No trigonometry;
-//! 3. lambda <- lambda - rho G'(G c - s).
+//! With the constraints written as G c = s, s in S, and u the scaled multipliers of G c = s
+//! (one per constraint row; the coefficient-space multiplier of DESIGN.md section 3 is
+//! lambda = -rho G'u), every iteration, for all instances at once:
+//! 1. c-step: c = K11 (cbar + rho G'(s - u)) + K12 b = K11 (cbar + lambda + rho G's) + K12 b
+//!    (one matmul with the cached K11);
+//! 2. s-step: s = Proj_S(z) in closed form: pair differences and positions relative to obstacles
+//!    pushed onto the outside of their discs, positions clamped into the box, velocities and
+//!    accelerations scaled into their discs. No trigonometry;
+//! 3. u <- u + G c - s (lambda <- lambda - rho G'(G c - s)).
 //!
-//! G is never formed: G'r is assembled from the per-family residuals r = Gc - s by a scatter of
-//! the pair rows onto their two robots and three small matmuls (P', Pv', Pa'), and G'G c comes from
-//! the cached closed-form G'G. The residual of an instance is its largest constraint violation
-//! on the filter's samples, |Gc - s| per row, in metres of coefficient differences.
+//! Two modes differ only in z:
+//! - fast (default, DESIGN.md): z = G c. The iteration reaches a feasible point quickly, but
+//!   multipliers of constraints that were violated on the way and are inactive at the end never
+//!   decay, so that point is feasible without being the nearest one (the Clarabel reference test
+//!   measures the gap).
+//! - exact (`FilterSettings::exact_projection`): z = G c + u, i.e. ADMM with scaled multipliers,
+//!   the discs' outsides replaced by their tangent half-planes at the current G c. Its fixed
+//!   points are projections of cbar onto the constraints (equal to Clarabel's answer to the
+//!   constraints linearized there), at the price of more iterations on crowded problems.
+//!
+//! A learned lambda_0 enters as its least-norm preimage u_0 = -G (G'G)^-1 lambda_0 / rho.
+//!
+//! G is never formed: G'r is assembled from per-family row tensors by a scatter of the pair rows
+//! onto their two robots and three small matmuls (P', Pv', Pa'), and G'G c comes from the cached
+//! closed-form G'G. The residual of an instance is its largest primal residual |G c - s| over the
+//! rows (metres of coefficient differences), an upper bound on the distance of G c from S.
 
 use burn::prelude::*;
 use burn::tensor::IndexingUpdateOp;
@@ -21,104 +36,261 @@ use crate::settings::FilterSettings;
 /// Small number keeping norms differentiable at zero.
 const EPS: f32 = 1e-12;
 
-/// G'(Gc - s) and the per-instance violation for coefficients `c`.
-pub struct Projection {
-    /// G'(Gc - s): (B, 2, N K).
-    pub gtr: Tensor<3>,
-    /// Largest violation per instance: (B,).
-    pub residual: Tensor<1>,
+/// One tensor per constraint family, shaped like that family's rows: the scaled multipliers u,
+/// or the primal residuals G c - s.
+#[derive(Clone)]
+pub struct Rows {
+    /// Workspace box, per position coordinate: (B, 2, N, M).
+    pub boxed: Tensor<4>,
+    /// Pair differences, each pair once: (B, 2, P, M); `None` for one robot.
+    pub pairs: Option<Tensor<4>>,
+    /// Positions relative to each obstacle: (B, 2, N, O, M); `None` without obstacles.
+    pub obstacles: Option<Tensor<5>>,
+    /// Scaled velocities: (B, 2, N, M).
+    pub speed: Tensor<4>,
+    /// Scaled accelerations: (B, 2, N, M).
+    pub accel: Tensor<4>,
 }
 
-/// Projects `c` (B, 2, N K) onto the constraint sets and returns G'(Gc - s) and the residuals.
-pub fn project(batch: &Batch, c: Tensor<3>) -> Projection {
+/// G c, family by family.
+fn apply_g(batch: &Batch, c: Tensor<3>) -> Rows {
     let (b, n, k, m) = (batch.size, batch.robots, batch.k, batch.samples);
     let rows = c.reshape([b * 2 * n, k]);
-    // Positions X, velocities V and accelerations A at the samples: (B, 2, N, M).
     let x = rows.clone().matmul(batch.pt.clone()).reshape([b, 2, n, m]);
     let v = rows.clone().matmul(batch.pvt.clone()).reshape([b, 2, n, m]);
     let a = rows.matmul(batch.pat.clone()).reshape([b, 2, n, m]);
-    let mut worst: Vec<Tensor<2>> = Vec::with_capacity(5);
-    let per_instance = |t: Tensor<4>| -> Tensor<2> {
-        let numel: usize = t.dims().iter().product();
-        t.reshape([b, numel / b]).max_dim(1)
-    };
+    let pairs = (n > 1).then(|| {
+        x.clone().select(2, batch.pair_i.clone()) - x.clone().select(2, batch.pair_j.clone())
+    });
+    let obstacles = batch
+        .obstacle_centre
+        .as_ref()
+        .map(|centre| x.clone().unsqueeze_dim::<5>(3) - centre.clone());
+    Rows {
+        boxed: x,
+        pairs,
+        obstacles,
+        speed: v,
+        accel: a,
+    }
+}
 
-    // Box: clamp positions. r = X - clamp(X).
-    let lo = batch.lo.clone().expand([b, 2, n, m]);
-    let hi = batch.hi.clone().expand([b, 2, n, m]);
-    let clamped = x.clone().max_pair(lo).min_pair(hi);
-    let mut r_pos = x.clone() - clamped;
-    worst.push(per_instance(r_pos.clone().abs()));
-
-    // Pairs, each once: d = X_i - X_j, pushed out to |d| >= D. r = d - s = -d (D - |d|)+ / |d|.
-    if n > 1 {
-        let d =
-            x.clone().select(2, batch.pair_i.clone()) - x.clone().select(2, batch.pair_j.clone());
-        let norm = (d.clone().square().sum_dim(1) + EPS).sqrt(); // (B, 1, P, M)
-        let short = (batch.pair_dist.clone() - norm.clone()).clamp_min(0.0);
-        worst.push(per_instance(short.clone()));
-        let r_pair = d * (short / norm).neg();
-        r_pos = r_pos
+/// G'w for row tensors `w`: (B, 2, N K).
+fn apply_gt(batch: &Batch, w: Rows) -> Tensor<3> {
+    let (b, n, k, m) = (batch.size, batch.robots, batch.k, batch.samples);
+    let mut pos = w.boxed;
+    if let Some(pairs) = w.pairs {
+        pos = pos
             .select_assign(
                 2,
                 batch.pair_i.clone(),
-                r_pair.clone(),
+                pairs.clone(),
                 IndexingUpdateOp::Add,
             )
-            .select_assign(2, batch.pair_j.clone(), r_pair.neg(), IndexingUpdateOp::Add);
+            .select_assign(2, batch.pair_j.clone(), pairs.neg(), IndexingUpdateOp::Add);
     }
-
-    // Obstacles: e = X - o, pushed out to |e| >= D.
-    if let (Some(centre), Some(dist)) = (&batch.obstacle_centre, &batch.obstacle_dist) {
-        let e: Tensor<5> = x.unsqueeze_dim::<5>(3) - centre.clone(); // (B, 2, N, O, M)
-        let norm = (e.clone().square().sum_dim(1) + EPS).sqrt(); // (B, 1, N, O, M)
-        let short = (dist.clone() - norm.clone()).clamp_min(0.0);
-        let numel: usize = short.dims().iter().product();
-        worst.push(short.clone().reshape([b, numel / b]).max_dim(1));
-        let r_obs = (e * (short / norm).neg()).sum_dim(3).reshape([b, 2, n, m]);
-        r_pos = r_pos + r_obs;
+    if let Some(obstacles) = w.obstacles {
+        pos = pos + obstacles.sum_dim(3).reshape([b, 2, n, m]);
     }
+    (pos.reshape([b * 2 * n, m]).matmul(batch.p.clone())
+        + w.speed.reshape([b * 2 * n, m]).matmul(batch.pv.clone())
+        + w.accel.reshape([b * 2 * n, m]).matmul(batch.pa.clone()))
+    .reshape([b, 2, n * k])
+}
 
-    // Speed and acceleration discs: r = V (|V| - limit)+ / |V|.
-    let ball = |w: Tensor<4>, limit: &Tensor<4>| -> (Tensor<4>, Tensor<4>) {
-        let norm = (w.clone().square().sum_dim(1) + EPS).sqrt(); // (B, 1, N, M)
-        let excess = (norm.clone() - limit.clone()).clamp_min(0.0);
-        (w * (excess.clone() / norm), excess)
+/// Zero multipliers.
+pub fn zero_duals(batch: &Batch) -> Rows {
+    let device = batch.cbar.device();
+    let (b, n, m) = (batch.size, batch.robots, batch.samples);
+    let pairs = n * n.saturating_sub(1) / 2;
+    let z4 = |rows: usize| Tensor::<4>::zeros([b, 2, rows, m], &device);
+    Rows {
+        boxed: z4(n),
+        pairs: (n > 1).then(|| z4(pairs)),
+        obstacles: (batch.obstacles > 0)
+            .then(|| Tensor::<5>::zeros([b, 2, n, batch.obstacles, m], &device)),
+        speed: z4(n),
+        accel: z4(n),
+    }
+}
+
+/// The least-norm multipliers u with -rho G'u = lambda: u = -G (G'G)^-1 lambda / rho.
+pub fn duals_from_lambda(batch: &Batch, lambda: Tensor<3>, rho: f32) -> Rows {
+    let (b, nk) = (batch.size, batch.robots * batch.k);
+    let w = (lambda.reshape([b * 2, nk]).matmul(batch.gtg_inv.clone()) * (-1.0 / rho))
+        .reshape([b, 2, nk]);
+    let mut u = apply_g(batch, w.clone());
+    // apply_g adds the obstacle centres; G itself is linear.
+    if let (Some(rows), Some(centre)) = (u.obstacles.take(), &batch.obstacle_centre) {
+        u.obstacles = Some(rows + centre.clone());
+    }
+    u
+}
+
+/// The coefficient-space multipliers lambda = -rho G'u.
+pub fn lambda_of(batch: &Batch, u: Rows, rho: f32) -> Tensor<3> {
+    apply_gt(batch, u) * (-rho)
+}
+
+/// The s-step and multiplier update for coefficients `c` and multipliers `u`.
+pub struct Projection {
+    /// G'(s - u_new), the c-step's constraint term: (B, 2, N K).
+    pub target: Tensor<3>,
+    /// Updated multipliers u + G c - s.
+    pub u: Rows,
+    /// Primal residuals G c - s, row by row.
+    pub r: Rows,
+    /// Largest primal residual |G c - s| per instance: (B,).
+    pub residual: Tensor<1>,
+}
+
+/// s = Proj_S(z) with z = G c + u (exact mode) or z = G c (fast mode), r = G c - s,
+/// u' = u + r, and G'(s - u') = G'G c - G'(r + u').
+pub fn project(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
+    let b = batch.size;
+    let exact = batch.exact;
+    let g = apply_g(batch, c.clone());
+    let shift4 = |g: &Tensor<4>, u: &Tensor<4>| -> Tensor<4> {
+        if exact {
+            g.clone() + u.clone()
+        } else {
+            g.clone()
+        }
     };
-    let (r_v, excess_v) = ball(v, &batch.speed);
-    let (r_a, excess_a) = ball(a, &batch.accel);
-    worst.push(per_instance(excess_v));
-    worst.push(per_instance(excess_a));
+    // Largest squared norm of 2-vector rows per instance.
+    let worst = |sq: Tensor<4>| -> Tensor<2> {
+        let numel: usize = sq.dims().iter().product();
+        sq.reshape([b, numel / b]).max_dim(1)
+    };
+    let mut worst_sq: Vec<Tensor<2>> = Vec::with_capacity(5);
 
-    // G' r: the position rows go through P, velocity rows through Pv, acceleration rows through Pa.
-    let gtr = (r_pos.reshape([b * 2 * n, m]).matmul(batch.p.clone())
-        + r_v.reshape([b * 2 * n, m]).matmul(batch.pv.clone())
-        + r_a.reshape([b * 2 * n, m]).matmul(batch.pa.clone()))
-    .reshape([b, 2, n * k]);
-    let residual = Tensor::cat(worst, 1).max_dim(1).reshape([b]);
-    Projection { gtr, residual }
+    // Box: per coordinate, s = clamp(z).
+    let lo = batch.lo.clone().expand(g.boxed.dims());
+    let hi = batch.hi.clone().expand(g.boxed.dims());
+    let z = shift4(&g.boxed, &u.boxed);
+    let r_box = g.boxed - z.max_pair(lo).min_pair(hi);
+    worst_sq.push(worst(r_box.clone().square()));
+
+    // Pairs and obstacles: the outside of the disc |y| >= D is non-convex, so z is projected onto
+    // its tangent half-plane n'y >= D at the current row g (n = g/|g|): s = z + n (D - n'z)+,
+    // r = g - s. At a fixed point the half-planes touch the discs at the solution, which is
+    // then the projection onto the constraints linearized there (what the Clarabel test checks).
+    let outside = |g: Tensor<4>, u: Tensor<4>, dist: Tensor<4>| -> Tensor<4> {
+        let normal = g.clone() / (g.clone().square().sum_dim(1) + EPS).sqrt();
+        let z = shift4(&g, &u);
+        let along = (z.clone() * normal.clone()).sum_dim(1);
+        g - z - normal * (dist - along).clamp_min(0.0)
+    };
+    let r_pairs = match (g.pairs, &u.pairs) {
+        (Some(d), Some(up)) => {
+            let r = outside(d, up.clone(), batch.pair_dist.clone());
+            worst_sq.push(worst(r.clone().square().sum_dim(1)));
+            Some(r)
+        }
+        _ => None,
+    };
+    let r_obstacles = match (g.obstacles, &u.obstacles, &batch.obstacle_dist) {
+        (Some(e), Some(uo), Some(dist)) => {
+            let [_, _, n, o, m] = e.dims();
+            let r = outside(
+                e.reshape([b, 2, n * o, m]),
+                uo.clone().reshape([b, 2, n * o, m]),
+                dist.clone().reshape([b, 1, n * o, 1]),
+            );
+            worst_sq.push(worst(r.clone().square().sum_dim(1)));
+            Some(r.reshape([b, 2, n, o, m]))
+        }
+        _ => None,
+    };
+
+    // Speed and acceleration discs: s = z min(1, L/|z|), so r = g - z + z (|z| - L)+ / |z|.
+    let inside = |g: Tensor<4>, u: Tensor<4>, limit: Tensor<4>| -> Tensor<4> {
+        let z = shift4(&g, &u);
+        let norm = (z.clone().square().sum_dim(1) + EPS).sqrt();
+        let cut = (norm.clone() - limit).clamp_min(0.0) / norm;
+        g - z.clone() + z * cut
+    };
+    let r_speed = inside(g.speed, u.speed.clone(), batch.speed.clone());
+    let r_accel = inside(g.accel, u.accel.clone(), batch.accel.clone());
+    worst_sq.push(worst(r_speed.clone().square().sum_dim(1)));
+    worst_sq.push(worst(r_accel.clone().square().sum_dim(1)));
+
+    let r = Rows {
+        boxed: r_box,
+        pairs: r_pairs,
+        obstacles: r_obstacles,
+        speed: r_speed,
+        accel: r_accel,
+    };
+    let u_new = add_rows(u.clone(), r.clone());
+    let gtg_c = gtg_times(batch, c);
+    let target = gtg_c - apply_gt(batch, add_rows(r.clone(), u_new.clone()));
+    let residual = Tensor::cat(worst_sq, 1).max_dim(1).sqrt().reshape([b]);
+    Projection {
+        target,
+        u: u_new,
+        r,
+        residual,
+    }
+}
+
+fn add_rows(a: Rows, b: Rows) -> Rows {
+    let opt4 = |x: Option<Tensor<4>>, y: Option<Tensor<4>>| x.zip(y).map(|(x, y)| x + y);
+    Rows {
+        boxed: a.boxed + b.boxed,
+        pairs: opt4(a.pairs, b.pairs),
+        obstacles: a.obstacles.zip(b.obstacles).map(|(x, y)| x + y),
+        speed: a.speed + b.speed,
+        accel: a.accel + b.accel,
+    }
+}
+
+/// Sum of squares of all rows per instance: (B,).
+pub fn rows_sq(batch: &Batch, r: &Rows) -> Tensor<1> {
+    let b = batch.size;
+    let sum4 = |t: &Tensor<4>| -> Tensor<1> {
+        let numel: usize = t.dims().iter().product();
+        t.clone()
+            .square()
+            .reshape([b, numel / b])
+            .sum_dim(1)
+            .reshape([b])
+    };
+    let mut total = sum4(&r.boxed) + sum4(&r.speed) + sum4(&r.accel);
+    if let Some(p) = &r.pairs {
+        total = total + sum4(p);
+    }
+    if let Some(o) = &r.obstacles {
+        let [_, _, n, ob, m] = o.dims();
+        total = total + sum4(&o.clone().reshape([b, 2, n * ob, m]));
+    }
+    total
 }
 
 /// The filter state between iterations.
 pub struct State {
     /// Coefficients (B, 2, N K).
     pub c: Tensor<3>,
-    /// Multipliers, in coefficient space (B, 2, N K).
-    pub lambda: Tensor<3>,
-    /// G's for the next c-step.
-    pub gts: Tensor<3>,
-    /// Residual of `c`.
+    /// Scaled multipliers, per constraint row.
+    pub u: Rows,
+    /// Primal residuals G c - s of the last s-step.
+    pub r: Rows,
+    /// G'(s - u) for the next c-step.
+    pub target: Tensor<3>,
+    /// Largest primal residual of `c`: (B,).
     pub residual: Tensor<1>,
 }
 
-/// The starting state from coefficients `c0` and multipliers `lambda0`.
-pub fn start(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>) -> State {
-    let proj = project(batch, c0.clone());
-    let gts = gtg_times(batch, c0.clone()) - proj.gtr;
+/// The starting state from coefficients `c0` and coefficient-space multipliers `lambda0`
+/// (zero: the plain start).
+pub fn start(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, rho: f32) -> State {
+    let u0 = duals_from_lambda(batch, lambda0, rho);
+    let proj = project(batch, c0.clone(), &u0);
     State {
         c: c0,
-        lambda: lambda0,
-        gts,
+        u: proj.u,
+        r: proj.r,
+        target: proj.target,
         residual: proj.residual,
     }
 }
@@ -127,20 +299,19 @@ pub fn start(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>) -> State {
 pub fn step(batch: &Batch, state: State, rho: f32) -> State {
     let (b, nk) = (batch.size, batch.robots * batch.k);
     // 1. c-step.
-    let q = batch.cbar.clone() + state.lambda.clone() + state.gts * rho;
+    let q = batch.cbar.clone() + state.target * rho;
     let c = q
         .reshape([b * 2, nk])
         .matmul(batch.k11.clone())
         .reshape([b, 2, nk])
         + batch.cb.clone();
-    // 2. s-step (inside `project`) and 3. multiplier update.
-    let proj = project(batch, c.clone());
-    let lambda = state.lambda - proj.gtr.clone() * rho;
-    let gts = gtg_times(batch, c.clone()) - proj.gtr;
+    // 2. s-step and 3. multiplier update.
+    let proj = project(batch, c.clone(), &state.u);
     State {
         c,
-        lambda,
-        gts,
+        u: proj.u,
+        r: proj.r,
+        target: proj.target,
         residual: proj.residual,
     }
 }
@@ -161,7 +332,7 @@ pub fn unrolled(
     iterations: usize,
     rho: f32,
 ) -> State {
-    let mut state = start(batch, c0, lambda0);
+    let mut state = start(batch, c0, lambda0, rho);
     for _ in 0..iterations {
         state = step(batch, state, rho);
     }
@@ -179,7 +350,7 @@ pub fn run(
 ) -> (State, Vec<Option<usize>>) {
     let rho = settings.rho as f32;
     let tol = settings.tolerance as f32;
-    let mut state = start(batch, c0, lambda0);
+    let mut state = start(batch, c0, lambda0, rho);
     let mut converged: Vec<Option<usize>> = vec![None; batch.size];
     for it in 1..=settings.max_iterations {
         state = step(batch, state, rho);
