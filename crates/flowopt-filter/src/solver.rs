@@ -22,13 +22,13 @@
 //!
 //! A learned lambda_0 enters as its least-norm preimage u_0 = -G (G'G)^-1 lambda_0 / rho.
 //!
-//! G is never formed: G'r is assembled from per-family row tensors by a scatter of the pair rows
-//! onto their two robots and three small matmuls (P', Pv', Pa'), and G'G c comes from the cached
+//! G is never formed: G'r is assembled from per-family row tensors by a broadcast matmul of the
+//! pair rows with the robot-pair incidence matrix (15x faster than a scatter on flex) and three
+//! small matmuls (P', Pv', Pa'), and G'G c comes from the cached
 //! closed-form G'G. The residual of an instance is its largest primal residual |G c - s| over the
 //! rows (metres of coefficient differences), an upper bound on the distance of G c from S.
 
 use burn::prelude::*;
-use burn::tensor::IndexingUpdateOp;
 
 use crate::batch::Batch;
 use crate::settings::FilterSettings;
@@ -80,14 +80,8 @@ fn apply_gt(batch: &Batch, w: Rows) -> Tensor<3> {
     let (b, n, k, m) = (batch.size, batch.robots, batch.k, batch.samples);
     let mut pos = w.boxed;
     if let Some(pairs) = w.pairs {
-        pos = pos
-            .select_assign(
-                2,
-                batch.pair_i.clone(),
-                pairs.clone(),
-                IndexingUpdateOp::Add,
-            )
-            .select_assign(2, batch.pair_j.clone(), pairs.neg(), IndexingUpdateOp::Add);
+        // Each pair row onto its two robots: (1, 1, N, P) x (B, 2, P, M).
+        pos = pos + batch.incidence.clone().matmul(pairs);
     }
     if let Some(obstacles) = w.obstacles {
         pos = pos + obstacles.sum_dim(3).reshape([b, 2, n, m]);
