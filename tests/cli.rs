@@ -404,8 +404,105 @@ fn filter_planner_from_the_cli() {
         .code(0);
     let out = flowopt()
         .args(["plan", "--planner", "filter", "--device", "tpu"])
+        .write_stdin(problem.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // Without the warm start the plan differs but is still feasible; a missing weights file is
+    // a clear error.
+    let plain = run_ok(
+        &[
+            "plan",
+            "--planner",
+            "filter",
+            "--seed",
+            "2",
+            "--warm-start",
+            "none",
+        ],
+        &problem,
+    );
+    let plain: Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(plain["feasible"], true);
+    let out = flowopt()
+        .args([
+            "plan",
+            "--planner",
+            "filter",
+            "--warm-start",
+            "/nonexistent/ws",
+        ])
         .write_stdin(problem)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/ws.json"), "{stderr}");
+}
+
+#[test]
+fn train_warmstart_writes_weights_and_report() {
+    let dir = std::env::temp_dir().join(format!("flowopt-cli-train-{}", std::process::id()));
+    let out = dir.join("ws");
+    flowopt()
+        .args([
+            "train",
+            "warmstart",
+            "--steps",
+            "2",
+            "--problems",
+            "1",
+            "--candidates",
+            "2",
+        ])
+        .args([
+            "--max-robots",
+            "3",
+            "--unroll",
+            "2",
+            "--eval-problems",
+            "1",
+            "--width",
+            "16",
+        ])
+        .args([
+            "--heads",
+            "2",
+            "--blocks",
+            "1",
+            "--checkpoint-every",
+            "0",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(report["training"]["steps"], 2);
+    assert!(report["evaluation"]["plain"]["median"].as_f64().is_some());
+    // The weights plan through `--warm-start PATH`.
+    let problem = scenario("circle", 3, 1);
+    let plan = run_ok(
+        &[
+            "plan",
+            "--planner",
+            "filter",
+            "--warm-start",
+            out.to_str().unwrap(),
+        ],
+        &problem,
+    );
+    assert!(plan.contains("\"planner\":\"filter\""));
+    std::fs::remove_dir_all(&dir).ok();
+    // Bad settings exit 2 naming the field.
+    let bad = flowopt()
+        .args(["train", "warmstart", "--steps", "0", "--out"])
+        .arg(dir.join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("steps"));
 }
