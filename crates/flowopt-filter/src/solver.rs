@@ -24,8 +24,7 @@
 //!
 //! G is never formed: G'r is assembled from per-family row tensors by a broadcast matmul of the
 //! pair rows with the robot-pair incidence matrix (15x faster than a scatter on flex) and three
-//! small matmuls (P', Pv', Pa'), and G'G c comes from the cached
-//! closed-form G'G. The residual of an instance is its largest primal residual |G c - s| over the
+//! small matmuls (P', Pv', Pa'), and G'G c comes from the cached closed-form G'G. The residual of an instance is its largest primal residual |G c - s| over the
 //! rows (metres of coefficient differences), an upper bound on the distance of G c from S.
 
 use burn::prelude::*;
@@ -371,4 +370,61 @@ pub fn residuals(residual: &Tensor<1>) -> Vec<f32> {
         .convert::<f32>()
         .try_to_vec::<f32>()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Instance, perturbed_candidates};
+    use flowopt_core::{DEFAULT_ORDER, Scenario, ScenarioConfig};
+
+    fn host(t: Tensor<3>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    /// G' (apply_gt) is the adjoint of G (apply_g), G'G matches the cached closed form, and the
+    /// multipliers built from a coefficient-space lambda map back to it: -rho G'u = lambda.
+    #[test]
+    fn g_and_its_transpose_agree_with_the_cached_gram_matrix() {
+        let problem = Scenario::Obstacles
+            .generate(&ScenarioConfig::new(4).obstacles(2).seed(3))
+            .unwrap();
+        let cands = perturbed_candidates(&problem, 2, 0.5, 1);
+        let inst: Vec<Instance> = cands
+            .iter()
+            .map(|candidate| Instance {
+                problem: &problem,
+                candidate,
+            })
+            .collect();
+        let settings = FilterSettings::default();
+        let batch = Batch::new(
+            &inst,
+            &settings,
+            DEFAULT_ORDER,
+            &burn::tensor::Device::flex(),
+        )
+        .unwrap();
+        let c = batch.cbar.clone();
+        // G'(G c) with the constant obstacle centres removed from the obstacle rows.
+        let mut gc = apply_g(&batch, c.clone());
+        if let (Some(rows), Some(centre)) = (gc.obstacles.take(), &batch.obstacle_centre) {
+            gc.obstacles = Some(rows + centre.clone());
+        }
+        let via_rows = host(apply_gt(&batch, gc));
+        let via_gram = host(gtg_times(&batch, c.clone()));
+        let scale = via_gram.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (a, b) in via_rows.iter().zip(&via_gram) {
+            assert!((a - b).abs() < 1e-4 * scale, "{a} vs {b}");
+        }
+        let lambda = c.clone() * 0.1 - 0.3;
+        let rho = 2.0;
+        let u = duals_from_lambda(&batch, lambda.clone(), rho);
+        let back = host(lambda_of(&batch, u, rho));
+        let want = host(lambda);
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (a, b) in back.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-3 * scale, "{a} vs {b}");
+        }
+    }
 }
