@@ -51,6 +51,16 @@ pub struct Rows {
     pub accel: Tensor<4>,
 }
 
+/// The multipliers: per constraint row in exact mode; in fast mode the s-step never reads them
+/// row by row, so only their image G'u (coefficient space, -lambda/rho) is kept.
+#[derive(Clone)]
+pub enum Duals {
+    /// u per constraint row (exact mode).
+    Rows(Rows),
+    /// G'u: (B, 2, N K) (fast mode).
+    Image(Tensor<3>),
+}
+
 /// G c, family by family.
 fn apply_g(batch: &Batch, c: Tensor<3>) -> Rows {
     let (b, n, k, m) = (batch.size, batch.robots, batch.k, batch.samples);
@@ -92,7 +102,7 @@ fn apply_gt(batch: &Batch, w: Rows) -> Tensor<3> {
 }
 
 /// Zero multipliers.
-pub fn zero_duals(batch: &Batch) -> Rows {
+fn zero_rows(batch: &Batch) -> Rows {
     let device = batch.cbar.device();
     let (b, n, m) = (batch.size, batch.robots, batch.samples);
     let pairs = n * n.saturating_sub(1) / 2;
@@ -107,22 +117,29 @@ pub fn zero_duals(batch: &Batch) -> Rows {
     }
 }
 
-/// The least-norm multipliers u with -rho G'u = lambda: u = -G (G'G)^-1 lambda / rho.
-pub fn duals_from_lambda(batch: &Batch, lambda: Tensor<3>, rho: f32) -> Rows {
+/// Multipliers u with -rho G'u = lambda: in exact mode the least-norm preimage
+/// u = -G (G'G)^-1 lambda / rho, in fast mode just the image G'u = -lambda / rho.
+pub fn duals_from_lambda(batch: &Batch, lambda: Tensor<3>, rho: f32) -> Duals {
+    if !batch.exact {
+        return Duals::Image(lambda * (-1.0 / rho));
+    }
     let (b, nk) = (batch.size, batch.robots * batch.k);
     let w = (lambda.reshape([b * 2, nk]).matmul(batch.gtg_inv.clone()) * (-1.0 / rho))
         .reshape([b, 2, nk]);
-    let mut u = apply_g(batch, w.clone());
-    // apply_g adds the obstacle centres; G itself is linear.
+    let mut u = apply_g(batch, w);
+    // apply_g subtracts the obstacle centres (the sets are centred there); G itself is linear.
     if let (Some(rows), Some(centre)) = (u.obstacles.take(), &batch.obstacle_centre) {
         u.obstacles = Some(rows + centre.clone());
     }
-    u
+    Duals::Rows(u)
 }
 
 /// The coefficient-space multipliers lambda = -rho G'u.
-pub fn lambda_of(batch: &Batch, u: Rows, rho: f32) -> Tensor<3> {
-    apply_gt(batch, u) * (-rho)
+pub fn lambda_of(batch: &Batch, u: Duals, rho: f32) -> Tensor<3> {
+    match u {
+        Duals::Rows(rows) => apply_gt(batch, rows) * (-rho),
+        Duals::Image(gtu) => gtu * (-rho),
+    }
 }
 
 /// The s-step and multiplier update for coefficients `c` and multipliers `u`.
@@ -130,7 +147,7 @@ pub struct Projection {
     /// G'(s - u_new), the c-step's constraint term: (B, 2, N K).
     pub target: Tensor<3>,
     /// Updated multipliers u + G c - s.
-    pub u: Rows,
+    pub u: Duals,
     /// Primal residuals G c - s, row by row.
     pub r: Rows,
     /// Largest primal residual |G c - s| per instance: (B,).
@@ -139,17 +156,82 @@ pub struct Projection {
 
 /// s = Proj_S(z) with z = G c + u (exact mode) or z = G c (fast mode), r = G c - s,
 /// u' = u + r, and G'(s - u') = G'G c - G'(r + u').
-pub fn project(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
+pub fn project(batch: &Batch, c: Tensor<3>, u: &Duals) -> Projection {
+    match u {
+        Duals::Rows(rows) => project_exact(batch, c, rows),
+        Duals::Image(gtu) => project_fast(batch, c, gtu.clone()),
+    }
+}
+
+/// The fast mode: z = G c, so every projection reduces to a shortfall along the row itself and
+/// only G'u is carried: G'(s - u') = G'G c - G'r - (G'u + G'r).
+fn project_fast(batch: &Batch, c: Tensor<3>, gtu: Tensor<3>) -> Projection {
     let b = batch.size;
-    let exact = batch.exact;
     let g = apply_g(batch, c.clone());
-    let shift4 = |g: &Tensor<4>, u: &Tensor<4>| -> Tensor<4> {
-        if exact {
-            g.clone() + u.clone()
-        } else {
-            g.clone()
-        }
+    let worst = |t: Tensor<4>| -> Tensor<2> {
+        let numel: usize = t.dims().iter().product();
+        t.reshape([b, numel / b]).max_dim(1)
     };
+    let mut worst_abs: Vec<Tensor<2>> = Vec::with_capacity(5);
+    let lo = batch.lo.clone().expand(g.boxed.dims());
+    let hi = batch.hi.clone().expand(g.boxed.dims());
+    let r_box = g.boxed.clone() - g.boxed.max_pair(lo).min_pair(hi);
+    worst_abs.push(worst(r_box.clone().abs()));
+    // Outside a disc: r = -g (D - |g|)+ / |g|, |r| = (D - |g|)+.
+    let outside = |g: Tensor<4>, dist: Tensor<4>| -> (Tensor<4>, Tensor<4>) {
+        let norm = (g.clone().square().sum_dim(1) + EPS).sqrt();
+        let short = (dist - norm.clone()).clamp_min(0.0);
+        (g * (short.clone() / norm).neg(), short)
+    };
+    let r_pairs = g.pairs.map(|d| {
+        let (r, short) = outside(d, batch.pair_dist.clone());
+        worst_abs.push(worst(short));
+        r
+    });
+    let r_obstacles = match (g.obstacles, &batch.obstacle_dist) {
+        (Some(e), Some(dist)) => {
+            let [_, _, n, o, m] = e.dims();
+            let (r, short) = outside(
+                e.reshape([b, 2, n * o, m]),
+                dist.clone().reshape([b, 1, n * o, 1]),
+            );
+            worst_abs.push(worst(short));
+            Some(r.reshape([b, 2, n, o, m]))
+        }
+        _ => None,
+    };
+    // Inside a disc: r = g (|g| - L)+ / |g|, |r| = (|g| - L)+.
+    let inside = |g: Tensor<4>, limit: Tensor<4>| -> (Tensor<4>, Tensor<4>) {
+        let norm = (g.clone().square().sum_dim(1) + EPS).sqrt();
+        let excess = (norm.clone() - limit).clamp_min(0.0);
+        (g * (excess.clone() / norm), excess)
+    };
+    let (r_speed, excess_v) = inside(g.speed, batch.speed.clone());
+    let (r_accel, excess_a) = inside(g.accel, batch.accel.clone());
+    worst_abs.push(worst(excess_v));
+    worst_abs.push(worst(excess_a));
+    let r = Rows {
+        boxed: r_box,
+        pairs: r_pairs,
+        obstacles: r_obstacles,
+        speed: r_speed,
+        accel: r_accel,
+    };
+    let gtr = apply_gt(batch, r.clone());
+    let gtu_new = gtu + gtr.clone();
+    let target = gtg_times(batch, c) - gtr - gtu_new.clone();
+    Projection {
+        target,
+        u: Duals::Image(gtu_new),
+        r,
+        residual: Tensor::cat(worst_abs, 1).max_dim(1).reshape([b]),
+    }
+}
+
+/// The exact mode: ADMM, z = G c + u with u per row.
+fn project_exact(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
+    let b = batch.size;
+    let g = apply_g(batch, c.clone());
     // Largest squared norm of 2-vector rows per instance.
     let worst = |sq: Tensor<4>| -> Tensor<2> {
         let numel: usize = sq.dims().iter().product();
@@ -160,7 +242,7 @@ pub fn project(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
     // Box: per coordinate, s = clamp(z).
     let lo = batch.lo.clone().expand(g.boxed.dims());
     let hi = batch.hi.clone().expand(g.boxed.dims());
-    let z = shift4(&g.boxed, &u.boxed);
+    let z = g.boxed.clone() + u.boxed.clone();
     let r_box = g.boxed - z.max_pair(lo).min_pair(hi);
     worst_sq.push(worst(r_box.clone().square()));
 
@@ -170,7 +252,7 @@ pub fn project(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
     // then the projection onto the constraints linearized there (what the Clarabel test checks).
     let outside = |g: Tensor<4>, u: Tensor<4>, dist: Tensor<4>| -> Tensor<4> {
         let normal = g.clone() / (g.clone().square().sum_dim(1) + EPS).sqrt();
-        let z = shift4(&g, &u);
+        let z = g.clone() + u;
         let along = (z.clone() * normal.clone()).sum_dim(1);
         g - z - normal * (dist - along).clamp_min(0.0)
     };
@@ -198,7 +280,7 @@ pub fn project(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
 
     // Speed and acceleration discs: s = z min(1, L/|z|), so r = g - z + z (|z| - L)+ / |z|.
     let inside = |g: Tensor<4>, u: Tensor<4>, limit: Tensor<4>| -> Tensor<4> {
-        let z = shift4(&g, &u);
+        let z = g.clone() + u;
         let norm = (z.clone().square().sum_dim(1) + EPS).sqrt();
         let cut = (norm.clone() - limit).clamp_min(0.0) / norm;
         g - z.clone() + z * cut
@@ -221,7 +303,7 @@ pub fn project(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
     let residual = Tensor::cat(worst_sq, 1).max_dim(1).sqrt().reshape([b]);
     Projection {
         target,
-        u: u_new,
+        u: Duals::Rows(u_new),
         r,
         residual,
     }
@@ -264,8 +346,8 @@ pub fn rows_sq(batch: &Batch, r: &Rows) -> Tensor<1> {
 pub struct State {
     /// Coefficients (B, 2, N K).
     pub c: Tensor<3>,
-    /// Scaled multipliers, per constraint row.
-    pub u: Rows,
+    /// Scaled multipliers.
+    pub u: Duals,
     /// Primal residuals G c - s of the last s-step.
     pub r: Rows,
     /// G'(s - u) for the next c-step.
@@ -417,9 +499,17 @@ mod tests {
         for (a, b) in via_rows.iter().zip(&via_gram) {
             assert!((a - b).abs() < 1e-4 * scale, "{a} vs {b}");
         }
+        // The round trip through per-row multipliers (exact mode; fast mode keeps G'u itself).
+        let exact = FilterSettings {
+            exact_projection: true,
+            ..settings
+        };
+        let batch =
+            Batch::new(&inst, &exact, DEFAULT_ORDER, &burn::tensor::Device::flex()).unwrap();
         let lambda = c.clone() * 0.1 - 0.3;
         let rho = 2.0;
         let u = duals_from_lambda(&batch, lambda.clone(), rho);
+        assert!(matches!(u, Duals::Rows(_)));
         let back = host(lambda_of(&batch, u, rho));
         let want = host(lambda);
         let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
