@@ -54,6 +54,10 @@ pub struct Rows {
 /// The multipliers: per constraint row in exact mode; in fast mode the s-step never reads them
 /// row by row, so only their image G'u (coefficient space, -lambda/rho) is kept.
 #[derive(Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value per solver state, moved once per iteration: boxing buys nothing"
+)]
 pub enum Duals {
     /// u per constraint row (exact mode).
     Rows(Rows),
@@ -99,22 +103,6 @@ fn apply_gt(batch: &Batch, w: Rows) -> Tensor<3> {
         + w.speed.reshape([b * 2 * n, m]).matmul(batch.pv.clone())
         + w.accel.reshape([b * 2 * n, m]).matmul(batch.pa.clone()))
     .reshape([b, 2, n * k])
-}
-
-/// Zero multipliers.
-fn zero_rows(batch: &Batch) -> Rows {
-    let device = batch.cbar.device();
-    let (b, n, m) = (batch.size, batch.robots, batch.samples);
-    let pairs = n * n.saturating_sub(1) / 2;
-    let z4 = |rows: usize| Tensor::<4>::zeros([b, 2, rows, m], &device);
-    Rows {
-        boxed: z4(n),
-        pairs: (n > 1).then(|| z4(pairs)),
-        obstacles: (batch.obstacles > 0)
-            .then(|| Tensor::<5>::zeros([b, 2, n, batch.obstacles, m], &device)),
-        speed: z4(n),
-        accel: z4(n),
-    }
 }
 
 /// Multipliers u with -rho G'u = lambda: in exact mode the least-norm preimage
