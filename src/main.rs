@@ -145,11 +145,7 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
 }
 
 fn dataset(args: DatasetArgs) -> Result<ExitCode> {
-    let scenarios = args
-        .scenarios
-        .iter()
-        .map(|s| s.parse::<Scenario>())
-        .collect::<Result<Vec<_>, _>>()?;
+    let scenarios = parse_scenarios(&args.scenarios)?;
     let settings = flowopt::baselines::DatasetSettings {
         problems: args.problems,
         robots: (args.min_robots, args.max_robots),
@@ -192,11 +188,7 @@ fn dataset(args: DatasetArgs) -> Result<ExitCode> {
 
 fn train_warmstart(args: WarmstartArgs) -> Result<ExitCode> {
     use flowopt::filter::warmstart::{WarmStartTrainSettings, train};
-    let scenarios = args
-        .scenarios
-        .iter()
-        .map(|s| s.parse::<Scenario>())
-        .collect::<Result<Vec<_>, _>>()?;
+    let scenarios = parse_scenarios(&args.scenarios)?;
     let settings = WarmStartTrainSettings {
         steps: args.steps,
         problems_per_step: args.problems,
@@ -256,6 +248,11 @@ fn train_warmstart(args: WarmstartArgs) -> Result<ExitCode> {
         e.median_speedup,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Scenario names from the command line, the error naming the first unknown one.
+fn parse_scenarios(names: &[String]) -> Result<Vec<Scenario>, InputError> {
+    names.iter().map(|s| s.parse::<Scenario>()).collect()
 }
 
 fn rayon_threads(threads: usize) -> Result<()> {

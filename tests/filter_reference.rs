@@ -226,14 +226,17 @@ fn assert_matches_reference(scenario: Scenario, robots: usize, seed: u64) {
         ..Default::default()
     };
     let cbar = colliding_candidate(&problem, seed);
-    let filter = SafetyFilter::new(settings.clone(), Device::flex()).unwrap();
-    let out = filter
-        .project(&[Instance {
-            problem: &problem,
-            candidate: &cbar,
-        }])
-        .unwrap()
-        .swap_remove(0);
+    let project = |settings: FilterSettings| {
+        SafetyFilter::new(settings, Device::flex())
+            .unwrap()
+            .project(&[Instance {
+                problem: &problem,
+                candidate: &cbar,
+            }])
+            .unwrap()
+            .swap_remove(0)
+    };
+    let out = project(settings.clone());
     eprintln!(
         "{scenario}: {} iterations, residual {}",
         out.iterations, out.residual
@@ -264,20 +267,10 @@ fn assert_matches_reference(scenario: Scenario, robots: usize, seed: u64) {
 
     // The default fast mode stops at a feasible point that is not the projection: report how far
     // from the candidate it lands compared with the projection (README, "filter").
-    let fast = SafetyFilter::new(
-        FilterSettings {
-            exact_projection: false,
-            ..settings
-        },
-        Device::flex(),
-    )
-    .unwrap()
-    .project(&[Instance {
-        problem: &problem,
-        candidate: &cbar,
-    }])
-    .unwrap()
-    .swap_remove(0);
+    let fast = project(FilterSettings {
+        exact_projection: false,
+        ..settings
+    });
     eprintln!(
         "{scenario}: |c - cbar|^2: exact {d_filter:.4} ({} iterations), Clarabel {d_ref:.4}, fast \
          mode {:.4} ({} iterations)",

@@ -21,8 +21,6 @@ pub struct Batch {
     pub k: usize,
     /// Samples M.
     pub samples: usize,
-    /// Exact-projection mode (the s-step projects G c + u, see `solver`).
-    pub exact: bool,
     /// Candidate coefficients cbar: (B, 2, N K).
     pub cbar: Tensor<3>,
     /// Boundary part K12 b of every c-step: (B, 2, N K).
@@ -52,8 +50,9 @@ pub struct Batch {
     pub k11: Tensor<2>,
     /// G'G per axis: (N K, N K).
     pub gtg: Tensor<2>,
-    /// (G'G)^-1 per axis: (N K, N K).
-    pub gtg_inv: Tensor<2>,
+    /// (G'G)^-1 per axis, (N K, N K), in exact-projection mode only (the s-step projects
+    /// G c + u there and needs multipliers per row; see `solver`). `None` selects the fast mode.
+    pub gtg_inv: Option<Tensor<2>>,
     /// P' (K, M): positions are c P'.
     pub pt: Tensor<2>,
     /// P (M, K): position rows of G'.
@@ -137,7 +136,9 @@ impl Batch {
         };
         let k11 = t2(&mats.k11, [nk, nk]);
         let gtg = t2(&mats.gtg, [nk, nk]);
-        let gtg_inv = t2(&mats.gtg_inv, [nk, nk]);
+        let gtg_inv = settings
+            .exact_projection
+            .then(|| t2(&mats.gtg_inv, [nk, nk]));
         let p = t2(&mats.p, [m, k]);
         let pv = t2(&mats.pv, [m, k]);
         let pa = t2(&mats.pa, [m, k]);
@@ -237,7 +238,6 @@ impl Batch {
             obstacles: o,
             k,
             samples: m,
-            exact: settings.exact_projection,
             cbar,
             cb,
             pair_i: int1(pi),

@@ -35,6 +35,20 @@ use crate::settings::FilterSettings;
 /// Small number keeping norms differentiable at zero.
 const EPS: f32 = 1e-12;
 
+/// Row tensor (B, ...) flattened to (B, rest).
+fn per_instance(t: Tensor<4>) -> Tensor<2> {
+    let [b, ..] = t.dims();
+    let numel: usize = t.dims().iter().product();
+    t.reshape([b, numel / b])
+}
+
+/// Box rows: r = g - clamp(z) into [lo, hi].
+fn box_residual(batch: &Batch, g: Tensor<4>, z: Tensor<4>) -> Tensor<4> {
+    let lo = batch.lo.clone().expand(g.dims());
+    let hi = batch.hi.clone().expand(g.dims());
+    g - z.max_pair(lo).min_pair(hi)
+}
+
 /// One tensor per constraint family, shaped like that family's rows: the scaled multipliers u,
 /// or the primal residuals G c - s.
 #[derive(Clone)]
@@ -108,12 +122,12 @@ fn apply_gt(batch: &Batch, w: Rows) -> Tensor<3> {
 /// Multipliers u with -rho G'u = lambda: in exact mode the least-norm preimage
 /// u = -G (G'G)^-1 lambda / rho, in fast mode just the image G'u = -lambda / rho.
 pub fn duals_from_lambda(batch: &Batch, lambda: Tensor<3>, rho: f32) -> Duals {
-    if !batch.exact {
+    let Some(gtg_inv) = &batch.gtg_inv else {
         return Duals::Image(lambda * (-1.0 / rho));
-    }
+    };
     let (b, nk) = (batch.size, batch.robots * batch.k);
-    let w = (lambda.reshape([b * 2, nk]).matmul(batch.gtg_inv.clone()) * (-1.0 / rho))
-        .reshape([b, 2, nk]);
+    let w =
+        (lambda.reshape([b * 2, nk]).matmul(gtg_inv.clone()) * (-1.0 / rho)).reshape([b, 2, nk]);
     let mut u = apply_g(batch, w);
     // apply_g subtracts the obstacle centres (the sets are centred there); G itself is linear.
     if let (Some(rows), Some(centre)) = (u.obstacles.take(), &batch.obstacle_centre) {
@@ -156,14 +170,9 @@ pub fn project(batch: &Batch, c: Tensor<3>, u: &Duals) -> Projection {
 fn project_fast(batch: &Batch, c: Tensor<3>, gtu: Tensor<3>) -> Projection {
     let b = batch.size;
     let g = apply_g(batch, c.clone());
-    let worst = |t: Tensor<4>| -> Tensor<2> {
-        let numel: usize = t.dims().iter().product();
-        t.reshape([b, numel / b]).max_dim(1)
-    };
+    let worst = |t: Tensor<4>| per_instance(t).max_dim(1);
     let mut worst_abs: Vec<Tensor<2>> = Vec::with_capacity(5);
-    let lo = batch.lo.clone().expand(g.boxed.dims());
-    let hi = batch.hi.clone().expand(g.boxed.dims());
-    let r_box = g.boxed.clone() - g.boxed.max_pair(lo).min_pair(hi);
+    let r_box = box_residual(batch, g.boxed.clone(), g.boxed);
     worst_abs.push(worst(r_box.clone().abs()));
     // Outside a disc: r = -g (D - |g|)+ / |g|, |r| = (D - |g|)+.
     let outside = |g: Tensor<4>, dist: Tensor<4>| -> (Tensor<4>, Tensor<4>) {
@@ -221,17 +230,12 @@ fn project_exact(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
     let b = batch.size;
     let g = apply_g(batch, c.clone());
     // Largest squared norm of 2-vector rows per instance.
-    let worst = |sq: Tensor<4>| -> Tensor<2> {
-        let numel: usize = sq.dims().iter().product();
-        sq.reshape([b, numel / b]).max_dim(1)
-    };
+    let worst = |sq: Tensor<4>| per_instance(sq).max_dim(1);
     let mut worst_sq: Vec<Tensor<2>> = Vec::with_capacity(5);
 
     // Box: per coordinate, s = clamp(z).
-    let lo = batch.lo.clone().expand(g.boxed.dims());
-    let hi = batch.hi.clone().expand(g.boxed.dims());
     let z = g.boxed.clone() + u.boxed.clone();
-    let r_box = g.boxed - z.max_pair(lo).min_pair(hi);
+    let r_box = box_residual(batch, g.boxed, z);
     worst_sq.push(worst(r_box.clone().square()));
 
     // Pairs and obstacles: the outside of the disc |y| >= D is non-convex, so z is projected onto
@@ -311,14 +315,8 @@ fn add_rows(a: Rows, b: Rows) -> Rows {
 /// Sum of squares of all rows per instance: (B,).
 pub fn rows_sq(batch: &Batch, r: &Rows) -> Tensor<1> {
     let b = batch.size;
-    let sum4 = |t: &Tensor<4>| -> Tensor<1> {
-        let numel: usize = t.dims().iter().product();
-        t.clone()
-            .square()
-            .reshape([b, numel / b])
-            .sum_dim(1)
-            .reshape([b])
-    };
+    let sum4 =
+        |t: &Tensor<4>| -> Tensor<1> { per_instance(t.clone().square()).sum_dim(1).reshape([b]) };
     let mut total = sum4(&r.boxed) + sum4(&r.speed) + sum4(&r.accel);
     if let Some(p) = &r.pairs {
         total = total + sum4(p);
