@@ -3,7 +3,7 @@
 //! obstacles, workspace, horizon and limits.
 
 use burn::prelude::*;
-use burn::tensor::{Int, TensorData};
+use burn::tensor::TensorData;
 use flowopt_core::{BOUNDARY_ROWS, Coefficients, ErrorKind, InputError, Problem};
 
 use crate::kkt::{Kkt, KktKey, kkt};
@@ -25,14 +25,11 @@ pub struct Batch {
     pub cbar: Tensor<3>,
     /// Boundary part K12 b of every c-step: (B, 2, N K).
     pub cb: Tensor<3>,
-    /// First robot of each pair, each pair once: (P,).
-    pub pair_i: Tensor<1, Int>,
-    /// Second robot of each pair: (P,).
-    pub pair_j: Tensor<1, Int>,
-    /// Incidence of robots and pairs, +1 for the first robot, -1 for the second: (1, 1, N, P).
-    /// G'r of the pair rows is one broadcast matmul with it (much faster than a scatter).
+    /// Incidence of robots and pairs ([`pair_order`]), +1 for the first robot, -1 for the
+    /// second: (1, 1, N, P). G'r of the pair rows is one broadcast matmul with it (much faster
+    /// than a scatter).
     pub incidence: Tensor<4>,
-    /// Required pair distance r_i + r_j + margin + clearance: (B, 1, P, 1).
+    /// Required pair distance r_i + r_j + margin + clearance, in [`pair_order`]: (B, 1, P, 1).
     pub pair_dist: Tensor<4>,
     /// Obstacle centres (B, 2, 1, O, 1), when there are obstacles.
     pub obstacle_centre: Option<Tensor<5>>,
@@ -65,6 +62,15 @@ pub struct Batch {
     pub pat: Tensor<2>,
     /// Pa (M, K).
     pub pa: Tensor<2>,
+}
+
+/// The robot pairs (i, j), i < j, each once, in the order of the solver's pair rows: by offset
+/// s = j - i, then by i. Pair differences are then N - 1 slices of the position tensor
+/// (x[.., i] - x[.., i + s] for all i at once) instead of two gathers: 4x less work on flex.
+pub fn pair_order(n: usize) -> Vec<(usize, usize)> {
+    (1..n)
+        .flat_map(|s| (0..n - s).map(move |i| (i, i + s)))
+        .collect()
 }
 
 /// One instance: a problem and a candidate (one coefficient pair per robot).
@@ -145,6 +151,7 @@ impl Batch {
         let k12 = t2(&mats.k12, [nk, BOUNDARY_ROWS * n]);
 
         let order_f = order as f64;
+        let pairs = pair_order(n);
         let mut cbar = Vec::with_capacity(bsz * 2 * nk);
         let mut rhs = Vec::with_capacity(bsz * 2 * BOUNDARY_ROWS * n);
         let mut pair_dist = Vec::new();
@@ -184,10 +191,8 @@ impl Batch {
                     hi.push((p.workspace.max[axis] - r.radius) as f32);
                 }
             }
-            for i in 0..n {
-                for j in (i + 1)..n {
-                    pair_dist.push((p.separation(i, j) + settings.clearance) as f32);
-                }
+            for &(i, j) in &pairs {
+                pair_dist.push((p.separation(i, j) + settings.clearance) as f32);
             }
             for r in &p.robots {
                 for obstacle in &p.obstacles {
@@ -198,22 +203,12 @@ impl Batch {
             speed.push((p.limits.max_speed * keep * t / order_f) as f32);
             accel.push((p.limits.max_accel * keep * t * t / (order_f * (order_f - 1.0))) as f32);
         }
-        let pairs = n * (n - 1) / 2;
-        let (mut pi, mut pj) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
-        for i in 0..n {
-            for j in (i + 1)..n {
-                pi.push(i as i64);
-                pj.push(j as i64);
-            }
+        let np = pairs.len();
+        let mut incidence = vec![0f32; n * np];
+        for (p, &(i, j)) in pairs.iter().enumerate() {
+            incidence[i * np + p] = 1.0;
+            incidence[j * np + p] = -1.0;
         }
-        let mut incidence = vec![0f32; n * pairs];
-        for (p, (&i, &j)) in pi.iter().zip(&pj).enumerate() {
-            incidence[i as usize * pairs + p] = 1.0;
-            incidence[j as usize * pairs + p] = -1.0;
-        }
-        let int1 = |v: Vec<i64>| {
-            Tensor::<1, Int>::from_data(TensorData::new(v.clone(), [v.len()]), device)
-        };
         let cbar = Tensor::<3>::from_data(TensorData::new(cbar, [bsz, 2, nk]), device);
         // cb = K12 b per axis: (B*2, 6N) @ K12' -> (B*2, NK).
         let b = Tensor::<2>::from_data(TensorData::new(rhs, [bsz * 2, BOUNDARY_ROWS * n]), device);
@@ -240,13 +235,8 @@ impl Batch {
             samples: m,
             cbar,
             cb,
-            pair_i: int1(pi),
-            pair_j: int1(pj),
-            incidence: Tensor::<4>::from_data(TensorData::new(incidence, [1, 1, n, pairs]), device),
-            pair_dist: Tensor::<4>::from_data(
-                TensorData::new(pair_dist, [bsz, 1, pairs, 1]),
-                device,
-            ),
+            incidence: Tensor::<4>::from_data(TensorData::new(incidence, [1, 1, n, np]), device),
+            pair_dist: Tensor::<4>::from_data(TensorData::new(pair_dist, [bsz, 1, np, 1]), device),
             obstacle_centre,
             obstacle_dist,
             lo: Tensor::<4>::from_data(TensorData::new(lo, [bsz, 2, n, 1]), device),

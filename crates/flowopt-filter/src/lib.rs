@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 use burn::prelude::*;
 use flowopt_core::{Coefficients, DEFAULT_ORDER, InputError};
 
-pub use batch::{Batch, Instance};
+pub use batch::{Batch, Instance, pair_order};
 pub use planner::{FilterPlanner, FilterPlannerSettings, perturbed_candidates};
 pub use settings::FilterSettings;
 pub use solution::{FilterOutput, FilterStatus};
@@ -123,7 +123,7 @@ impl SafetyFilter {
                 None => (batch.cbar.clone(), batch.cbar.zeros_like()),
             };
             let (state, converged) = solver::run(&batch, c0, lambda0, &self.settings);
-            let residual = solver::residuals(&state.residual);
+            let residual = solver::residuals(&solver::residual(&batch, &state.r));
             let coefficients = coefficients_of(&batch, state.c);
             for (slot, ((coefficients, r), conv)) in members
                 .iter()
