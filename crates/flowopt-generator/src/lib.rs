@@ -1,0 +1,30 @@
+//! Flow-Opt's generator (DESIGN.md section 4): a flow-matching Diffusion Transformer that samples
+//! candidate joint trajectories for a planning problem.
+//!
+//! - [`representation`]: trajectories as per-robot deviations from the straight start-goal line,
+//!   in a frame shared by every workspace size;
+//! - [`Conditioning`]: robot and map tokens for a batch of problems of different sizes (padded,
+//!   with masks);
+//! - [`GeneratorNet`]: the velocity model, permutation-equivariant over robots (no positional
+//!   encoding across robots) and invariant to obstacle order, with adaLN-Zero time conditioning;
+//! - [`flow`]: the flow-matching loss and seeded Euler / midpoint sampling of K candidates per
+//!   problem in one batch;
+//! - [`train`]: `flowopt train generator` (seeded, validation loss, resumable checkpoints);
+//!   [`Generator`] loads and saves weights with their JSON report.
+#![warn(missing_docs)]
+
+mod conditioning;
+mod config;
+pub mod flow;
+mod model;
+pub mod representation;
+pub mod train;
+mod weights;
+
+pub use conditioning::{Conditioning, MAP_FEATURES, ROBOT_FEATURES};
+pub use config::GeneratorConfig;
+pub use flow::{FlowSampler, SampleSettings};
+pub use model::GeneratorNet;
+pub use train::{GeneratorReport, GeneratorTrainSettings};
+pub(crate) use weights::read_report;
+pub use weights::{Generator, GeneratorError};

@@ -1,0 +1,286 @@
+//! The DiT velocity model (DESIGN.md section 4).
+//!
+//! Robot tokens carry the conditioning and the noisy trajectory x_t; map tokens (workspace and
+//! obstacles) go through a set encoder. Each DiT block applies self-attention across robots,
+//! cross-attention to the map and an MLP, each pre-normalised and modulated by the flow time
+//! (adaLN-Zero: shift, scale and gate from the time embedding, the gates starting at zero).
+//! Nothing depends on token order (no positional encodings; padded tokens are masked), so
+//! permuting the robots permutes the velocities and the order of obstacles does not matter.
+
+use burn::module::Module;
+use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn::tensor::activation::{gelu, silu};
+
+use crate::conditioning::{Conditioning, MAP_FEATURES, ROBOT_FEATURES};
+use crate::config::GeneratorConfig;
+
+/// Normalisation without learned affine parameters (adaLN supplies scale and shift).
+fn normalize(x: Tensor<3>) -> Tensor<3> {
+    let centred = x.clone() - x.mean_dim(2);
+    let var = centred.clone().square().mean_dim(2);
+    centred / (var + 1e-6).sqrt()
+}
+
+/// x (1 + scale) + shift with (B, 1, W) modulation.
+fn modulate(x: Tensor<3>, shift: Tensor<3>, scale: Tensor<3>) -> Tensor<3> {
+    x * (scale + 1.0) + shift
+}
+
+/// One DiT block.
+#[derive(Module, Debug)]
+pub struct DitBlock {
+    modulation: Linear,
+    self_attn: MultiHeadAttention,
+    cross_attn: MultiHeadAttention,
+    mlp_in: Linear,
+    mlp_out: Linear,
+}
+
+impl DitBlock {
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        time: Tensor<3>,
+        map: &Tensor<3>,
+        cond: &Conditioning,
+    ) -> Tensor<3> {
+        let m = self.modulation.forward(time).chunk(9, 2);
+        let h = modulate(normalize(x.clone()), m[0].clone(), m[1].clone());
+        let attn = self
+            .self_attn
+            .forward(MhaInput::self_attn(h).mask_pad(cond.robot_pad.clone()))
+            .context;
+        let x = x + attn * m[2].clone();
+        let h = modulate(normalize(x.clone()), m[3].clone(), m[4].clone());
+        let input = MhaInput::new(h, map.clone(), map.clone()).mask_pad(cond.map_pad.clone());
+        let x = x + self.cross_attn.forward(input).context * m[5].clone();
+        let h = modulate(normalize(x.clone()), m[6].clone(), m[7].clone());
+        x + self.mlp_out.forward(gelu(self.mlp_in.forward(h))) * m[8].clone()
+    }
+}
+
+/// The flow-matching velocity model v(x_t, t | problem).
+#[derive(Module, Debug)]
+pub struct GeneratorNet {
+    robot_in: Linear,
+    robot_hidden: Linear,
+    map_in: Linear,
+    map_hidden: Linear,
+    map_norm: LayerNorm,
+    map_attn: MultiHeadAttention,
+    time_in: Linear,
+    time_hidden: Linear,
+    blocks: Vec<DitBlock>,
+    final_modulation: Linear,
+    head: Linear,
+    width: usize,
+    dim: usize,
+}
+
+impl GeneratorConfig {
+    /// A freshly initialised model on `device` (adaLN-Zero: the blocks start as identities and
+    /// the output at zero).
+    pub fn init(&self, device: &Device) -> GeneratorNet {
+        self.build(device, true)
+    }
+
+    /// With `zero_init` false every layer gets the default random initialisation (tests use
+    /// it to check symmetries on a model whose output is not identically zero).
+    pub(crate) fn build(&self, device: &Device, zero_init: bool) -> GeneratorNet {
+        let w = self.width;
+        let zero = |i: usize, o: usize| {
+            let config = LinearConfig::new(i, o);
+            if zero_init {
+                config.with_initializer(Initializer::Zeros).init(device)
+            } else {
+                config.init(device)
+            }
+        };
+        let mha = || {
+            MultiHeadAttentionConfig::new(w, self.heads)
+                .with_dropout(0.0)
+                .init(device)
+        };
+        GeneratorNet {
+            robot_in: LinearConfig::new(ROBOT_FEATURES + self.trajectory_dim(), w).init(device),
+            robot_hidden: LinearConfig::new(w, w).init(device),
+            map_in: LinearConfig::new(MAP_FEATURES, w).init(device),
+            map_hidden: LinearConfig::new(w, w).init(device),
+            map_norm: LayerNormConfig::new(w).init(device),
+            map_attn: mha(),
+            time_in: LinearConfig::new(w, w).init(device),
+            time_hidden: LinearConfig::new(w, w).init(device),
+            blocks: (0..self.blocks)
+                .map(|_| DitBlock {
+                    modulation: zero(w, 9 * w),
+                    self_attn: mha(),
+                    cross_attn: mha(),
+                    mlp_in: LinearConfig::new(w, 4 * w).init(device),
+                    mlp_out: LinearConfig::new(4 * w, w).init(device),
+                })
+                .collect(),
+            final_modulation: zero(w, 2 * w),
+            head: zero(w, self.trajectory_dim()),
+            width: w,
+            dim: self.trajectory_dim(),
+        }
+    }
+}
+
+impl GeneratorNet {
+    /// Sinusoidal embedding of flow times `t` in [0, 1]: (B,) -> (B, 1, W).
+    fn time_embedding(&self, t: Tensor<1>) -> Tensor<3> {
+        let [b] = t.dims();
+        let half = self.width / 2;
+        let freqs: Vec<f32> = (0..half)
+            .map(|i| (-(10_000f32.ln()) * i as f32 / half as f32).exp())
+            .collect();
+        let freqs = Tensor::<2>::from_data(TensorData::new(freqs, [1, half]), &t.device());
+        let angle = t.reshape([b, 1]) * 1000.0 * freqs;
+        let emb = Tensor::cat(vec![angle.clone().sin(), angle.cos()], 1);
+        let emb = self
+            .time_hidden
+            .forward(silu(self.time_in.forward(emb)))
+            .reshape([b, 1, self.width]);
+        silu(emb)
+    }
+
+    /// The velocity at `x_t` (B, N, 2K) and times `t` (B,) for conditioning `cond` (B entries);
+    /// zero on padded robots.
+    pub fn forward(&self, x_t: Tensor<3>, t: Tensor<1>, cond: &Conditioning) -> Tensor<3> {
+        let time = self.time_embedding(t);
+        let tokens = Tensor::cat(vec![cond.robots.clone(), x_t], 2);
+        let mut x = self
+            .robot_hidden
+            .forward(gelu(self.robot_in.forward(tokens)));
+        let map = self
+            .map_hidden
+            .forward(gelu(self.map_in.forward(cond.map.clone())));
+        let h = self.map_norm.forward(map.clone());
+        let map = map
+            + self
+                .map_attn
+                .forward(MhaInput::self_attn(h).mask_pad(cond.map_pad.clone()))
+                .context;
+        for block in &self.blocks {
+            x = block.forward(x, time.clone(), &map, cond);
+        }
+        let m = self.final_modulation.forward(time).chunk(2, 2);
+        let h = modulate(normalize(x), m[0].clone(), m[1].clone());
+        self.head.forward(h) * cond.robot_mask.clone()
+    }
+
+    /// Values per robot token of the trajectory (2K).
+    pub fn trajectory_dim(&self) -> usize {
+        self.dim
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowopt_core::{Problem, Scenario, ScenarioConfig};
+    use proptest::prelude::*;
+
+    fn host(t: Tensor<3>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    fn problem(robots: usize, obstacles: usize, seed: u64) -> Problem {
+        Scenario::Obstacles
+            .generate(&ScenarioConfig::new(robots).obstacles(obstacles).seed(seed))
+            .unwrap()
+    }
+
+    fn permuted(p: &Problem, robots: &[usize], obstacles: &[usize]) -> Problem {
+        let mut q = p.clone();
+        q.robots = robots.iter().map(|&i| p.robots[i]).collect();
+        q.obstacles = obstacles.iter().map(|&i| p.obstacles[i]).collect();
+        q
+    }
+
+    fn velocity(net: &GeneratorNet, p: &Problem, x: &[f32], t: f32) -> Vec<f32> {
+        let device = Device::flex();
+        let cond = Conditioning::new(&[p], &device).unwrap();
+        let n = p.robots.len();
+        let x = Tensor::<3>::from_data(TensorData::new(x.to_vec(), [1, n, net.dim]), &device);
+        host(net.forward(x, Tensor::full([1], t, &device), &cond))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(6))]
+        /// Permuting robots permutes the velocities; the obstacle order does not matter (1e-4).
+        #[test]
+        fn equivariant_to_robot_order_and_invariant_to_obstacle_order(
+            seed in 0u64..1000,
+            robots in 2usize..7,
+            t in 0.0f32..1.0,
+        ) {
+            let device = Device::flex();
+            device.seed(seed);
+            let config = GeneratorConfig { width: 32, heads: 4, blocks: 2, ..Default::default() };
+            let net = config.build(&device, false);
+            let p = problem(robots, 3, seed);
+            let d = net.dim;
+            let x: Vec<f32> = (0..robots * d).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+            let base = velocity(&net, &p, &x, t);
+            prop_assert!(base.iter().map(|v| v.abs()).sum::<f32>() > 1e-3, "trivial output");
+            let perm: Vec<usize> = (0..robots).rev().collect();
+            let mut xp = Vec::with_capacity(x.len());
+            for &i in &perm {
+                xp.extend_from_slice(&x[i * d..(i + 1) * d]);
+            }
+            let q = permuted(&p, &perm, &[2, 0, 1]);
+            let moved = velocity(&net, &q, &xp, t);
+            for (slot, &i) in perm.iter().enumerate() {
+                for j in 0..d {
+                    let (a, b) = (moved[slot * d + j], base[i * d + j]);
+                    prop_assert!((a - b).abs() < 1e-4, "robot {i} value {j}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    /// Padding a problem into a batch with a larger one leaves its velocities unchanged.
+    #[test]
+    fn padding_does_not_change_the_result() {
+        let device = Device::flex();
+        device.seed(7);
+        let config = GeneratorConfig {
+            width: 32,
+            heads: 4,
+            blocks: 2,
+            ..Default::default()
+        };
+        let net = config.build(&device, false);
+        let (small, big) = (problem(3, 1, 1), problem(6, 4, 2));
+        let d = net.dim;
+        let xs: Vec<f32> = (0..3 * d).map(|i| (i as f32 * 0.37).sin()).collect();
+        let alone = velocity(&net, &small, &xs, 0.3);
+        let cond = Conditioning::new(&[&small, &big], &device).unwrap();
+        let mut x = vec![0f32; 2 * 6 * d];
+        x[..3 * d].copy_from_slice(&xs);
+        let x = Tensor::<3>::from_data(TensorData::new(x, [2, 6, d]), &device);
+        let both = host(net.forward(x, Tensor::full([2], 0.3, &device), &cond));
+        for (a, b) in alone.iter().zip(&both[..3 * d]) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+        assert!(
+            both[3 * d..6 * d].iter().all(|v| *v == 0.0),
+            "padded rows are zero"
+        );
+    }
+
+    /// adaLN-Zero: a fresh model predicts zero velocity.
+    #[test]
+    fn a_fresh_model_starts_at_zero() {
+        let device = Device::flex();
+        let net = GeneratorConfig::default().init(&device);
+        let p = problem(4, 2, 0);
+        let x = vec![0.5f32; 4 * net.dim];
+        assert!(velocity(&net, &p, &x, 0.5).iter().all(|v| *v == 0.0));
+    }
+}
