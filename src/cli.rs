@@ -88,6 +88,22 @@ pub struct PlanArgs {
     /// warmstart`.
     #[arg(long, default_value = "shipped")]
     pub warm_start: flowopt::WarmStartChoice,
+    /// `flowopt` planner: generator weights written by `flowopt train generator`.
+    #[arg(long, default_value = flowopt::DEFAULT_GENERATOR)]
+    pub generator: PathBuf,
+    /// `flowopt` planner: candidates sampled per problem.
+    #[arg(long, default_value_t = 8)]
+    pub candidates: usize,
+    /// `flowopt` planner: flow integration steps.
+    #[arg(long, default_value_t = 4)]
+    pub flow_steps: usize,
+    /// `flowopt` planner: most safety-filter iterations.
+    #[arg(long, default_value_t = 200)]
+    pub filter_iterations: usize,
+    /// `flowopt` planner: also return every feasible candidate (with a diversity count in
+    /// `info.distinct_passing_patterns`).
+    #[arg(long)]
+    pub return_candidates: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -177,6 +193,56 @@ pub enum TrainCommand {
     /// iterations on freshly generated problems (no dataset needed). Writes OUT.bpk, OUT.json
     /// (settings and the measured iterations to tolerance) and checkpoints in OUT.checkpoints/.
     Warmstart(WarmstartArgs),
+    /// Train the flow-matching generator on a dataset written by `flowopt dataset`. Writes
+    /// OUT.bpk, OUT.json (settings and the loss curve) and resumable checkpoints in
+    /// OUT.checkpoints/ (`--resume` continues from the latest one).
+    Generator(GeneratorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GeneratorArgs {
+    /// Dataset file written by `flowopt dataset`.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Output path without extension.
+    #[arg(short, long, default_value = "assets/generator")]
+    pub out: PathBuf,
+    /// Optimizer steps.
+    #[arg(long, default_value_t = 4000)]
+    pub steps: usize,
+    /// Examples (problem, solution) per step.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Peak Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub learning_rate: f64,
+    /// Fraction of the dataset's problems held out for the validation loss.
+    #[arg(long, default_value_t = 0.1)]
+    pub validation_fraction: f64,
+    /// Validation loss every this many steps.
+    #[arg(long, default_value_t = 250)]
+    pub validate_every: usize,
+    /// Checkpoint every this many steps (0: never).
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: usize,
+    /// Seed of the split, minibatches, noise and initial weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Continue from the latest checkpoint in OUT.checkpoints/ (same settings and dataset).
+    #[arg(long)]
+    pub resume: bool,
+    /// Token width of the network.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// DiT blocks.
+    #[arg(long, default_value_t = 4)]
+    pub blocks: usize,
+    /// Attention heads.
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    /// Where training runs: cpu (default) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: flowopt::DeviceChoice,
 }
 
 #[derive(Debug, Args)]

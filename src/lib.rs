@@ -8,14 +8,19 @@
 //!   generators, metrics and the [`core::Planner`] trait.
 //! - [`baselines`]: the `scp` (Clarabel) and `orca` reference planners and the dataset generator.
 //! - [`filter`]: the batched, differentiable safety filter (Burn) and the `filter` planner.
+//! - [`generator`]: the flow-matching DiT generator and its training.
+//! - [`planner`]: the `flowopt` planner (generator -> warm start -> filter -> best).
 #![warn(missing_docs)]
 
 pub use flowopt_baselines as baselines;
 pub use flowopt_core as core;
 pub use flowopt_filter as filter;
+pub use flowopt_generator as generator;
+pub use flowopt_planner as planner;
 
 mod registry;
 
 pub use registry::{
-    DeviceChoice, PLANNERS, PlannerOptions, RegistryError, WarmStartChoice, planner_by_name,
+    DEFAULT_GENERATOR, DeviceChoice, PLANNERS, PlannerOptions, RegistryError, WarmStartChoice,
+    planner_by_name,
 };

@@ -12,8 +12,8 @@ use clap::Parser;
 use serde::Serialize;
 
 use cli::{
-    CheckArgs, Cli, Command, DatasetArgs, LimitArgs, OutputArgs, PlanArgs, ScenarioArgs,
-    TrainCommand, WarmstartArgs,
+    CheckArgs, Cli, Command, DatasetArgs, GeneratorArgs, LimitArgs, OutputArgs, PlanArgs,
+    ScenarioArgs, TrainCommand, WarmstartArgs,
 };
 use flowopt::core::{
     CheckConfig, InputError, Plan, PlanOptions, Problem, Scenario, ScenarioConfig,
@@ -58,6 +58,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Check(args) => check(args),
         Command::Dataset(args) => dataset(args),
         Command::Train(TrainCommand::Warmstart(args)) => train_warmstart(args),
+        Command::Train(TrainCommand::Generator(args)) => train_generator(args),
         Command::List => list(),
     }
 }
@@ -79,6 +80,14 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
     let options = flowopt::PlannerOptions {
         device: args.device,
         warm_start: args.warm_start,
+        generator: args.generator,
+        flowopt: flowopt::planner::FlowOptSettings {
+            candidates: args.candidates,
+            flow_steps: args.flow_steps,
+            filter_iterations: args.filter_iterations,
+            return_candidates: args.return_candidates,
+            ..Default::default()
+        },
     };
     let planner = flowopt::planner_by_name(&args.planner, &options).map_err(|e| match e {
         flowopt::RegistryError::Input(input) => anyhow::Error::from(input),
@@ -246,6 +255,81 @@ fn train_warmstart(args: WarmstartArgs) -> Result<ExitCode> {
         e.learned.median,
         e.learned.converged,
         e.median_speedup,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train_generator(args: GeneratorArgs) -> Result<ExitCode> {
+    use flowopt::generator::train::{examples, train};
+    use flowopt::generator::{GeneratorConfig, GeneratorTrainSettings};
+    let settings = GeneratorTrainSettings {
+        steps: args.steps,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        validation_fraction: args.validation_fraction,
+        validate_every: args.validate_every,
+        checkpoint_every: args.checkpoint_every,
+        seed: args.seed,
+    };
+    settings.validate()?;
+    let config = GeneratorConfig {
+        width: args.width,
+        blocks: args.blocks,
+        heads: args.heads,
+        ..Default::default()
+    };
+    config.validate()?;
+    let (_, records) = flowopt::core::dataset::read_dataset(&args.dataset)
+        .with_context(|| format!("reading {}", args.dataset.display()))?;
+    let (train_set, val_set) = examples(
+        &records,
+        &config,
+        settings.validation_fraction,
+        settings.seed,
+    )?;
+    eprintln!(
+        "{}: {} problems, {} training and {} validation examples",
+        args.dataset.display(),
+        records.len(),
+        train_set.len(),
+        val_set.len()
+    );
+    let bar = indicatif::ProgressBar::new(args.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} steps, {msg} (eta {eta})",
+        )?
+        .progress_chars("=> "),
+    );
+    let report = train(
+        config,
+        &settings,
+        &args.dataset.display().to_string(),
+        &train_set,
+        &val_set,
+        &args.device.device(),
+        &args.out,
+        args.resume,
+        &mut |p| {
+            bar.set_position(p.step as u64);
+            let val = p
+                .validation_loss
+                .map(|v| format!(", validation {v:.3e}"))
+                .unwrap_or_default();
+            bar.set_message(format!("loss {:.3e}{val}", p.recent_loss));
+        },
+    )?;
+    bar.finish();
+    let last = report.curve.last();
+    eprintln!(
+        "{}: {} parameters, {} steps in {:.0} s; loss {:.3e}, validation {}",
+        args.out.with_extension("bpk").display(),
+        report.parameters,
+        report.step,
+        report.seconds,
+        last.map_or(f64::NAN, |p| p.train),
+        last.and_then(|p| p.validation)
+            .map_or("-".to_string(), |v| format!("{v:.3e}")),
     );
     Ok(ExitCode::SUCCESS)
 }

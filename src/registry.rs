@@ -8,6 +8,8 @@ use burn::tensor::{Device, DeviceKind};
 use flowopt_baselines::{OrcaPlanner, ScpPlanner};
 use flowopt_core::{ErrorKind, InputError, Planner, StraightPlanner};
 use flowopt_filter::{FilterPlanner, FilterSettings, WarmStart, WarmStartError};
+use flowopt_generator::{Generator, GeneratorError};
+use flowopt_planner::{FlowOptPlanner, FlowOptSettings};
 
 /// Where neural and tensor work runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,13 +91,31 @@ impl FromStr for WarmStartChoice {
     }
 }
 
+/// Where the generator weights are read from unless told otherwise.
+pub const DEFAULT_GENERATOR: &str = "assets/generator";
+
 /// How [`planner_by_name`] builds a planner.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlannerOptions {
     /// Where tensor work runs.
     pub device: DeviceChoice,
     /// The safety filter's warm start.
     pub warm_start: WarmStartChoice,
+    /// Generator weights (`x.bpk` with `x.json` beside it) for the `flowopt` planner.
+    pub generator: PathBuf,
+    /// Options of the `flowopt` planner.
+    pub flowopt: FlowOptSettings,
+}
+
+impl Default for PlannerOptions {
+    fn default() -> Self {
+        Self {
+            device: DeviceChoice::default(),
+            warm_start: WarmStartChoice::default(),
+            generator: PathBuf::from(DEFAULT_GENERATOR),
+            flowopt: FlowOptSettings::default(),
+        }
+    }
 }
 
 /// Errors building a planner.
@@ -107,10 +127,17 @@ pub enum RegistryError {
     /// The warm start could not be loaded.
     #[error(transparent)]
     WarmStart(#[from] WarmStartError),
+    /// The generator weights could not be loaded.
+    #[error("generator weights (train them with `flowopt train generator`): {0}")]
+    Generator(#[from] GeneratorError),
 }
 
 /// Names and one-line descriptions of the planners [`planner_by_name`] knows.
 pub const PLANNERS: &[(&str, &str)] = &[
+    (
+        "flowopt",
+        "flow-matching generator -> learned warm start -> batched safety filter -> best candidate",
+    ),
     (
         "filter",
         "perturbed straight lines (paths around obstacles) projected by the batched safety filter",
@@ -144,6 +171,17 @@ pub fn planner_by_name(
                 planner = planner.with_warm_start(warm);
             }
             Ok(Box::new(planner))
+        }
+        "flowopt" => {
+            let device = options.device.device();
+            let generator = Generator::load(&options.generator, &device)?;
+            let warm_start = options.warm_start.load(&device)?;
+            Ok(Box::new(FlowOptPlanner::new(
+                generator,
+                warm_start,
+                options.flowopt,
+                device,
+            )?))
         }
         "straight" => Ok(Box::new(StraightPlanner::default())),
         "scp" => Ok(Box::new(ScpPlanner::default())),

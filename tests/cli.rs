@@ -506,3 +506,79 @@ fn train_warmstart_writes_weights_and_report() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("steps"));
 }
+
+#[test]
+fn train_generator_then_plan_with_flowopt() {
+    let dir = std::env::temp_dir().join(format!("flowopt-cli-gen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("tiny.fods");
+    flowopt()
+        .args(["dataset", "--problems", "3", "--max-robots", "3"])
+        .args(["--scenarios", "circle,random", "-o"])
+        .arg(&data)
+        .assert()
+        .code(0);
+    let out = dir.join("gen");
+    flowopt()
+        .args(["train", "generator", "--steps", "6", "--batch-size", "2"])
+        .args(["--width", "16", "--heads", "2", "--blocks", "1"])
+        .args(["--validate-every", "3", "--checkpoint-every", "3", "--dataset"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(report["step"], 6);
+    assert_eq!(report["config"]["width"], 16);
+    assert!(report["curve"].as_array().unwrap().len() >= 2);
+    // The weights plan through `--planner flowopt --generator PATH`; the plan checks.
+    let problem = scenario("circle", 3, 1);
+    let plan = run_ok(
+        &[
+            "plan",
+            "--planner",
+            "flowopt",
+            "--generator",
+            out.to_str().unwrap(),
+            "--candidates",
+            "3",
+            "--return-candidates",
+        ],
+        &problem,
+    );
+    let parsed: Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(parsed["planner"], "flowopt");
+    for stage in ["generate", "filter", "select", "total"] {
+        assert!(parsed["timings_ms"][stage].as_f64().is_some(), "{stage}");
+    }
+    assert_eq!(parsed["info"]["candidates"], 3.0);
+    let problem_file = write_temp("gen-problem.json", &problem);
+    let plan_file = write_temp("gen-plan.json", &plan);
+    let code = flowopt()
+        .arg("check")
+        .arg(&problem_file)
+        .arg(&plan_file)
+        .output()
+        .unwrap()
+        .status
+        .code();
+    let feasible = parsed["feasible"].as_bool().unwrap();
+    assert_eq!(code, Some(if feasible { 0 } else { 1 }));
+    if feasible {
+        assert!(!parsed["candidates"].as_array().unwrap().is_empty());
+    }
+    // Missing weights: exit 2 naming the file and the command that makes them.
+    let out = flowopt()
+        .args(["plan", "--planner", "flowopt", "--generator"])
+        .arg(dir.join("missing"))
+        .write_stdin(problem)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.json") && err.contains("flowopt train generator"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

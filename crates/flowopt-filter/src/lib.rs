@@ -25,6 +25,7 @@
 mod batch;
 mod kkt;
 mod planner;
+pub mod selection;
 mod settings;
 mod solution;
 pub mod solver;

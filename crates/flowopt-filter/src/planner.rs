@@ -6,12 +6,13 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use flowopt_core::{
-    Bernstein, CheckConfig, Coefficients, ErrorKind, InputError, Metrics, Plan, PlanError,
-    PlanOptions, Planner, Problem, Trajectory, elapsed_ms, evaluate, path_coefficients,
+    Bernstein, Coefficients, ErrorKind, InputError, Plan, PlanError, PlanOptions, Planner, Problem,
+    elapsed_ms, path_coefficients,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::selection::{Judged, best, judge};
 use crate::{FilterSettings, Instance, SafetyFilter};
 
 /// Settings of the `filter` planner.
@@ -147,39 +148,19 @@ impl Planner for FilterPlanner {
         // Select: feasible (by the shared checker) with the best smoothness, else the smallest
         // violation.
         let select_started = Instant::now();
-        let times = problem.sample_times();
-        let mut best: Option<(f64, usize, Vec<Trajectory>, Metrics)> = None;
-        let mut feasible_count = 0;
-        for (idx, out) in outputs.iter().enumerate() {
-            let trajectories = out
-                .coefficients
-                .iter()
-                .map(|c| Trajectory::from_coefficients(c.clone(), &times, problem.horizon))
-                .collect::<Result<Vec<_>, _>>()?;
-            let m = evaluate(problem, &trajectories, &CheckConfig::default())?;
-            feasible_count += usize::from(m.feasible);
-            let score = if m.feasible {
-                m.smoothness
-            } else {
-                m.max_violation
-            };
-            let better = match &best {
-                None => true,
-                Some((s, _, _, b)) => {
-                    (m.feasible && !b.feasible) || (m.feasible == b.feasible && score < *s)
-                }
-            };
-            if better {
-                best = Some((score, idx, trajectories, m));
-            }
-        }
+        let projected: Vec<Vec<Coefficients>> =
+            outputs.iter().map(|o| o.coefficients.clone()).collect();
+        let mut judged = judge(problem, &projected)?;
+        let feasible_count = judged.iter().filter(|j| j.metrics.feasible).count();
+        let idx = best(&judged).ok_or_else(|| PlanError::Planner {
+            planner: "filter".into(),
+            message: "no candidate".into(),
+        })?;
+        let Judged {
+            trajectories,
+            metrics,
+        } = judged.swap_remove(idx);
         let select_ms = elapsed_ms(select_started);
-        let Some((_, idx, trajectories, metrics)) = best else {
-            return Err(PlanError::Planner {
-                planner: "filter".into(),
-                message: "no candidate".into(),
-            });
-        };
         let mut plan = Plan::with_metrics(self.name(), trajectories, metrics, elapsed_ms(started));
         plan.timings_ms.insert("filter".into(), filter_ms);
         plan.timings_ms.insert("select".into(), select_ms);

@@ -1,0 +1,13 @@
+//! The `flowopt` planner (DESIGN.md section 5): the generator samples K candidate joint
+//! trajectories, the learned warm start and the safety filter project each onto the
+//! constraints, and the feasible candidate with the best smoothness is returned (else the one
+//! with the smallest violation, flagged infeasible). Optionally every feasible candidate is
+//! returned with a diversity figure ([`diversity`]). Per-stage timings are reported.
+#![warn(missing_docs)]
+
+pub mod diversity;
+mod planner;
+mod settings;
+
+pub use planner::FlowOptPlanner;
+pub use settings::FlowOptSettings;

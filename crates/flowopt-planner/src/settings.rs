@@ -1,0 +1,50 @@
+//! Options of the `flowopt` planner.
+
+use flowopt_core::{ErrorKind, InputError};
+use flowopt_generator::flow::Integrator;
+use serde::{Deserialize, Serialize};
+
+/// Options of the `flowopt` planner.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowOptSettings {
+    /// Candidates K sampled per problem (default 8).
+    pub candidates: usize,
+    /// Flow integration steps (default 4).
+    pub flow_steps: usize,
+    /// Integrator of the flow (default Euler).
+    pub integrator: Integrator,
+    /// Most safety-filter iterations (default 200).
+    pub filter_iterations: usize,
+    /// Return every feasible filtered candidate besides the best (default false).
+    pub return_candidates: bool,
+}
+
+impl Default for FlowOptSettings {
+    fn default() -> Self {
+        Self {
+            candidates: 8,
+            flow_steps: 4,
+            integrator: Integrator::Euler,
+            filter_iterations: 200,
+            return_candidates: false,
+        }
+    }
+}
+
+impl FlowOptSettings {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), InputError> {
+        let bad = |f: &str, m: &str| Err(InputError::new(ErrorKind::OutOfRange, f, m));
+        if !(1..=256).contains(&self.candidates) {
+            return bad("candidates", "must be in 1..=256");
+        }
+        if !(1..=100).contains(&self.flow_steps) {
+            return bad("flow_steps", "must be in 1..=100");
+        }
+        if !(1..=10_000).contains(&self.filter_iterations) {
+            return bad("filter_iterations", "must be in 1..=10000");
+        }
+        Ok(())
+    }
+}
