@@ -522,7 +522,13 @@ fn train_generator_then_plan_with_flowopt() {
     flowopt()
         .args(["train", "generator", "--steps", "6", "--batch-size", "2"])
         .args(["--width", "16", "--heads", "2", "--blocks", "1"])
-        .args(["--validate-every", "3", "--checkpoint-every", "3", "--dataset"])
+        .args([
+            "--validate-every",
+            "3",
+            "--checkpoint-every",
+            "3",
+            "--dataset",
+        ])
         .arg(&data)
         .arg("--out")
         .arg(&out)
@@ -579,6 +585,9 @@ fn train_generator_then_plan_with_flowopt() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("missing.json") && err.contains("flowopt train generator"), "{err}");
+    assert!(
+        err.contains("missing.json") && err.contains("flowopt train generator"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
