@@ -149,3 +149,92 @@ impl Generator {
         &self.net
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::GeneratorTrainSettings;
+    use crate::{Conditioning, FlowSampler, SampleSettings};
+    use burn::tensor::DeviceKind;
+    use flowopt_core::{Problem, Scenario, ScenarioConfig};
+
+    fn report(config: GeneratorConfig) -> GeneratorReport {
+        GeneratorReport {
+            config,
+            parameters: 0,
+            training: GeneratorTrainSettings::default(),
+            dataset: "none".into(),
+            examples: [0, 0],
+            step: 0,
+            curve: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+
+    fn sample(generator: &Generator, problems: &[&Problem], device: &Device) -> Vec<f32> {
+        let cond = Conditioning::new(problems, device).unwrap();
+        let settings = SampleSettings {
+            candidates: 2,
+            steps: 3,
+            ..Default::default()
+        };
+        FlowSampler::new(generator.net(), settings)
+            .sample(&cond, &[5, 6], generator.net().trajectory_dim())
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap()
+    }
+
+    /// Weights saved on the CPU load on wgpu (Mesa's llvmpipe here) and sample the same
+    /// candidates within 1e-3; files that do not fit the config are errors naming them.
+    #[test]
+    fn weights_round_trip_and_wgpu_samples_match_the_cpu() {
+        let cpu = Device::flex();
+        cpu.seed(3);
+        let config = GeneratorConfig {
+            width: 32,
+            heads: 4,
+            blocks: 2,
+            ..Default::default()
+        };
+        let generator = Generator::from_net(config, config.build(&cpu, false));
+        let dir = std::env::temp_dir().join(format!("flowopt-gen-weights-{}", std::process::id()));
+        let path = dir.join("g");
+        generator.save(&path, &report(config)).unwrap();
+        let a = Scenario::Obstacles
+            .generate(&ScenarioConfig::new(4).obstacles(2).seed(1))
+            .unwrap();
+        let b = Scenario::Circle
+            .generate(&ScenarioConfig::new(3).seed(2))
+            .unwrap();
+        let reference = sample(&generator, &[&a, &b], &cpu);
+        assert!(reference.iter().any(|v| v.abs() > 1e-3), "trivial samples");
+        let on_cpu = Generator::load(&path, &cpu).unwrap();
+        assert_eq!(sample(&on_cpu, &[&a, &b], &cpu), reference);
+        let gpu = Device::wgpu(DeviceKind::DefaultDevice);
+        let on_gpu = Generator::load(&path, &gpu).unwrap();
+        let moved = sample(&on_gpu, &[&a, &b], &gpu);
+        let diff = moved
+            .iter()
+            .zip(&reference)
+            .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff < 1e-3, "wgpu differs from the CPU by {diff}");
+        // A report describing another shape: the weights do not fit.
+        let wider = GeneratorConfig {
+            width: 64,
+            ..config
+        };
+        std::fs::write(
+            path.with_extension("json"),
+            serde_json::to_string(&report(wider)).unwrap(),
+        )
+        .unwrap();
+        let err = Generator::load(&path, &cpu).unwrap_err();
+        assert!(matches!(err, GeneratorError::Record { .. }), "{err}");
+        assert!(err.to_string().contains("g.bpk"), "{err}");
+        let err = Generator::load(&dir.join("missing"), &cpu).unwrap_err();
+        assert!(err.to_string().contains("missing.json"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
