@@ -353,12 +353,17 @@ fn save_checkpoint(
     optimizer: OptimizerRecord,
 ) -> Result<(), GeneratorError> {
     let stem = dir.join(format!("step-{:06}", report.step));
-    Generator::from_net(report.config, net.valid()).save(&stem, report)?;
+    std::fs::create_dir_all(dir).map_err(|source| GeneratorError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    // The optimizer state first: the report (JSON) written last marks a complete checkpoint.
     let path = stem.with_extension("optim.bpk");
     optimizer.save(&path).map_err(|e| GeneratorError::Record {
         what: path.display().to_string(),
         message: e.to_string(),
-    })
+    })?;
+    Generator::from_net(report.config, net.valid()).save(&stem, report)
 }
 
 /// The checkpoint with the most steps in `dir`: its report, weights and optimizer state.

@@ -58,7 +58,7 @@ impl FlowOptPlanner {
         &self,
         problem: &Problem,
         seed: u64,
-    ) -> Result<Vec<Vec<flowopt_core::Coefficients>>, InputError> {
+    ) -> Result<Vec<Vec<flowopt_core::Coefficients>>, PlanError> {
         let _span =
             tracing::debug_span!("generate", candidates = self.settings.candidates).entered();
         let device = self.filter.device();
@@ -78,12 +78,9 @@ impl FlowOptPlanner {
             .into_data()
             .convert::<f32>()
             .try_to_vec::<f32>()
-            .map_err(|e| {
-                InputError::new(
-                    flowopt_core::ErrorKind::Shape,
-                    "generator",
-                    format!("{e:?}"),
-                )
+            .map_err(|e| PlanError::Planner {
+                planner: "flowopt".into(),
+                message: format!("reading the generator's samples back: {e:?}"),
             })?;
         Ok((0..k)
             .map(|c| {
