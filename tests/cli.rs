@@ -574,7 +574,14 @@ fn train_generator_then_plan_with_flowopt() {
     let feasible = parsed["feasible"].as_bool().unwrap();
     assert_eq!(code, Some(if feasible { 0 } else { 1 }));
     if feasible {
-        assert!(!parsed["candidates"].as_array().unwrap().is_empty());
+        // Every returned alternative is feasible; the smoothest, first, is the plan itself.
+        let alternatives = parsed["candidates"].as_array().unwrap();
+        assert!(
+            alternatives
+                .iter()
+                .all(|c| c["metrics"]["feasible"] == true)
+        );
+        assert_eq!(alternatives[0]["trajectories"], parsed["trajectories"]);
     }
     // Missing weights: exit 2 naming the file and the command that makes them.
     let out = flowopt()

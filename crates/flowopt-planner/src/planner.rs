@@ -24,7 +24,8 @@ pub struct FlowOptPlanner {
 }
 
 impl FlowOptPlanner {
-    /// A planner from a loaded generator and (optionally) a warm start, on `device`.
+    /// A planner from a generator and (optionally) a warm start, both loaded on `device`, where
+    /// the filter runs too.
     pub fn new(
         generator: Generator,
         warm_start: Option<WarmStart>,
@@ -124,12 +125,29 @@ impl Planner for FlowOptPlanner {
             .collect();
         let patterns =
             distinct_patterns(feasible.iter().map(|&i| judged[i].trajectories.as_slice()));
+        // Every feasible candidate, smoothest first (the chosen one leads).
+        let alternatives = self.settings.return_candidates.then(|| {
+            let mut order = feasible.clone();
+            order.sort_by(|&a, &b| {
+                judged[a]
+                    .metrics
+                    .smoothness
+                    .total_cmp(&judged[b].metrics.smoothness)
+            });
+            order
+                .iter()
+                .map(|&i| Candidate {
+                    trajectories: judged[i].trajectories.clone(),
+                    metrics: judged[i].metrics.clone(),
+                })
+                .collect::<Vec<_>>()
+        });
         let chosen = judged.swap_remove(idx);
         let select_ms = elapsed_ms(select_started);
         let mut plan = Plan::with_metrics(
             self.name(),
-            chosen.trajectories.clone(),
-            chosen.metrics.clone(),
+            chosen.trajectories,
+            chosen.metrics,
             elapsed_ms(started),
         );
         plan.timings_ms.insert("generate".into(), generate_ms);
@@ -142,24 +160,7 @@ impl Planner for FlowOptPlanner {
             .insert("iterations".into(), outputs[idx].iterations as f64);
         plan.info
             .insert("distinct_passing_patterns".into(), patterns as f64);
-        if self.settings.return_candidates {
-            // `judged` lost the chosen one to swap_remove: put it back first.
-            let mut all = vec![Candidate {
-                trajectories: chosen.trajectories,
-                metrics: chosen.metrics,
-            }];
-            all.extend(
-                judged
-                    .into_iter()
-                    .filter(|j| j.metrics.feasible)
-                    .map(|j| Candidate {
-                        trajectories: j.trajectories,
-                        metrics: j.metrics,
-                    }),
-            );
-            all.retain(|c| c.metrics.feasible);
-            plan.candidates = Some(all);
-        }
+        plan.candidates = alternatives;
         Ok(plan)
     }
 }
