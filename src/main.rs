@@ -218,13 +218,7 @@ fn train_warmstart(args: WarmstartArgs) -> Result<ExitCode> {
         heads: args.heads,
         ..Default::default()
     };
-    let bar = indicatif::ProgressBar::new(args.steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} steps, {msg} (eta {eta})",
-        )?
-        .progress_chars("=> "),
-    );
+    let bar = steps_bar(args.steps)?;
     let report = train(
         config,
         &settings,
@@ -294,13 +288,7 @@ fn train_generator(args: GeneratorArgs) -> Result<ExitCode> {
         train_set.len(),
         val_set.len()
     );
-    let bar = indicatif::ProgressBar::new(args.steps as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} steps, {msg} (eta {eta})",
-        )?
-        .progress_chars("=> "),
-    );
+    let bar = steps_bar(args.steps)?;
     let report = train(
         config,
         &settings,
@@ -332,6 +320,18 @@ fn train_generator(args: GeneratorArgs) -> Result<ExitCode> {
             .map_or("-".to_string(), |v| format!("{v:.3e}")),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The progress bar of a training run.
+fn steps_bar(steps: usize) -> Result<indicatif::ProgressBar> {
+    let bar = indicatif::ProgressBar::new(steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} steps, {msg} (eta {eta})",
+        )?
+        .progress_chars("=> "),
+    );
+    Ok(bar)
 }
 
 /// Scenario names from the command line, the error naming the first unknown one.
