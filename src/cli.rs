@@ -97,6 +97,9 @@ pub struct PlanArgs {
     /// `flowopt` planner: flow integration steps.
     #[arg(long, default_value_t = 4)]
     pub flow_steps: usize,
+    /// `flowopt` planner: flow integrator, euler or midpoint (two model calls per step).
+    #[arg(long, default_value = "euler")]
+    pub integrator: flowopt::generator::flow::Integrator,
     /// `flowopt` planner: most safety-filter iterations.
     #[arg(long, default_value_t = 200)]
     pub filter_iterations: usize,

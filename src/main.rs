@@ -86,7 +86,7 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
             flow_steps: args.flow_steps,
             filter_iterations: args.filter_iterations,
             return_candidates: args.return_candidates,
-            ..Default::default()
+            integrator: args.integrator,
         },
     };
     let planner = flowopt::planner_by_name(&args.planner, &options).map_err(|e| match e {

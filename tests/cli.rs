@@ -551,6 +551,8 @@ fn train_generator_then_plan_with_flowopt() {
             out.to_str().unwrap(),
             "--candidates",
             "3",
+            "--integrator",
+            "midpoint",
             "--return-candidates",
         ],
         &problem,
@@ -583,6 +585,14 @@ fn train_generator_then_plan_with_flowopt() {
         );
         assert_eq!(alternatives[0]["trajectories"], parsed["trajectories"]);
     }
+    // A bad integrator names the option.
+    let out = flowopt()
+        .args(["plan", "--planner", "flowopt", "--integrator", "rk4"])
+        .write_stdin(problem.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("integrator"));
     // Missing weights: exit 2 naming the file and the command that makes them.
     let out = flowopt()
         .args(["plan", "--planner", "flowopt", "--generator"])

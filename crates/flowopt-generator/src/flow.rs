@@ -74,6 +74,22 @@ pub enum Integrator {
     Midpoint,
 }
 
+impl std::str::FromStr for Integrator {
+    type Err = flowopt_core::InputError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "euler" => Ok(Self::Euler),
+            "midpoint" => Ok(Self::Midpoint),
+            _ => Err(flowopt_core::InputError::new(
+                flowopt_core::ErrorKind::OutOfRange,
+                "integrator",
+                format!("unknown integrator `{s}`; expected euler or midpoint"),
+            )),
+        }
+    }
+}
+
 /// Sampling settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
