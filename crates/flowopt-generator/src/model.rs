@@ -80,11 +80,35 @@ pub struct GeneratorNet {
     dim: usize,
 }
 
+/// Serialises every draw of initial weights from the device's global generator.
+fn init_lock() -> std::sync::MutexGuard<'static, ()> {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    INIT.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl GeneratorConfig {
     /// A freshly initialised model on `device` (adaLN-Zero: the blocks start as identities and
     /// the output at zero).
     pub fn init(&self, device: &Device) -> GeneratorNet {
+        let _guard = init_lock();
         self.build(device, true)
+    }
+
+    /// A fresh model whose random initial weights depend only on `seed`: Burn draws them from
+    /// the device's global generator, so the seeding and the draws happen under one
+    /// process-wide lock (concurrent trainings or tests would otherwise interleave their draws).
+    pub fn init_seeded(&self, device: &Device, seed: u64) -> GeneratorNet {
+        self.build_seeded(device, seed, true)
+    }
+
+    pub(crate) fn build_seeded(&self, device: &Device, seed: u64, zero_init: bool) -> GeneratorNet {
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        device.seed(seed);
+        self.build(device, zero_init)
     }
 
     /// With `zero_init` false every layer gets the default random initialisation (tests use
@@ -219,10 +243,10 @@ mod tests {
             robots in 2usize..7,
             t in 0.0f32..1.0,
         ) {
+            let _serial = crate::test_lock();
             let device = Device::flex();
-            device.seed(seed);
             let config = GeneratorConfig { width: 32, heads: 4, blocks: 2, ..Default::default() };
-            let net = config.build(&device, false);
+            let net = config.build_seeded(&device, seed, false);
             let p = problem(robots, 3, seed);
             let d = net.dim;
             let x: Vec<f32> = (0..robots * d).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
@@ -247,15 +271,15 @@ mod tests {
     /// Padding a problem into a batch with a larger one leaves its velocities unchanged.
     #[test]
     fn padding_does_not_change_the_result() {
+        let _serial = crate::test_lock();
         let device = Device::flex();
-        device.seed(7);
         let config = GeneratorConfig {
             width: 32,
             heads: 4,
             blocks: 2,
             ..Default::default()
         };
-        let net = config.build(&device, false);
+        let net = config.build_seeded(&device, 7, false);
         let (small, big) = (problem(3, 1, 1), problem(6, 4, 2));
         let d = net.dim;
         let xs: Vec<f32> = (0..3 * d).map(|i| (i as f32 * 0.37).sin()).collect();
@@ -277,6 +301,7 @@ mod tests {
     /// adaLN-Zero: a fresh model predicts zero velocity.
     #[test]
     fn a_fresh_model_starts_at_zero() {
+        let _serial = crate::test_lock();
         let device = Device::flex();
         let net = GeneratorConfig::default().init(&device);
         let p = problem(4, 2, 0);

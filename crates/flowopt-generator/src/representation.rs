@@ -99,6 +99,7 @@ mod tests {
 
     #[test]
     fn encode_then_decode_round_trips_and_the_straight_line_is_zero() {
+        let _serial = crate::test_lock();
         let problem = Scenario::Obstacles
             .generate(&ScenarioConfig::new(5).obstacles(3).seed(2))
             .unwrap();

@@ -255,9 +255,8 @@ pub fn train(
     settings.validate()?;
     let started = Instant::now();
     let _span = tracing::info_span!("train", model = "generator", steps = settings.steps).entered();
-    device.seed(settings.seed);
     let ad = device.clone().autodiff();
-    let mut net = config.init(&ad);
+    let mut net = config.init_seeded(&ad, settings.seed);
     let mut optim = AdamConfig::new()
         .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
         .init();
@@ -430,6 +429,7 @@ mod tests {
     /// more than tenfold; weights, report and checkpoints are written.
     #[test]
     fn a_tiny_dataset_is_overfitted_and_the_run_is_saved() {
+        let _serial = crate::test_lock();
         let device = Device::flex();
         let examples = synthetic(4);
         let config = GeneratorConfig {
@@ -530,6 +530,7 @@ mod tests {
     /// ends exactly where the uninterrupted run ends.
     #[test]
     fn an_interrupted_run_resumes_to_the_same_weights() {
+        let _serial = crate::test_lock();
         let device = Device::flex();
         let examples = synthetic(3);
         let config = GeneratorConfig {

@@ -190,15 +190,15 @@ mod tests {
     /// candidates within 1e-3; files that do not fit the config are errors naming them.
     #[test]
     fn weights_round_trip_and_wgpu_samples_match_the_cpu() {
+        let _serial = crate::test_lock();
         let cpu = Device::flex();
-        cpu.seed(3);
         let config = GeneratorConfig {
             width: 32,
             heads: 4,
             blocks: 2,
             ..Default::default()
         };
-        let generator = Generator::from_net(config, config.build(&cpu, false));
+        let generator = Generator::from_net(config, config.build_seeded(&cpu, 3, false));
         let dir = std::env::temp_dir().join(format!("flowopt-gen-weights-{}", std::process::id()));
         let path = dir.join("g");
         generator.save(&path, &report(config)).unwrap();
