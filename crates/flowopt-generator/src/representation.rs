@@ -4,7 +4,7 @@
 //! from the straight line in a frame shared by every workspace size; the boundary-determined
 //! coefficients of a feasible plan are (close to) zero there.
 
-use flowopt_core::{Bernstein, Coefficients, ErrorKind, InputError, Problem};
+use flowopt_core::{Bernstein, Coefficients, ErrorKind, InputError, Problem, StraightPlanner};
 
 /// The normalising frame of a problem: positions are (p - centre) / scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,16 +28,10 @@ impl Frame {
     }
 }
 
-/// The straight-line (smoothest rest-to-rest) coefficients of every robot of `problem`.
+/// The straight-line (smoothest rest-to-rest) coefficients of every robot of `problem`: the
+/// `straight` planner's.
 pub fn baseline(problem: &Problem, basis: &Bernstein) -> Vec<Coefficients> {
-    problem
-        .robots
-        .iter()
-        .map(|r| Coefficients {
-            x: basis.smoothest(problem.horizon, &Bernstein::boundary_rhs(r, 0)),
-            y: basis.smoothest(problem.horizon, &Bernstein::boundary_rhs(r, 1)),
-        })
-        .collect()
+    StraightPlanner::new(basis.clone()).coefficients(problem)
 }
 
 /// `solution` as the model's target: N rows of 2K values, `[x_0..x_K, y_0..y_K]` per robot.
