@@ -123,8 +123,11 @@ impl SafetyFilter {
                 }
                 None => (batch.cbar.clone(), batch.cbar.zeros_like()),
             };
-            let (state, converged) = solver::run(&batch, c0, lambda0, &self.settings);
-            let residual = solver::residuals(&solver::residual(&batch, &state.r));
+            let solver::Run {
+                state,
+                converged,
+                residual,
+            } = solver::run(&batch, c0, lambda0, &self.settings);
             let coefficients = coefficients_of(&batch, state.c);
             for (slot, ((coefficients, r), conv)) in members
                 .iter()

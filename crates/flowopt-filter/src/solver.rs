@@ -398,23 +398,29 @@ pub fn unrolled(
     state
 }
 
+/// What [`run`] ends with.
+pub struct Run {
+    /// The final state.
+    pub state: State,
+    /// Per instance, the first checked iteration at which it met the tolerance.
+    pub converged: Vec<Option<usize>>,
+    /// Per instance, the largest primal residual of the final state (the last check's reading).
+    pub residual: Vec<f32>,
+}
+
 /// Runs until every instance's residual is below the tolerance (checked every
-/// `check_every` iterations) or the iteration budget is spent. Returns the final state and,
-/// per instance, the first checked iteration at which it met the tolerance.
-pub fn run(
-    batch: &Batch,
-    c0: Tensor<3>,
-    lambda0: Tensor<3>,
-    settings: &FilterSettings,
-) -> (State, Vec<Option<usize>>) {
+/// `check_every` iterations) or the iteration budget is spent. The last iteration is always a
+/// check, so its reading is the final residual.
+pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSettings) -> Run {
     let rho = settings.rho as f32;
     let tol = settings.tolerance as f32;
     let mut state = start(batch, c0, lambda0, rho);
     let mut converged: Vec<Option<usize>> = vec![None; batch.size];
+    let mut worst = Vec::new();
     for it in 1..=settings.max_iterations {
         state = step(batch, state, rho);
         if it % settings.check_every == 0 || it == settings.max_iterations {
-            let worst = residuals(&residual(batch, &state.r));
+            worst = residuals(&residual(batch, &state.r));
             for (slot, r) in converged.iter_mut().zip(&worst) {
                 if slot.is_none() && *r <= tol {
                     *slot = Some(it);
@@ -425,7 +431,11 @@ pub fn run(
             }
         }
     }
-    (state, converged)
+    Run {
+        state,
+        converged,
+        residual: worst,
+    }
 }
 
 /// Residuals on the host.

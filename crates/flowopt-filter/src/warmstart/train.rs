@@ -474,9 +474,12 @@ pub fn evaluate(
         let batch = Batch::new(instances, &eval_settings, DEFAULT_ORDER, device)?;
         let start = warm.predict(instances, &batch, &eval_settings);
         let cbar = batch.cbar.clone();
-        plain.extend(solver::run(&batch, cbar.clone(), cbar.zeros_like(), &eval_settings).1);
-        c0_only.extend(solver::run(&batch, start.c0.clone(), cbar.zeros_like(), &eval_settings).1);
-        learned.extend(solver::run(&batch, start.c0, start.lambda0, &eval_settings).1);
+        plain
+            .extend(solver::run(&batch, cbar.clone(), cbar.zeros_like(), &eval_settings).converged);
+        c0_only.extend(
+            solver::run(&batch, start.c0.clone(), cbar.zeros_like(), &eval_settings).converged,
+        );
+        learned.extend(solver::run(&batch, start.c0, start.lambda0, &eval_settings).converged);
     }
     let budget = settings.eval_max_iterations;
     let (plain, learned_c0, learned) = (
