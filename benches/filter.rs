@@ -15,12 +15,27 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use flowopt_core::{Coefficients, Scenario, ScenarioConfig};
+use flowopt_core::{Coefficients, Problem, Scenario, ScenarioConfig};
 use flowopt_filter::{
     Batch, FilterPlanner, FilterSettings, Instance, SafetyFilter, WarmStart, pair_order,
 };
 
 const ITERATIONS: usize = 30;
+
+/// `k` candidates of `problem`: the first perturbation of each of the seeds 0..k.
+fn one_per_seed(planner: &FilterPlanner, problem: &Problem, k: usize) -> Vec<Vec<Coefficients>> {
+    (0..k)
+        .map(|i| planner.candidates(problem, i as u64).swap_remove(0))
+        .collect()
+}
+
+/// The filter instances of `problem` with each of `candidates`.
+fn instances<'a>(problem: &'a Problem, candidates: &'a [Vec<Coefficients>]) -> Vec<Instance<'a>> {
+    candidates
+        .iter()
+        .map(|candidate| Instance { problem, candidate })
+        .collect()
+}
 
 fn filter_iterations(c: &mut Criterion) {
     let device = Device::flex();
@@ -39,16 +54,8 @@ fn filter_iterations(c: &mut Criterion) {
             .expect("scenario");
         let planner = FilterPlanner::new(settings.clone(), device.clone()).expect("planner");
         for k in [1usize, 8, 32] {
-            let candidates: Vec<Vec<Coefficients>> = (0..k)
-                .map(|i| planner.candidates(&problem, i as u64).swap_remove(0))
-                .collect();
-            let instances: Vec<Instance> = candidates
-                .iter()
-                .map(|candidate| Instance {
-                    problem: &problem,
-                    candidate,
-                })
-                .collect();
+            let candidates = one_per_seed(&planner, &problem, k);
+            let instances = instances(&problem, &candidates);
             group.bench_with_input(BenchmarkId::new(format!("batched/N{n}"), k), &k, |b, _| {
                 b.iter(|| filter.project(&instances).expect("filter"))
             });
@@ -85,13 +92,7 @@ fn filter_to_tolerance(c: &mut Criterion) {
             .generate(&ScenarioConfig::new(n).seed(3))
             .expect("scenario");
         let candidates = planner.candidates(&problem, 0);
-        let instances: Vec<Instance> = candidates
-            .iter()
-            .map(|candidate| Instance {
-                problem: &problem,
-                candidate,
-            })
-            .collect();
+        let instances = instances(&problem, &candidates);
         for (name, filter) in [("plain", &plain), ("warm", &warm)] {
             group.bench_function(BenchmarkId::new(format!("{name}/{scenario}"), n), |b| {
                 b.iter(|| filter.project(&instances).expect("filter"))
@@ -109,16 +110,8 @@ fn dense_vs_structured(c: &mut Criterion) {
         .generate(&ScenarioConfig::new(n).seed(1))
         .expect("scenario");
     let planner = FilterPlanner::new(settings.clone(), device.clone()).expect("planner");
-    let candidates: Vec<Vec<Coefficients>> = (0..k)
-        .map(|i| planner.candidates(&problem, i as u64).swap_remove(0))
-        .collect();
-    let instances: Vec<Instance> = candidates
-        .iter()
-        .map(|candidate| Instance {
-            problem: &problem,
-            candidate,
-        })
-        .collect();
+    let candidates = one_per_seed(&planner, &problem, k);
+    let instances = instances(&problem, &candidates);
     let batch =
         Batch::new(&instances, &settings, flowopt_core::DEFAULT_ORDER, &device).expect("batch");
     let (b, kk, m) = (batch.size, batch.k, batch.samples);
