@@ -46,6 +46,29 @@ impl Workspace {
         [self.max[0] - self.min[0], self.max[1] - self.min[1]]
     }
 
+    /// The centre.
+    pub fn centre(&self) -> Vec2 {
+        [
+            0.5 * (self.min[0] + self.max[0]),
+            0.5 * (self.min[1] + self.max[1]),
+        ]
+    }
+
+    /// Half the width and half the height.
+    pub fn half_extents(&self) -> Vec2 {
+        [
+            0.5 * (self.max[0] - self.min[0]),
+            0.5 * (self.max[1] - self.min[1]),
+        ]
+    }
+
+    /// The larger half-extent (at least 1e-6 m): the length unit of the frame the learned
+    /// models see, in which every workspace spans [-1, 1] along its longer side.
+    pub fn scale(&self) -> f64 {
+        let half = self.half_extents();
+        half[0].max(half[1]).max(1e-6)
+    }
+
     /// Whether a disc of radius `r` centred at `p` lies inside, up to `slack`.
     pub fn contains_disc(&self, p: Vec2, r: f64, slack: f64) -> bool {
         (0..2).all(|k| p[k] - r >= self.min[k] - slack && p[k] + r <= self.max[k] + slack)

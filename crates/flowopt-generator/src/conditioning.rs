@@ -90,15 +90,8 @@ impl Conditioning {
                 robot_pad[i * n + j] = false;
                 robot_mask[i * n + j] = 1.0;
             }
-            let ws = &p.workspace;
-            let ws_row = [
-                0.0,
-                0.0,
-                0.0,
-                0.5 * (ws.max[0] - ws.min[0]) / s,
-                0.5 * (ws.max[1] - ws.min[1]) / s,
-                1.0,
-            ];
+            let half = p.workspace.half_extents();
+            let ws_row = [0.0, 0.0, 0.0, half[0] / s, half[1] / s, 1.0];
             let obstacles = p.obstacles.iter().map(|ob| {
                 let c = at(ob.center);
                 [c[0], c[1], ob.radius / s, 0.0, 0.0, 0.0]

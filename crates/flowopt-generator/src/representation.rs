@@ -18,12 +18,9 @@ pub struct Frame {
 impl Frame {
     /// The frame of `problem`'s workspace.
     pub fn of(problem: &Problem) -> Self {
-        let ws = &problem.workspace;
-        let half_x = 0.5 * (ws.max[0] - ws.min[0]);
-        let half_y = 0.5 * (ws.max[1] - ws.min[1]);
         Self {
-            centre: [0.5 * (ws.min[0] + ws.max[0]), 0.5 * (ws.min[1] + ws.max[1])],
-            scale: half_x.max(half_y).max(1e-6),
+            centre: problem.workspace.centre(),
+            scale: problem.workspace.scale(),
         }
     }
 }

@@ -49,9 +49,7 @@ impl WarmStartInput {
         for inst in instances {
             let p = inst.problem;
             let ws = &p.workspace;
-            let centre = [0.5 * (ws.min[0] + ws.max[0]), 0.5 * (ws.min[1] + ws.max[1])];
-            let half = [0.5 * (ws.max[0] - ws.min[0]), 0.5 * (ws.max[1] - ws.min[1])];
-            let s = half[0].max(half[1]).max(1e-6);
+            let (centre, half, s) = (ws.centre(), ws.half_extents(), ws.scale());
             let t = p.horizon;
             let speed = p.limits.max_speed * keep * t / order / s;
             let accel = p.limits.max_accel * keep * t * t / (order * (order - 1.0)) / s;
