@@ -44,8 +44,56 @@ pub enum Command {
     /// Train a model and write its weights (`.bpk`) with a JSON report beside them.
     #[command(subcommand)]
     Train(TrainCommand),
+    /// Run seeded scenario problems through several planners and tabulate the results.
+    ///
+    /// Every planner plans every problem in this one process, one after the other (the timings
+    /// are comparable). Writes OUT/results.jsonl (one row per problem and planner, appended as
+    /// they finish; a rerun with the same OUT skips rows already there), OUT/summary.json and
+    /// OUT/report.md (success, median and p95 time, smoothness, min distance, and the speed-up
+    /// and smoothness ratio against the reference planner on the problems both solved).
+    Bench(BenchArgs),
     /// List the available planners and scenarios.
     List,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenario families (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "circle,random,obstacles,warehouse,doorway"
+    )]
+    pub scenarios: Vec<String>,
+    /// Robot counts (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "8,16,32")]
+    pub robots: Vec<usize>,
+    /// Seeded problems per scenario and robot count (seeds 0..SEEDS).
+    #[arg(long, default_value_t = 50)]
+    pub seeds: u64,
+    /// Planners (comma-separated, see `flowopt list`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "flowopt,filter,scp,orca,straight"
+    )]
+    pub planners: Vec<String>,
+    /// Fewer seeds for some planner at some robot counts, e.g. `scp:16=10,scp:32=3` (slow
+    /// references); the ratios use the problems both planners ran.
+    #[arg(long, default_value = "")]
+    pub limit: String,
+    /// The planner the ratios are taken against.
+    #[arg(long, default_value = "scp")]
+    pub reference: String,
+    /// Output directory.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Where tensor work runs: cpu (default) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: flowopt::DeviceChoice,
+    /// `flowopt` planner: generator weights written by `flowopt train generator`.
+    #[arg(long, default_value = flowopt::DEFAULT_GENERATOR)]
+    pub generator: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +279,9 @@ pub struct GeneratorArgs {
     /// Seed of the split, minibatches, noise and initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Train on the problems as they are, without their mirror images (see README).
+    #[arg(long)]
+    pub no_augment: bool,
     /// Continue from the latest checkpoint in OUT.checkpoints/ (same settings and dataset).
     #[arg(long)]
     pub resume: bool,

@@ -12,8 +12,8 @@ use clap::Parser;
 use serde::Serialize;
 
 use cli::{
-    CheckArgs, Cli, Command, DatasetArgs, GeneratorArgs, LimitArgs, OutputArgs, PlanArgs,
-    ScenarioArgs, TrainCommand, WarmstartArgs,
+    BenchArgs, CheckArgs, Cli, Command, DatasetArgs, GeneratorArgs, LimitArgs, OutputArgs,
+    PlanArgs, ScenarioArgs, TrainCommand, WarmstartArgs,
 };
 use flowopt::core::{
     CheckConfig, InputError, Plan, PlanOptions, Problem, Scenario, ScenarioConfig,
@@ -59,6 +59,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Dataset(args) => dataset(args),
         Command::Train(TrainCommand::Warmstart(args)) => train_warmstart(args),
         Command::Train(TrainCommand::Generator(args)) => train_generator(args),
+        Command::Bench(args) => bench(args),
         Command::List => list(),
     }
 }
@@ -97,6 +98,106 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
     let options = PlanOptions { seed: args.seed };
     let plan = planner.plan(&problem, &options)?;
     write_json(&plan, &args.output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode> {
+    use flowopt::bench::{Row, cases, markdown, run_case, summarise};
+    let scenarios = parse_scenarios(&args.scenarios)?;
+    let (robots, planners) = (args.robots, args.planners);
+    // `planner:robots=seeds` limits.
+    let mut limits = std::collections::HashMap::new();
+    for item in args
+        .limit
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let parsed = item.split_once('=').and_then(|(key, seeds)| {
+            let (planner, n) = key.split_once(':')?;
+            Some((
+                (planner.to_string(), n.parse::<usize>().ok()?),
+                seeds.parse::<u64>().ok()?,
+            ))
+        });
+        let Some((key, seeds)) = parsed else {
+            return Err(InputError::new(
+                flowopt::core::ErrorKind::Malformed,
+                "limit",
+                format!("`{item}`: expected PLANNER:ROBOTS=SEEDS, e.g. scp:32=3"),
+            )
+            .into());
+        };
+        limits.insert(key, seeds);
+    }
+    let options = flowopt::PlannerOptions {
+        device: args.device,
+        generator: args.generator,
+        ..Default::default()
+    };
+    let built = planners
+        .iter()
+        .map(|name| {
+            flowopt::planner_by_name(name, &options)
+                .with_context(|| format!("loading planner `{name}`"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let results = args.out.join("results.jsonl");
+    let mut rows: Vec<Row> = match fs::read_to_string(&results) {
+        Ok(text) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("reading {}", results.display()))?,
+        Err(_) => Vec::new(),
+    };
+    let done: std::collections::HashSet<(String, flowopt::bench::Case)> =
+        rows.iter().map(|r| (r.planner.clone(), r.case)).collect();
+    let mut work = Vec::new();
+    for case in cases(&scenarios, &robots, args.seeds) {
+        for (name, planner) in planners.iter().zip(&built) {
+            let limit = limits.get(&(name.clone(), case.robots)).copied();
+            if limit.is_some_and(|l| case.seed >= l) || done.contains(&(name.clone(), case)) {
+                continue;
+            }
+            work.push((case, planner));
+        }
+    }
+    let bar = indicatif::ProgressBar::new(work.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} plans (eta {eta}) {msg}",
+        )?
+        .progress_chars("=> "),
+    );
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&results)
+        .with_context(|| format!("opening {}", results.display()))?;
+    for (case, planner) in work {
+        bar.set_message(format!(
+            "{} {} N={}",
+            planner.name(),
+            case.scenario,
+            case.robots
+        ));
+        let row = run_case(&case, planner.as_ref());
+        writeln!(file, "{}", serde_json::to_string(&row)?)?;
+        rows.push(row);
+        bar.inc(1);
+    }
+    bar.finish();
+    let summary = summarise(&rows, &args.reference);
+    fs::write(
+        args.out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
+    let table = markdown(&summary, &args.reference);
+    fs::write(args.out.join("report.md"), &table)?;
+    print!("{table}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -264,6 +365,7 @@ fn train_generator(args: GeneratorArgs) -> Result<ExitCode> {
         validate_every: args.validate_every,
         checkpoint_every: args.checkpoint_every,
         seed: args.seed,
+        augment: !args.no_augment,
     };
     settings.validate()?;
     let config = GeneratorConfig {
@@ -275,12 +377,7 @@ fn train_generator(args: GeneratorArgs) -> Result<ExitCode> {
     config.validate()?;
     let (_, records) = flowopt::core::dataset::read_dataset(&args.dataset)
         .with_context(|| format!("reading {}", args.dataset.display()))?;
-    let (train_set, val_set) = examples(
-        &records,
-        &config,
-        settings.validation_fraction,
-        settings.seed,
-    )?;
+    let (train_set, val_set) = examples(&records, &config, &settings)?;
     eprintln!(
         "{}: {} problems, {} training and {} validation examples",
         args.dataset.display(),

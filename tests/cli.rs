@@ -294,7 +294,9 @@ fn bad_names_and_plans_exit_2() {
 #[test]
 fn help_covers_every_subcommand() {
     let help = run_ok(&["--help"], "");
-    for sub in ["scenario", "plan", "check", "list"] {
+    for sub in [
+        "scenario", "plan", "check", "dataset", "train", "bench", "list",
+    ] {
         assert!(help.contains(sub), "{sub} missing from --help");
         let sub_help = run_ok(&[sub, "--help"], "");
         assert!(sub_help.contains("Usage"), "{sub} --help");
@@ -606,5 +608,71 @@ fn train_generator_then_plan_with_flowopt() {
         err.contains("missing.json") && err.contains("flowopt train generator"),
         "{err}"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bench_writes_rows_summary_and_report_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("flowopt-cli-bench-{}", std::process::id()));
+    let bench = |extra: &[&str]| {
+        flowopt()
+            .args([
+                "bench",
+                "--scenarios",
+                "circle,obstacles",
+                "--robots",
+                "3,4",
+            ])
+            .args([
+                "--seeds",
+                "2",
+                "--planners",
+                "straight,orca",
+                "--reference",
+                "orca",
+            ])
+            .args(extra)
+            .arg("--out")
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = bench(&["--limit", "orca:4=1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = |dir: &std::path::Path| -> Vec<Value> {
+        std::fs::read_to_string(dir.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // 2 scenarios x 2 sizes x 2 seeds for straight; orca limited to one seed at N=4.
+    let first = rows(&dir);
+    assert_eq!(first.len(), 8 + 6);
+    for row in &first {
+        assert!(row["ms"].as_f64().unwrap() >= 0.0);
+        assert!(row["error"].is_null(), "{row}");
+    }
+    let summary: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary.len(), 8);
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("| circle | 3 | straight | 2 | 0% |"),
+        "{report}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), report);
+    // A rerun without the limit plans only the two missing orca rows.
+    let out = bench(&[]);
+    assert!(out.status.success());
+    assert_eq!(rows(&dir).len(), 16);
+    // A bad limit names the option.
+    let out = bench(&["--limit", "orca=3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("limit"));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -3,13 +3,20 @@
 
 use burn::prelude::*;
 use burn::tensor::{Bool, TensorData};
-use flowopt_core::{ErrorKind, InputError, Problem};
+use flowopt_core::{
+    Bernstein, Coefficients, DEFAULT_ORDER, ErrorKind, InputError, Problem, StraightPlanner,
+};
 
-use crate::representation::Frame;
+use crate::representation::{Frame, baseline};
+
+/// Interior (free) Bernstein coefficients per axis: the three at each end are fixed by the
+/// boundary conditions.
+const FREE: usize = DEFAULT_ORDER + 1 - 6;
 
 /// Features per robot token: start, goal, goal - start, radius, start velocity (scaled by the
-/// horizon), speed and acceleration limits (scaled by the horizon).
-pub const ROBOT_FEATURES: usize = 11;
+/// horizon), speed and acceleration limits (scaled by the horizon), and how the robot's guide
+/// path bends away from its straight line (the interior coefficients' offsets, per axis).
+pub const ROBOT_FEATURES: usize = 11 + 2 * FREE;
 
 /// Features per map token: centre, radius, half-extents, and a workspace flag. Token 0 is the
 /// workspace (centre 0, its half-extents), the rest are obstacles (radius, zero extents).
@@ -32,11 +39,25 @@ pub struct Conditioning {
     pub map_pad: Tensor<2, Bool>,
     /// Robots of each entry.
     pub robot_counts: Vec<usize>,
+    /// The guide paths of each entry's robots ([`baseline`]): the origin of the model's
+    /// coordinates, needed to decode its samples.
+    pub baselines: Vec<Vec<Coefficients>>,
 }
 
 impl Conditioning {
-    /// The tokens of `problems` on `device`.
+    /// The tokens of `problems` on `device` (their guide paths computed here).
     pub fn new(problems: &[&Problem], device: &Device) -> Result<Self, InputError> {
+        let basis = Bernstein::new(DEFAULT_ORDER)?;
+        let baselines = problems.iter().map(|p| baseline(p, &basis)).collect();
+        Self::with_baselines(problems, baselines, device)
+    }
+
+    /// The tokens of `problems` whose guide paths ([`baseline`]) are already known.
+    pub fn with_baselines(
+        problems: &[&Problem],
+        baselines: Vec<Vec<Coefficients>>,
+        device: &Device,
+    ) -> Result<Self, InputError> {
         if problems.is_empty() {
             return Err(InputError::new(
                 ErrorKind::Empty,
@@ -58,6 +79,21 @@ impl Conditioning {
                 "every problem needs at least one robot",
             ));
         }
+        let fits = baselines.len() == b
+            && problems.iter().zip(&baselines).all(|(p, base)| {
+                base.len() == p.robots.len()
+                    && base
+                        .iter()
+                        .all(|c| c.x.len() == DEFAULT_ORDER + 1 && c.y.len() == DEFAULT_ORDER + 1)
+            });
+        if !fits {
+            return Err(InputError::new(
+                ErrorKind::Shape,
+                "baselines",
+                "expected one order-10 guide path per robot of every problem",
+            ));
+        }
+        let straight = StraightPlanner::new(Bernstein::new(DEFAULT_ORDER)?);
         let mut robots = vec![0f32; b * n * ROBOT_FEATURES];
         let mut robot_pad = vec![true; b * n];
         let mut robot_mask = vec![0f32; b * n];
@@ -68,8 +104,13 @@ impl Conditioning {
             let s = frame.scale;
             let at = |v: [f64; 2]| [(v[0] - frame.centre[0]) / s, (v[1] - frame.centre[1]) / s];
             let t = p.horizon;
+            let line = straight.coefficients(p);
             for (j, r) in p.robots.iter().enumerate() {
                 let (start, goal) = (at(r.start), at(r.goal));
+                let (path, line) = (&baselines[i][j], &line[j]);
+                let bend = |a: &[f64], l: &[f64]| -> [f64; FREE] {
+                    std::array::from_fn(|m| (a[3 + m] - l[3 + m]) / s)
+                };
                 let row = [
                     start[0],
                     start[1],
@@ -83,6 +124,10 @@ impl Conditioning {
                     p.limits.max_speed * t / s,
                     p.limits.max_accel * t * t / s,
                 ];
+                let row = row
+                    .into_iter()
+                    .chain(bend(&path.x, &line.x))
+                    .chain(bend(&path.y, &line.y));
                 let at = (i * n + j) * ROBOT_FEATURES;
                 for (dst, v) in robots[at..at + ROBOT_FEATURES].iter_mut().zip(row) {
                     *dst = v as f32;
@@ -111,6 +156,7 @@ impl Conditioning {
             map: Tensor::from_data(TensorData::new(map, [b, o + 1, MAP_FEATURES]), device),
             map_pad: Tensor::from_data(TensorData::new(map_pad, [b, o + 1]), device),
             robot_counts: problems.iter().map(|p| p.robots.len()).collect(),
+            baselines,
         })
     }
 
@@ -143,6 +189,11 @@ impl Conditioning {
                 .robot_counts
                 .iter()
                 .flat_map(|&n| std::iter::repeat_n(n, k))
+                .collect(),
+            baselines: self
+                .baselines
+                .iter()
+                .flat_map(|b| std::iter::repeat_n(b.clone(), k))
                 .collect(),
         }
     }

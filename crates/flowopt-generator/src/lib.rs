@@ -1,8 +1,10 @@
 //! Flow-Opt's generator (DESIGN.md section 4): a flow-matching Diffusion Transformer that samples
 //! candidate joint trajectories for a planning problem.
 //!
-//! - [`representation`]: trajectories as per-robot deviations from the straight start-goal line,
-//!   in a frame shared by every workspace size;
+//! - [`representation`]: trajectories as per-robot deviations from a guide path (the straight
+//!   start-goal line, or the shortest way around obstacles that block it), in a frame shared by
+//!   every workspace size; [`Symmetry`] augments training data with the workspace's mirror
+//!   images;
 //! - [`Conditioning`]: robot and map tokens for a batch of problems of different sizes (padded,
 //!   with masks);
 //! - [`GeneratorNet`]: the velocity model, permutation-equivariant over robots (no positional
@@ -18,6 +20,7 @@ mod config;
 pub mod flow;
 mod model;
 pub mod representation;
+mod symmetry;
 pub mod train;
 mod weights;
 
@@ -25,6 +28,7 @@ pub use conditioning::{Conditioning, MAP_FEATURES, ROBOT_FEATURES};
 pub use config::GeneratorConfig;
 pub use flow::{FlowSampler, SampleSettings};
 pub use model::GeneratorNet;
+pub use symmetry::Symmetry;
 pub use train::{GeneratorReport, GeneratorTrainSettings};
 pub(crate) use weights::read_report;
 pub use weights::{Generator, GeneratorError};

@@ -1,10 +1,13 @@
 //! Trajectories as the generator sees them (DESIGN.md section 4): per robot, the 2K Bernstein
-//! coefficients minus those of the robot's smoothest rest-to-rest motion (the straight
-//! start-goal line), divided by the workspace's larger half-extent. The model learns deviations
-//! from the straight line in a frame shared by every workspace size; the boundary-determined
-//! coefficients of a feasible plan are (close to) zero there.
+//! coefficients minus those of the robot's *guide path* (the `filter` planner's unperturbed
+//! candidate: the smoothest rest-to-rest motion along the straight start-goal line, or along
+//! the shortest path around the obstacles where the line is blocked), divided by the
+//! workspace's larger half-extent. The model learns deviations from an obstacle-aware path in a
+//! frame shared by every workspace size, instead of having to learn to route around walls
+//! from the straight line; the boundary-determined coefficients of a feasible plan are (close
+//! to) zero there.
 
-use flowopt_core::{Bernstein, Coefficients, ErrorKind, InputError, Problem, StraightPlanner};
+use flowopt_core::{Bernstein, Coefficients, ErrorKind, InputError, Problem, path_coefficients};
 
 /// The normalising frame of a problem: positions are (p - centre) / scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,54 +28,57 @@ impl Frame {
     }
 }
 
-/// The straight-line (smoothest rest-to-rest) coefficients of every robot of `problem`: the
-/// `straight` planner's.
+/// The guide path of every robot of `problem` ([`flowopt_core::path_coefficients`]): the
+/// origin of the model's coordinates.
 pub fn baseline(problem: &Problem, basis: &Bernstein) -> Vec<Coefficients> {
-    StraightPlanner::new(basis.clone()).coefficients(problem)
+    path_coefficients(problem, basis)
 }
 
-/// `solution` as the model's target: N rows of 2K values, `[x_0..x_K, y_0..y_K]` per robot.
+/// `solution` as the model's target relative to `base` (the problem's [`baseline`]): N rows of
+/// 2K values, `[x_0..x_K, y_0..y_K]` per robot.
 pub fn encode(
     problem: &Problem,
+    base: &[Coefficients],
     solution: &[Coefficients],
     basis: &Bernstein,
 ) -> Result<Vec<f32>, InputError> {
     let k = basis.num_coefficients();
-    if solution.len() != problem.robots.len()
-        || solution.iter().any(|c| c.x.len() != k || c.y.len() != k)
-    {
+    let n = problem.robots.len();
+    let fits =
+        |c: &[Coefficients]| c.len() == n && c.iter().all(|c| c.x.len() == k && c.y.len() == k);
+    if !fits(solution) || !fits(base) {
         return Err(InputError::new(
             ErrorKind::Shape,
-            "solution",
-            format!(
-                "expected {} robots x 2 axes x {k} coefficients",
-                problem.robots.len()
-            ),
+            if fits(solution) {
+                "baseline"
+            } else {
+                "solution"
+            },
+            format!("expected {n} robots x 2 axes x {k} coefficients"),
         ));
     }
-    let frame = Frame::of(problem);
-    let base = baseline(problem, basis);
-    let mut out = Vec::with_capacity(solution.len() * 2 * k);
-    for (c, b) in solution.iter().zip(&base) {
+    let scale = Frame::of(problem).scale;
+    let mut out = Vec::with_capacity(n * 2 * k);
+    for (c, b) in solution.iter().zip(base) {
         for (v, w) in [(&c.x, &b.x), (&c.y, &b.y)] {
-            out.extend(v.iter().zip(w).map(|(v, w)| ((v - w) / frame.scale) as f32));
+            out.extend(v.iter().zip(w).map(|(v, w)| ((v - w) / scale) as f32));
         }
     }
     Ok(out)
 }
 
-/// The coefficients of model output `x` (N rows of 2K values) for `problem`.
-pub fn decode(problem: &Problem, x: &[f32], basis: &Bernstein) -> Vec<Coefficients> {
-    let k = basis.num_coefficients();
-    let frame = Frame::of(problem);
-    baseline(problem, basis)
-        .into_iter()
-        .zip(x.chunks_exact(2 * k))
+/// The coefficients of model output `x` (N rows of 2K values) relative to `base` (the
+/// problem's [`baseline`]).
+pub fn decode(problem: &Problem, base: &[Coefficients], x: &[f32]) -> Vec<Coefficients> {
+    let scale = Frame::of(problem).scale;
+    base.iter()
+        .zip(x.chunks_exact(x.len() / base.len().max(1)))
         .map(|(b, row)| {
+            let k = b.x.len();
             let axis = |base: &[f64], dev: &[f32]| -> Vec<f64> {
                 base.iter()
                     .zip(dev)
-                    .map(|(w, d)| w + f64::from(*d) * frame.scale)
+                    .map(|(w, d)| w + f64::from(*d) * scale)
                     .collect()
             };
             Coefficients {
@@ -89,7 +95,7 @@ mod tests {
     use flowopt_core::{DEFAULT_ORDER, Scenario, ScenarioConfig};
 
     #[test]
-    fn encode_then_decode_round_trips_and_the_straight_line_is_zero() {
+    fn encode_then_decode_round_trips_and_the_guide_path_is_zero() {
         let _serial = crate::test_lock();
         let problem = Scenario::Obstacles
             .generate(&ScenarioConfig::new(5).obstacles(3).seed(2))
@@ -97,7 +103,7 @@ mod tests {
         let basis = Bernstein::new(DEFAULT_ORDER).unwrap();
         let base = baseline(&problem, &basis);
         assert!(
-            encode(&problem, &base, &basis)
+            encode(&problem, &base, &base, &basis)
                 .unwrap()
                 .iter()
                 .all(|v| v.abs() < 1e-6)
@@ -105,9 +111,13 @@ mod tests {
         let mut bent = base.clone();
         bent[2].x[4] += 0.7;
         bent[4].y[6] -= 1.3;
-        let x = encode(&problem, &bent, &basis).unwrap();
-        let back = decode(&problem, &x, &basis);
+        let x = encode(&problem, &base, &bent, &basis).unwrap();
+        let back = decode(&problem, &base, &x);
         assert!(flowopt_core::max_coefficient_difference(&back, &bent) < 1e-5);
-        assert!(encode(&problem, &bent[..3], &basis).is_err());
+        let err = encode(&problem, &base, &bent[..3], &basis).unwrap_err();
+        assert_eq!(err.field, "solution");
+        // The guide path bends around the obstacles: it is not the straight line.
+        let straight = flowopt_core::StraightPlanner::new(basis.clone()).coefficients(&problem);
+        assert!(flowopt_core::max_coefficient_difference(&base, &straight) > 0.1);
     }
 }

@@ -12,17 +12,19 @@ use burn::optim::{AdamConfig, GradientsParams, grad_clipping::GradientClippingCo
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use flowopt_core::dataset::DatasetRecord;
-use flowopt_core::{Bernstein, ErrorKind, InputError, Problem};
+use flowopt_core::{Bernstein, Coefficients, ErrorKind, InputError, Problem};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::conditioning::Conditioning;
 use crate::config::GeneratorConfig;
 use crate::flow;
 use crate::model::GeneratorNet;
-use crate::representation::encode;
+use crate::representation::{baseline, encode};
+use crate::symmetry::Symmetry;
 use crate::{Generator, GeneratorError};
 
 /// Settings of `flowopt train generator`.
@@ -44,6 +46,10 @@ pub struct GeneratorTrainSettings {
     pub checkpoint_every: usize,
     /// Seed of the split, minibatches, noise, times and initial weights (default 0).
     pub seed: u64,
+    /// Train on every symmetry of each training problem too (mirror images, and for square
+    /// workspaces the exchanged axes: up to 8 examples per solution; default true). The
+    /// validation problems are left as they are.
+    pub augment: bool,
 }
 
 impl Default for GeneratorTrainSettings {
@@ -56,6 +62,7 @@ impl Default for GeneratorTrainSettings {
             validate_every: 250,
             checkpoint_every: 500,
             seed: 0,
+            augment: true,
         }
     }
 }
@@ -88,37 +95,76 @@ impl GeneratorTrainSettings {
 pub struct Example {
     /// The problem.
     pub problem: Problem,
+    /// The problem's guide paths, the origin of the target ([`baseline`]).
+    pub baseline: Vec<Coefficients>,
     /// The solution as the model's target (N x 2K, see [`encode`]).
     pub target: Vec<f32>,
 }
 
+impl Example {
+    /// `solution` of `problem` as an example.
+    pub fn new(
+        problem: Problem,
+        solution: &[Coefficients],
+        basis: &Bernstein,
+    ) -> Result<Self, InputError> {
+        let baseline = baseline(&problem, basis);
+        let target = encode(&problem, &baseline, solution, basis)?;
+        Ok(Self {
+            problem,
+            baseline,
+            target,
+        })
+    }
+}
+
 /// Every (problem, solution) pair of `records`, split by problem into (training, validation)
-/// with a seeded shuffle, so no problem is on both sides.
+/// with a seeded shuffle (`settings.validation_fraction`, `settings.seed`), so no problem is on
+/// both sides; with `settings.augment`, every [`Symmetry`] image of each training pair too.
+/// Encoding runs on all cores (each image needs its own guide paths).
 pub fn examples(
     records: &[DatasetRecord],
     config: &GeneratorConfig,
-    validation_fraction: f64,
-    seed: u64,
+    settings: &GeneratorTrainSettings,
 ) -> Result<(Vec<Example>, Vec<Example>), GeneratorError> {
     let basis = Bernstein::new(config.order)?;
     let mut order: Vec<usize> = (0..records.len()).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5B11_7000));
-    let held = ((records.len() as f64) * validation_fraction).round() as usize;
-    let (mut train, mut val) = (Vec::new(), Vec::new());
-    for (rank, &i) in order.iter().enumerate() {
-        let record = &records[i];
-        for solution in &record.solutions {
-            let example = Example {
-                problem: record.problem.clone(),
-                target: encode(&record.problem, solution, &basis).map_err(|e| {
-                    InputError::new(e.kind, format!("records[{i}].{}", e.field), e.message)
-                })?,
-            };
-            if rank < held {
-                val.push(example);
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(settings.seed ^ 0x5B11_7000));
+    let held = ((records.len() as f64) * settings.validation_fraction).round() as usize;
+    let encoded: Vec<(bool, Vec<Example>)> = order
+        .par_iter()
+        .enumerate()
+        .map(|(rank, &i)| {
+            let record = &records[i];
+            let validation = rank < held;
+            let symmetries = if validation || !settings.augment {
+                vec![Symmetry::default()]
             } else {
-                train.push(example);
+                Symmetry::of(&record.problem)
+            };
+            let mut out = Vec::new();
+            for solution in &record.solutions {
+                for s in &symmetries {
+                    let example = Example::new(
+                        s.problem(&record.problem),
+                        &s.coefficients(&record.problem, solution),
+                        &basis,
+                    )
+                    .map_err(|e| {
+                        InputError::new(e.kind, format!("records[{i}].{}", e.field), e.message)
+                    })?;
+                    out.push(example);
+                }
             }
+            Ok((validation, out))
+        })
+        .collect::<Result<_, InputError>>()?;
+    let (mut train, mut val) = (Vec::new(), Vec::new());
+    for (validation, group) in encoded {
+        if validation {
+            val.extend(group);
+        } else {
+            train.extend(group);
         }
     }
     if train.is_empty() {
@@ -139,7 +185,8 @@ pub fn batch(
     device: &Device,
 ) -> Result<(Tensor<3>, Conditioning), GeneratorError> {
     let problems: Vec<&Problem> = examples.iter().map(|e| &e.problem).collect();
-    let cond = Conditioning::new(&problems, device)?;
+    let baselines = examples.iter().map(|e| e.baseline.clone()).collect();
+    let cond = Conditioning::with_baselines(&problems, baselines, device)?;
     let [b, n, _] = cond.robots.dims();
     let mut x = vec![0f32; b * n * dim];
     for (i, e) in examples.iter().enumerate() {
@@ -398,7 +445,6 @@ fn latest_checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::representation::baseline;
     use flowopt_core::{DEFAULT_ORDER, Scenario, ScenarioConfig};
 
     /// Examples with made-up (not necessarily feasible) targets: the baseline bent by a
@@ -417,10 +463,7 @@ mod tests {
                         c.y[a] -= 0.8 * ((i * 3 + r + a) as f64).cos();
                     }
                 }
-                Example {
-                    target: encode(&problem, &solution, &basis).unwrap(),
-                    problem,
-                }
+                Example::new(problem, &solution, &basis).unwrap()
             })
             .collect()
     }

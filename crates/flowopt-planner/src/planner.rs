@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use flowopt_core::{
-    Bernstein, Candidate, InputError, Plan, PlanError, PlanOptions, Planner, Problem, elapsed_ms,
+    Candidate, InputError, Plan, PlanError, PlanOptions, Planner, Problem, elapsed_ms,
 };
 use flowopt_filter::selection::{best, judge};
 use flowopt_filter::{FilterSettings, Instance, SafetyFilter, WarmStart};
@@ -20,7 +20,6 @@ pub struct FlowOptPlanner {
     generator: Generator,
     filter: SafetyFilter,
     settings: FlowOptSettings,
-    basis: Bernstein,
 }
 
 impl FlowOptPlanner {
@@ -42,7 +41,6 @@ impl FlowOptPlanner {
             filter = filter.with_warm_start(warm);
         }
         Ok(Self {
-            basis: Bernstein::new(generator.config().order)?,
             generator,
             filter,
             settings,
@@ -83,14 +81,9 @@ impl FlowOptPlanner {
                 planner: "flowopt".into(),
                 message: format!("reading the generator's samples back: {e:?}"),
             })?;
+        let base = &cond.baselines[0];
         Ok((0..k)
-            .map(|c| {
-                decode(
-                    problem,
-                    &values[c * n * dim..(c + 1) * n * dim],
-                    &self.basis,
-                )
-            })
+            .map(|c| decode(problem, base, &values[c * n * dim..(c + 1) * n * dim]))
             .collect())
     }
 }
