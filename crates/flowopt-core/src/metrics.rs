@@ -10,10 +10,10 @@
 //! Velocities and accelerations of sample-only plans (ORCA) come from finite differences and
 //! their start/end velocity boundary conditions are not checked: only positions are.
 
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
-use crate::bernstein::Bernstein;
+use crate::bernstein::{Bernstein, SampleMatrices};
 use crate::error::{ErrorKind, InputError};
 use crate::plan::Trajectory;
 use crate::problem::{Problem, Vec2, dist, norm, uniform_times};
@@ -138,11 +138,30 @@ pub fn evaluate(
     // Grid 1: the plan's samples. Grid 2: the dense grid.
     let mut sample_tracks = Vec::with_capacity(trajectories.len());
     let mut dense_tracks = Vec::with_capacity(trajectories.len());
+    // Sampling matrices per polynomial order (usually one), on both grids, built once.
+    let mut matrices: Vec<(usize, SampleMatrices, SampleMatrices)> = Vec::new();
+    for basis in bases.iter().flatten() {
+        if matrices.iter().all(|(order, ..)| *order != basis.order()) {
+            matrices.push((
+                basis.order(),
+                basis.sample_matrices(&times, horizon),
+                basis.sample_matrices(&dense_times, horizon),
+            ));
+        }
+    }
+    let matrices_of = |basis: &Bernstein| {
+        let (_, on_samples, dense) = matrices
+            .iter()
+            .find(|(order, ..)| *order == basis.order())
+            .expect("built above for every order");
+        (on_samples, dense)
+    };
     for (i, (tr, basis)) in trajectories.iter().zip(&bases).enumerate() {
         let given: Vec<Vec2> = tr.samples.iter().map(|s| [s[1], s[2]]).collect();
         match (basis, &tr.coefficients) {
             (Some(basis), Some(c)) => {
-                let exact = coefficient_track(basis, &c.x, &c.y, &times, horizon);
+                let (on_samples, dense) = matrices_of(basis);
+                let exact = coefficient_track(on_samples, &c.x, &c.y);
                 for (g, e) in given.iter().zip(&exact.pos) {
                     res.consistency = res.consistency.max(dist(*g, *e));
                 }
@@ -165,7 +184,7 @@ pub fn evaluate(
                     vel: exact.vel,
                     acc: exact.acc,
                 });
-                dense_tracks.push(coefficient_track(basis, &c.x, &c.y, &dense_times, horizon));
+                dense_tracks.push(coefficient_track(dense, &c.x, &c.y));
             }
             _ => {
                 let (vel, acc) = finite_differences(&given, &times);
@@ -352,27 +371,17 @@ fn check_coefficients(
     Bernstein::for_coefficients(nx).map_err(|e| InputError { field, ..e })
 }
 
-fn coefficient_track(
-    basis: &Bernstein,
-    x: &[f64],
-    y: &[f64],
-    times: &[f64],
-    horizon: f64,
-) -> Track {
-    let n = times.len();
-    let (mut pos, mut vel, mut acc) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for &t in times {
-        let [px, vx, ax] = basis.eval(x, t, horizon);
-        let [py, vy, ay] = basis.eval(y, t, horizon);
-        pos.push([px, py]);
-        vel.push([vx, vy]);
-        acc.push([ax, ay]);
+fn coefficient_track(m: &SampleMatrices, x: &[f64], y: &[f64]) -> Track {
+    let (x, y) = (DVector::from_column_slice(x), DVector::from_column_slice(y));
+    let rows = |a: &DMatrix<f64>| -> Vec<Vec2> {
+        let (ax, ay) = (a * &x, a * &y);
+        ax.iter().zip(ay.iter()).map(|(&u, &v)| [u, v]).collect()
+    };
+    Track {
+        pos: rows(&m.p),
+        vel: rows(&m.pdot),
+        acc: rows(&m.pddot),
     }
-    Track { pos, vel, acc }
 }
 
 /// Segment velocities and node accelerations (three-point formula on a non-uniform grid).
