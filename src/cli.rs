@@ -151,6 +151,10 @@ pub struct PlanArgs {
     /// `flowopt` planner: most safety-filter iterations.
     #[arg(long, default_value_t = 200)]
     pub filter_iterations: usize,
+    /// `flowopt` planner: stop filtering once this many candidates have converged (0: wait
+    /// for every candidate or the budget).
+    #[arg(long, default_value_t = flowopt::planner::STOP_AFTER)]
+    pub stop_after: usize,
     /// `flowopt` planner: also return every feasible candidate (with a diversity count in
     /// `info.distinct_passing_patterns`).
     #[arg(long)]

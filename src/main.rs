@@ -86,6 +86,7 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
             candidates: args.candidates,
             flow_steps: args.flow_steps,
             filter_iterations: args.filter_iterations,
+            stop_after: args.stop_after,
             return_candidates: args.return_candidates,
             integrator: args.integrator,
         },

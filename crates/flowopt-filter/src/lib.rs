@@ -127,6 +127,7 @@ impl SafetyFilter {
                 state,
                 converged,
                 residual,
+                iterations,
             } = solver::run(&batch, c0, lambda0, &self.settings);
             let coefficients = coefficients_of(&batch, state.c);
             for (slot, ((coefficients, r), conv)) in members
@@ -136,11 +137,11 @@ impl SafetyFilter {
                 out[*slot] = Some(FilterOutput {
                     coefficients,
                     residual: r,
-                    iterations: conv.unwrap_or(self.settings.max_iterations),
-                    status: if conv.is_some() {
-                        FilterStatus::Converged
-                    } else {
-                        FilterStatus::MaxIterations
+                    iterations: conv.unwrap_or(iterations),
+                    status: match conv {
+                        Some(_) => FilterStatus::Converged,
+                        None if iterations < self.settings.max_iterations => FilterStatus::Stopped,
+                        None => FilterStatus::MaxIterations,
                     },
                 });
             }
@@ -296,6 +297,57 @@ mod tests {
             .map(|&i| out[0].coefficients[i].clone())
             .collect();
         assert!(max_coefficient_difference(&expected, &out[1].coefficients) < 1e-4);
+    }
+
+    /// With `stop_after: 1` the batch stops at the first check where one candidate has
+    /// converged: that one is below the tolerance, the rest are returned unconverged, flagged.
+    #[test]
+    fn a_batch_can_stop_at_its_first_converged_candidates() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(6).seed(3))
+            .unwrap();
+        let mut candidates: Vec<Vec<Coefficients>> =
+            (0..4).map(|s| perturbed(&problem, s)).collect();
+        // A straight-line swap through the centre converges last.
+        candidates.push(straight(&problem));
+        let instances: Vec<Instance> = candidates
+            .iter()
+            .map(|candidate| Instance {
+                problem: &problem,
+                candidate,
+            })
+            .collect();
+        let all = SafetyFilter::new(FilterSettings::default(), cpu())
+            .unwrap()
+            .project(&instances)
+            .unwrap();
+        let first = all.iter().map(|o| o.iterations).min().unwrap();
+        assert!(
+            all.iter().any(|o| o.iterations > first),
+            "every candidate converged at the same check: {:?}",
+            all.iter().map(|o| o.iterations).collect::<Vec<_>>()
+        );
+        let settings = FilterSettings {
+            stop_after: 1,
+            ..Default::default()
+        };
+        let early = SafetyFilter::new(settings.clone(), cpu())
+            .unwrap()
+            .project(&instances)
+            .unwrap();
+        let tol = settings.tolerance as f32;
+        assert!(early.iter().all(|o| o.iterations <= first));
+        assert!(
+            early
+                .iter()
+                .any(|o| o.status == FilterStatus::Converged && o.residual <= tol)
+        );
+        for (e, a) in early.iter().zip(&all) {
+            if a.iterations > first {
+                assert_eq!(e.status, FilterStatus::Stopped);
+                assert_eq!(e.iterations, first);
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,11 @@ pub struct FilterSettings {
     pub tolerance: f64,
     /// Residuals are read back (a device sync) every this many iterations (default 10).
     pub check_every: usize,
+    /// Stop once this many instances of a batch meet the tolerance (checked with the
+    /// residuals; 0 = wait for all of them, the default). A planner that keeps one of K
+    /// candidates of one problem can stop at the first converged ones instead of running the
+    /// hardest candidate to the budget; the others are returned as they stand (unconverged).
+    pub stop_after: usize,
     /// Clearance added to every separation and obstacle distance, metres (default 0.03), so that
     /// nothing dips below the true bound between samples (the checker also looks 4x denser).
     pub clearance: f64,
@@ -36,6 +41,7 @@ impl Default for FilterSettings {
             max_iterations: 200,
             tolerance: 1e-4,
             check_every: 10,
+            stop_after: 0,
             clearance: 0.03,
             limit_margin: 0.02,
             samples: 0,

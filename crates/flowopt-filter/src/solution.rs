@@ -9,6 +9,9 @@ pub enum FilterStatus {
     Converged,
     /// The iteration budget ran out first.
     MaxIterations,
+    /// The batch stopped when enough other instances had converged
+    /// ([`crate::FilterSettings::stop_after`]).
+    Stopped,
 }
 
 /// The projection of one candidate.
@@ -18,7 +21,8 @@ pub struct FilterOutput {
     pub coefficients: Vec<Coefficients>,
     /// Largest constraint violation on the filter's samples (metres of coefficient differences).
     pub residual: f32,
-    /// Iterations run until convergence was seen (checked every `check_every`), or the budget.
+    /// Iterations run until convergence was seen (checked every `check_every`), else the
+    /// iterations the batch ran.
     pub iterations: usize,
     /// Converged or not.
     pub status: FilterStatus,

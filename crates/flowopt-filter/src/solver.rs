@@ -406,19 +406,27 @@ pub struct Run {
     pub converged: Vec<Option<usize>>,
     /// Per instance, the largest primal residual of the final state (the last check's reading).
     pub residual: Vec<f32>,
+    /// Iterations run.
+    pub iterations: usize,
 }
 
-/// Runs until every instance's residual is below the tolerance (checked every
-/// `check_every` iterations) or the iteration budget is spent. The last iteration is always a
-/// check, so its reading is the final residual.
+/// Runs until every instance's residual is below the tolerance (or `stop_after` of them, when
+/// set), checked every `check_every` iterations, or the iteration budget is spent. The last
+/// iteration is always a check, so its reading is the final residual.
 pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSettings) -> Run {
     let rho = settings.rho as f32;
     let tol = settings.tolerance as f32;
     let mut state = start(batch, c0, lambda0, rho);
     let mut converged: Vec<Option<usize>> = vec![None; batch.size];
+    let enough = match settings.stop_after {
+        0 => batch.size,
+        m => m.min(batch.size),
+    };
     let mut worst = Vec::new();
+    let mut iterations = 0;
     for it in 1..=settings.max_iterations {
         state = step(batch, state, rho);
+        iterations = it;
         if it % settings.check_every == 0 || it == settings.max_iterations {
             worst = residuals(&residual(batch, &state.r));
             for (slot, r) in converged.iter_mut().zip(&worst) {
@@ -426,7 +434,7 @@ pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSe
                     *slot = Some(it);
                 }
             }
-            if converged.iter().all(Option::is_some) {
+            if converged.iter().filter(|c| c.is_some()).count() >= enough {
                 break;
             }
         }
@@ -435,6 +443,7 @@ pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSe
         state,
         converged,
         residual: worst,
+        iterations,
     }
 }
 

@@ -10,4 +10,4 @@ mod planner;
 mod settings;
 
 pub use planner::FlowOptPlanner;
-pub use settings::FlowOptSettings;
+pub use settings::{FlowOptSettings, STOP_AFTER};

@@ -34,6 +34,7 @@ impl FlowOptPlanner {
         settings.validate()?;
         let filter_settings = FilterSettings {
             max_iterations: settings.filter_iterations,
+            stop_after: settings.stop_after,
             ..Default::default()
         };
         let mut filter = SafetyFilter::new(filter_settings, device)?;

@@ -4,6 +4,9 @@ use flowopt_core::{ErrorKind, InputError};
 use flowopt_generator::flow::Integrator;
 use serde::{Deserialize, Serialize};
 
+/// Default of [`FlowOptSettings::stop_after`].
+pub const STOP_AFTER: usize = 0;
+
 /// Options of the `flowopt` planner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -16,6 +19,9 @@ pub struct FlowOptSettings {
     pub integrator: Integrator,
     /// Most safety-filter iterations (default 200).
     pub filter_iterations: usize,
+    /// Stop filtering once this many candidates have converged (0: run every candidate to
+    /// convergence or the budget; default STOP_AFTER).
+    pub stop_after: usize,
     /// Return every feasible filtered candidate besides the best (default false).
     pub return_candidates: bool,
 }
@@ -27,6 +33,7 @@ impl Default for FlowOptSettings {
             flow_steps: 4,
             integrator: Integrator::Euler,
             filter_iterations: 200,
+            stop_after: STOP_AFTER,
             return_candidates: false,
         }
     }
@@ -44,6 +51,12 @@ impl FlowOptSettings {
         }
         if !(1..=10_000).contains(&self.filter_iterations) {
             return bad("filter_iterations", "must be in 1..=10000");
+        }
+        if self.stop_after > self.candidates {
+            return bad(
+                "stop_after",
+                "must be at most `candidates` (0: wait for all)",
+            );
         }
         Ok(())
     }
