@@ -91,9 +91,10 @@ pub struct BenchArgs {
     /// Where tensor work runs: cpu (default) or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: flowopt::DeviceChoice,
-    /// `flowopt` planner: generator weights written by `flowopt train generator`.
+    /// `flowopt` planner: `shipped` (the embedded generator) or the path of weights written by
+    /// `flowopt train generator`.
     #[arg(long, default_value = flowopt::DEFAULT_GENERATOR)]
-    pub generator: PathBuf,
+    pub generator: flowopt::GeneratorChoice,
 }
 
 #[derive(Debug, Args)]
@@ -123,7 +124,7 @@ pub struct PlanArgs {
     #[arg(default_value = "-")]
     pub problem: PathBuf,
     /// Planner to use (see `flowopt list`).
-    #[arg(short, long, default_value = "straight")]
+    #[arg(short, long, default_value = "flowopt")]
     pub planner: String,
     /// Seed of the planner's random choices.
     #[arg(long, default_value_t = 0)]
@@ -136,9 +137,10 @@ pub struct PlanArgs {
     /// warmstart`.
     #[arg(long, default_value = "shipped")]
     pub warm_start: flowopt::WarmStartChoice,
-    /// `flowopt` planner: generator weights written by `flowopt train generator`.
+    /// `flowopt` planner: `shipped` (the embedded generator) or the path of weights written by
+    /// `flowopt train generator`.
     #[arg(long, default_value = flowopt::DEFAULT_GENERATOR)]
-    pub generator: PathBuf,
+    pub generator: flowopt::GeneratorChoice,
     /// `flowopt` planner: candidates sampled per problem.
     #[arg(long, default_value_t = 8)]
     pub candidates: usize,
@@ -149,7 +151,7 @@ pub struct PlanArgs {
     #[arg(long, default_value = "euler")]
     pub integrator: flowopt::generator::flow::Integrator,
     /// `flowopt` planner: most safety-filter iterations.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 500)]
     pub filter_iterations: usize,
     /// `flowopt` planner: stop filtering once this many candidates have converged (0: wait
     /// for every candidate or the budget).
@@ -263,7 +265,7 @@ pub struct GeneratorArgs {
     #[arg(short, long, default_value = "assets/generator")]
     pub out: PathBuf,
     /// Optimizer steps.
-    #[arg(long, default_value_t = 4000)]
+    #[arg(long, default_value_t = 6000)]
     pub steps: usize,
     /// Examples (problem, solution) per step.
     #[arg(long, default_value_t = 32)]

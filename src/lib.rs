@@ -23,6 +23,6 @@ pub mod bench;
 mod registry;
 
 pub use registry::{
-    DEFAULT_GENERATOR, DeviceChoice, PLANNERS, PlannerOptions, RegistryError, WarmStartChoice,
-    planner_by_name,
+    DEFAULT_GENERATOR, DeviceChoice, GeneratorChoice, PLANNERS, PlannerOptions, RegistryError,
+    WarmStartChoice, planner_by_name,
 };

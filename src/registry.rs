@@ -91,31 +91,51 @@ impl FromStr for WarmStartChoice {
     }
 }
 
-/// Where the generator weights are read from unless told otherwise.
-pub const DEFAULT_GENERATOR: &str = "assets/generator";
+/// Which generator weights the `flowopt` planner uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum GeneratorChoice {
+    /// The generator shipped in `assets/generator.bpk` (embedded in the binary), the default.
+    #[default]
+    Shipped,
+    /// Weights written by `flowopt train generator` (`x.bpk` with `x.json` beside it).
+    Path(PathBuf),
+}
+
+impl GeneratorChoice {
+    /// The generator on `device`.
+    pub fn load(&self, device: &Device) -> Result<Generator, GeneratorError> {
+        match self {
+            GeneratorChoice::Shipped => Generator::shipped(device),
+            GeneratorChoice::Path(path) => Generator::load(path, device),
+        }
+    }
+}
+
+impl FromStr for GeneratorChoice {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "shipped" => GeneratorChoice::Shipped,
+            path => GeneratorChoice::Path(path.into()),
+        })
+    }
+}
+
+/// The command-line spelling of [`GeneratorChoice::Shipped`].
+pub const DEFAULT_GENERATOR: &str = "shipped";
 
 /// How [`planner_by_name`] builds a planner.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlannerOptions {
     /// Where tensor work runs.
     pub device: DeviceChoice,
     /// The safety filter's warm start.
     pub warm_start: WarmStartChoice,
-    /// Generator weights (`x.bpk` with `x.json` beside it) for the `flowopt` planner.
-    pub generator: PathBuf,
+    /// Generator weights of the `flowopt` planner.
+    pub generator: GeneratorChoice,
     /// Options of the `flowopt` planner.
     pub flowopt: FlowOptSettings,
-}
-
-impl Default for PlannerOptions {
-    fn default() -> Self {
-        Self {
-            device: DeviceChoice::default(),
-            warm_start: WarmStartChoice::default(),
-            generator: PathBuf::from(DEFAULT_GENERATOR),
-            flowopt: FlowOptSettings::default(),
-        }
-    }
 }
 
 /// Errors building a planner.
@@ -174,7 +194,7 @@ pub fn planner_by_name(
         }
         "flowopt" => {
             let device = options.device.device();
-            let generator = Generator::load(&options.generator, &device)?;
+            let generator = options.generator.load(&device)?;
             let warm_start = options.warm_start.load(&device)?;
             Ok(Box::new(FlowOptPlanner::new(
                 generator,

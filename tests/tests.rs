@@ -2,3 +2,4 @@
 
 mod cli;
 mod filter_reference;
+mod shipped;

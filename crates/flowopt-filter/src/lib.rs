@@ -92,6 +92,18 @@ impl SafetyFilter {
     /// candidate with zero multipliers. Instances are grouped by shape and each group runs as
     /// one batch; results keep the input order.
     pub fn project(&self, instances: &[Instance]) -> Result<Vec<FilterOutput>, InputError> {
+        self.project_accepting(instances, &mut |_, _| true)
+    }
+
+    /// [`project`](Self::project), where an instance that meets the tolerance counts towards
+    /// [`FilterSettings::stop_after`] only if `accept(index, coefficients)` takes it (`index`
+    /// into `instances`): a planner can ask for candidates that also pass its own, denser check
+    /// before the batch stops.
+    pub fn project_accepting(
+        &self,
+        instances: &[Instance],
+        accept: &mut dyn FnMut(usize, &[Coefficients]) -> bool,
+    ) -> Result<Vec<FilterOutput>, InputError> {
         let _span = tracing::debug_span!("filter", instances = instances.len()).entered();
         let mut groups: BTreeMap<(usize, usize, usize), Vec<usize>> = BTreeMap::new();
         for (i, inst) in instances.iter().enumerate() {
@@ -128,7 +140,13 @@ impl SafetyFilter {
                 converged,
                 residual,
                 iterations,
-            } = solver::run(&batch, c0, lambda0, &self.settings);
+            } = solver::run_accepting(&batch, c0, lambda0, &self.settings, &mut |state, newly| {
+                let current = coefficients_of(&batch, state.c.clone());
+                newly
+                    .iter()
+                    .filter(|&&i| accept(members[i], &current[i]))
+                    .count()
+            });
             let coefficients = coefficients_of(&batch, state.c);
             for (slot, ((coefficients, r), conv)) in members
                 .iter()

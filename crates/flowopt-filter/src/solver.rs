@@ -414,6 +414,20 @@ pub struct Run {
 /// set), checked every `check_every` iterations, or the iteration budget is spent. The last
 /// iteration is always a check, so its reading is the final residual.
 pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSettings) -> Run {
+    run_accepting(batch, c0, lambda0, settings, &mut |_, newly| newly.len())
+}
+
+/// [`run`], where an instance counts towards `stop_after` only when `accept` takes it:
+/// `accept(state, newly)` is called at each check with the instances that have just met the
+/// tolerance and returns how many of them it accepts (e.g. after checking them more densely
+/// than the filter's samples).
+pub fn run_accepting(
+    batch: &Batch,
+    c0: Tensor<3>,
+    lambda0: Tensor<3>,
+    settings: &FilterSettings,
+    accept: &mut dyn FnMut(&State, &[usize]) -> usize,
+) -> Run {
     let rho = settings.rho as f32;
     let tol = settings.tolerance as f32;
     let mut state = start(batch, c0, lambda0, rho);
@@ -422,6 +436,7 @@ pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSe
         0 => batch.size,
         m => m.min(batch.size),
     };
+    let mut accepted = 0;
     let mut worst = Vec::new();
     let mut iterations = 0;
     for it in 1..=settings.max_iterations {
@@ -429,12 +444,17 @@ pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSe
         iterations = it;
         if it % settings.check_every == 0 || it == settings.max_iterations {
             worst = residuals(&residual(batch, &state.r));
-            for (slot, r) in converged.iter_mut().zip(&worst) {
+            let mut newly = Vec::new();
+            for (i, (slot, r)) in converged.iter_mut().zip(&worst).enumerate() {
                 if slot.is_none() && *r <= tol {
                     *slot = Some(it);
+                    newly.push(i);
                 }
             }
-            if converged.iter().filter(|c| c.is_some()).count() >= enough {
+            if !newly.is_empty() {
+                accepted += accept(&state, &newly);
+            }
+            if accepted >= enough || converged.iter().all(Option::is_some) {
                 break;
             }
         }

@@ -31,7 +31,7 @@ use crate::{Generator, GeneratorError};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratorTrainSettings {
-    /// Optimizer steps (default 4000).
+    /// Optimizer steps (default 6000).
     pub steps: usize,
     /// Examples per step (default 32).
     pub batch_size: usize,
@@ -55,7 +55,7 @@ pub struct GeneratorTrainSettings {
 impl Default for GeneratorTrainSettings {
     fn default() -> Self {
         Self {
-            steps: 4000,
+            steps: 6000,
             batch_size: 32,
             learning_rate: 1e-3,
             validation_fraction: 0.1,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
 use flowopt_core::InputError;
 
 use crate::config::GeneratorConfig;
@@ -66,6 +67,11 @@ pub(crate) fn read_report(path: &Path) -> Result<GeneratorReport, GeneratorError
     })
 }
 
+/// The shipped weights and their JSON report, produced by `flowopt train generator` (README,
+/// "Training the generator").
+const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../../assets/generator.bpk");
+const SHIPPED_REPORT: &str = include_str!("../../../assets/generator.json");
+
 /// A generator network on one device.
 #[derive(Debug, Clone)]
 pub struct Generator {
@@ -74,6 +80,27 @@ pub struct Generator {
 }
 
 impl Generator {
+    /// The generator trained and shipped with Flow-Opt (`assets/generator.bpk`, embedded in
+    /// the binary).
+    pub fn shipped(device: &Device) -> Result<Self, GeneratorError> {
+        let what = "assets/generator.bpk";
+        let report: GeneratorReport =
+            serde_json::from_str(SHIPPED_REPORT).map_err(|e| GeneratorError::Json {
+                path: "assets/generator.json".into(),
+                message: e.to_string(),
+            })?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(SHIPPED_WEIGHTS.to_vec()))
+            .map_err(|e| GeneratorError::Record {
+                what: what.into(),
+                message: e.to_string(),
+            })?;
+        let net = Self::net_from_record(report.config, record, what, device)?;
+        Ok(Self {
+            config: report.config,
+            net,
+        })
+    }
+
     /// Loads `path` (`x.bpk` with `x.json` beside it; the extension may be left out).
     pub fn load(path: &Path, device: &Device) -> Result<Self, GeneratorError> {
         let report = read_report(&path.with_extension("json"))?;
@@ -101,11 +128,21 @@ impl Generator {
             what: what.clone(),
             message: e.to_string(),
         })?;
+        Self::net_from_record(config, record, &what, device)
+    }
+
+    fn net_from_record(
+        config: GeneratorConfig,
+        record: ModuleRecord,
+        what: &str,
+        device: &Device,
+    ) -> Result<GeneratorNet, GeneratorError> {
+        config.validate()?;
         config
             .init(device)
             .try_load_record(record)
             .map_err(|e| GeneratorError::Record {
-                what,
+                what: what.into(),
                 message: e.to_string(),
             })
     }

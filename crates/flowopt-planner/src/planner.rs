@@ -105,7 +105,14 @@ impl Planner for FlowOptPlanner {
             .iter()
             .map(|candidate| Instance { problem, candidate })
             .collect();
-        let outputs = self.filter.project(&instances)?;
+        // A converged candidate counts towards `stop_after` only when it also passes the
+        // checker (4x denser than the filter's samples): robots can meet between samples.
+        let outputs = self
+            .filter
+            .project_accepting(&instances, &mut |_, coefficients| {
+                judge(problem, &[coefficients.to_vec()])
+                    .is_ok_and(|j| j.first().is_some_and(|j| j.metrics.feasible))
+            })?;
         let filter_ms = elapsed_ms(filter_started);
         let select_started = Instant::now();
         let projected: Vec<_> = outputs.iter().map(|o| o.coefficients.clone()).collect();

@@ -5,7 +5,7 @@ use flowopt_generator::flow::Integrator;
 use serde::{Deserialize, Serialize};
 
 /// Default of [`FlowOptSettings::stop_after`].
-pub const STOP_AFTER: usize = 0;
+pub const STOP_AFTER: usize = 1;
 
 /// Options of the `flowopt` planner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -17,10 +17,12 @@ pub struct FlowOptSettings {
     pub flow_steps: usize,
     /// Integrator of the flow (default Euler).
     pub integrator: Integrator,
-    /// Most safety-filter iterations (default 200).
+    /// Most safety-filter iterations (default 500; with `stop_after` the easy problems stop long before).
     pub filter_iterations: usize,
     /// Stop filtering once this many candidates have converged (0: run every candidate to
-    /// convergence or the budget; default STOP_AFTER).
+    /// convergence or the budget; default 1: the first converged candidates are the answer,
+    /// which cuts the time spent on the hardest candidate without changing which problems are
+    /// solved).
     pub stop_after: usize,
     /// Return every feasible filtered candidate besides the best (default false).
     pub return_candidates: bool,
@@ -32,7 +34,7 @@ impl Default for FlowOptSettings {
             candidates: 8,
             flow_steps: 4,
             integrator: Integrator::Euler,
-            filter_iterations: 200,
+            filter_iterations: 500,
             stop_after: STOP_AFTER,
             return_candidates: false,
         }

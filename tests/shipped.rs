@@ -1,0 +1,112 @@
+//! The shipped generator (`assets/generator.bpk`, embedded): `flowopt plan` (whose default
+//! planner is `flowopt`) solves the N = 16 problems, verified by `flowopt check`, and
+//! the weights give the same plan on the CPU and on wgpu.
+
+use assert_cmd::Command;
+use flowopt::core::{PlanOptions, Scenario, ScenarioConfig, max_coefficient_difference};
+use flowopt::{DeviceChoice, PlannerOptions, planner_by_name};
+
+fn flowopt() -> Command {
+    Command::cargo_bin("flowopt").expect("the flowopt binary is built")
+}
+
+/// `flowopt scenario NAME -n 16 --seed SEED | flowopt plan | flowopt check` exits 0.
+fn plans_and_checks(name: &str, seed: u64) {
+    let problem = flowopt()
+        .args([
+            "scenario",
+            name,
+            "--robots",
+            "16",
+            "--seed",
+            &seed.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(problem.status.success());
+    let plan = flowopt()
+        .args(["plan", "--seed", &seed.to_string()])
+        .write_stdin(problem.stdout.clone())
+        .output()
+        .unwrap();
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(
+        parsed["planner"], "flowopt",
+        "flowopt is the default planner"
+    );
+    let dir = std::env::temp_dir().join(format!("flowopt-shipped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (problem_file, plan_file) = (
+        dir.join(format!("{name}.json")),
+        dir.join(format!("{name}-plan.json")),
+    );
+    std::fs::write(&problem_file, &problem.stdout).unwrap();
+    std::fs::write(&plan_file, &plan.stdout).unwrap();
+    let check = flowopt()
+        .arg("check")
+        .arg(&problem_file)
+        .arg(&plan_file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{name} N=16 seed {seed}: {} (info {})",
+        String::from_utf8_lossy(&check.stderr),
+        parsed["info"]
+    );
+}
+
+#[test]
+fn shipped_generator_solves_circle_16() {
+    plans_and_checks("circle", 0);
+}
+
+#[test]
+fn shipped_generator_solves_obstacles_16() {
+    plans_and_checks("obstacles", 0);
+}
+
+#[test]
+fn shipped_generator_solves_warehouse_16() {
+    plans_and_checks("warehouse", 0);
+}
+
+/// The embedded weights load on the CPU and on wgpu (Mesa's llvmpipe on machines without a
+/// GPU) and give the same plan.
+#[test]
+fn shipped_generator_plans_alike_on_cpu_and_wgpu() {
+    let problem = Scenario::Obstacles
+        .generate(&ScenarioConfig::new(6).seed(2))
+        .unwrap();
+    let plan_on = |device| {
+        let options = PlannerOptions {
+            device,
+            ..Default::default()
+        };
+        planner_by_name("flowopt", &options)
+            .unwrap()
+            .plan(&problem, &PlanOptions { seed: 2 })
+            .unwrap()
+    };
+    let cpu = plan_on(DeviceChoice::Cpu);
+    let gpu = plan_on(DeviceChoice::Wgpu);
+    let coefficients = |plan: &flowopt::core::Plan| -> Vec<_> {
+        plan.trajectories
+            .iter()
+            .map(|t| t.coefficients.clone().unwrap())
+            .collect()
+    };
+    let diff = max_coefficient_difference(&coefficients(&cpu), &coefficients(&gpu));
+    assert!(
+        diff < 1e-3,
+        "wgpu plan differs from the CPU plan by {diff} m"
+    );
+    assert_eq!(cpu.feasible, gpu.feasible);
+    assert!(cpu.feasible);
+}
