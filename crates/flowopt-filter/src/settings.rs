@@ -17,9 +17,11 @@ pub struct FilterSettings {
     /// Residuals are read back (a device sync) every this many iterations (default 10).
     pub check_every: usize,
     /// Stop once this many instances of a batch meet the tolerance (checked with the
-    /// residuals; 0 = wait for all of them, the default). A planner that keeps one of K
-    /// candidates of one problem can stop at the first converged ones instead of running the
-    /// hardest candidate to the budget; the others are returned as they stand (unconverged).
+    /// residuals, counted over the whole batch; 0 = wait for all of them, the default). A
+    /// planner that keeps one of K candidates of one problem can stop at the first converged
+    /// ones (and with `SafetyFilter::project_accepting`, only ones its own check accepts)
+    /// instead of running the hardest candidate to the budget; the others are returned as
+    /// they stand, flagged `FilterStatus::Stopped`.
     pub stop_after: usize,
     /// Clearance added to every separation and obstacle distance, metres (default 0.03), so that
     /// nothing dips below the true bound between samples (the checker also looks 4x denser).

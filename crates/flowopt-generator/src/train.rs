@@ -48,7 +48,9 @@ pub struct GeneratorTrainSettings {
     pub seed: u64,
     /// Train on every symmetry of each training problem too (mirror images, and for square
     /// workspaces the exchanged axes: up to 8 examples per solution; default true). The
-    /// validation problems are left as they are.
+    /// validation problems are left as they are. Reports written before this option existed
+    /// read as `false` (they were trained without it).
+    #[serde(default)]
     pub augment: bool,
 }
 
