@@ -153,6 +153,9 @@ pub struct PlanArgs {
     /// `flowopt` planner: most safety-filter iterations.
     #[arg(long, default_value_t = 500)]
     pub filter_iterations: usize,
+    /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
+    #[arg(long, default_value_t = 0)]
+    pub filter_samples: usize,
     /// `flowopt` planner: stop filtering once this many candidates have converged (0: wait
     /// for every candidate or the budget).
     #[arg(long, default_value_t = flowopt::planner::STOP_AFTER)]

@@ -87,6 +87,7 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
             flow_steps: args.flow_steps,
             filter_iterations: args.filter_iterations,
             stop_after: args.stop_after,
+            filter_samples: args.filter_samples,
             return_candidates: args.return_candidates,
             integrator: args.integrator,
         },

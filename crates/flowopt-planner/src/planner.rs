@@ -35,6 +35,7 @@ impl FlowOptPlanner {
         let filter_settings = FilterSettings {
             max_iterations: settings.filter_iterations,
             stop_after: settings.stop_after,
+            samples: settings.filter_samples,
             ..Default::default()
         };
         let mut filter = SafetyFilter::new(filter_settings, device)?;

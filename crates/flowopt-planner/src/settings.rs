@@ -19,6 +19,9 @@ pub struct FlowOptSettings {
     pub integrator: Integrator,
     /// Most safety-filter iterations (default 500; with `stop_after` the easy problems stop long before).
     pub filter_iterations: usize,
+    /// Samples per trajectory the filter constrains (0: the problem's `samples`, default). More
+    /// samples leave less room for robots to meet between them, at a proportional cost.
+    pub filter_samples: usize,
     /// Stop filtering once this many candidates have converged and passed the checker (0: run
     /// every candidate to convergence or the budget; default 1: the first verified candidate is
     /// the answer, which cuts the time spent on the hardest candidates; in our checks it did
@@ -35,6 +38,7 @@ impl Default for FlowOptSettings {
             flow_steps: 4,
             integrator: Integrator::Euler,
             filter_iterations: 500,
+            filter_samples: 0,
             stop_after: STOP_AFTER,
             return_candidates: false,
         }
@@ -54,6 +58,9 @@ impl FlowOptSettings {
         if !(1..=10_000).contains(&self.filter_iterations) {
             return bad("filter_iterations", "must be in 1..=10000");
         }
+        if self.filter_samples == 1 || self.filter_samples > 1000 {
+            return bad("filter_samples", "must be 0 (the problem's) or in 2..=1000");
+        }
         if self.stop_after > self.candidates {
             return bad(
                 "stop_after",
@@ -61,5 +68,41 @@ impl FlowOptSettings {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_options_are_refused_naming_the_field() {
+        assert!(FlowOptSettings::default().validate().is_ok());
+        for (settings, field) in [
+            (
+                FlowOptSettings {
+                    filter_samples: 1,
+                    ..Default::default()
+                },
+                "filter_samples",
+            ),
+            (
+                FlowOptSettings {
+                    candidates: 2,
+                    stop_after: 3,
+                    ..Default::default()
+                },
+                "stop_after",
+            ),
+            (
+                FlowOptSettings {
+                    candidates: 0,
+                    ..Default::default()
+                },
+                "candidates",
+            ),
+        ] {
+            assert_eq!(settings.validate().unwrap_err().field, field);
+        }
     }
 }
