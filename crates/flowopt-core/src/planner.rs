@@ -26,13 +26,19 @@ pub trait Planner: Send + Sync {
     /// Plans one problem.
     fn plan(&self, problem: &Problem, options: &PlanOptions) -> Result<Plan, PlanError>;
 
-    /// Plans several problems; batched planners override this to share work across them.
+    /// Plans several problems, `options[i]` for `problems[i]`; batched planners override this
+    /// to share work across them. Each problem's plan must be the one [`plan`](Self::plan)
+    /// gives it alone (timings aside).
     fn plan_batch(
         &self,
         problems: &[Problem],
-        options: &PlanOptions,
+        options: &[PlanOptions],
     ) -> Vec<Result<Plan, PlanError>> {
-        problems.iter().map(|p| self.plan(p, options)).collect()
+        problems
+            .iter()
+            .zip(options)
+            .map(|(p, o)| self.plan(p, o))
+            .collect()
     }
 }
 

@@ -34,7 +34,7 @@ pub mod warmstart;
 use std::collections::BTreeMap;
 
 use burn::prelude::*;
-use flowopt_core::{Coefficients, DEFAULT_ORDER, InputError};
+use flowopt_core::{Coefficients, DEFAULT_ORDER, ErrorKind, InputError};
 
 pub use batch::{Batch, Instance, pair_order};
 pub use planner::{FilterPlanner, FilterPlannerSettings, perturbed_candidates};
@@ -104,8 +104,29 @@ impl SafetyFilter {
         instances: &[Instance],
         accept: &mut dyn FnMut(usize, &[Coefficients]) -> bool,
     ) -> Result<Vec<FilterOutput>, InputError> {
+        self.project_grouped(instances, &vec![0; instances.len()], accept)
+    }
+
+    /// [`project_accepting`](Self::project_accepting) for instances of several independent
+    /// requests: `owners[i]` says whose instance `i` is (e.g. the index of its problem), and
+    /// [`FilterSettings::stop_after`] applies to each owner on its own. Instances of the same
+    /// shape run as one batch whoever owns them; each owner's results are those it would get
+    /// alone (see [`solver::run_grouped`]), which is what lets the server batch requests.
+    pub fn project_grouped(
+        &self,
+        instances: &[Instance],
+        owners: &[usize],
+        accept: &mut dyn FnMut(usize, &[Coefficients]) -> bool,
+    ) -> Result<Vec<FilterOutput>, InputError> {
         let _span = tracing::debug_span!("filter", instances = instances.len()).entered();
-        let mut groups: BTreeMap<(usize, usize, usize), Vec<usize>> = BTreeMap::new();
+        if owners.len() != instances.len() {
+            return Err(InputError::new(
+                ErrorKind::Shape,
+                "owners",
+                format!("{} owners for {} instances", owners.len(), instances.len()),
+            ));
+        }
+        let mut shapes: BTreeMap<(usize, usize, usize), Vec<usize>> = BTreeMap::new();
         for (i, inst) in instances.iter().enumerate() {
             let p = inst.problem;
             let samples = if self.settings.samples > 0 {
@@ -113,18 +134,27 @@ impl SafetyFilter {
             } else {
                 p.samples
             };
-            groups
+            shapes
                 .entry((p.num_robots(), p.obstacles.len(), samples))
                 .or_default()
                 .push(i);
         }
         let mut out: Vec<Option<FilterOutput>> = vec![None; instances.len()];
-        for members in groups.values() {
+        for members in shapes.values() {
             let group: Vec<Instance> = members
                 .iter()
                 .map(|&i| Instance {
                     problem: instances[i].problem,
                     candidate: instances[i].candidate,
+                })
+                .collect();
+            // Owners renumbered 0.. within this batch.
+            let mut renumber = BTreeMap::new();
+            let groups: Vec<usize> = members
+                .iter()
+                .map(|&i| {
+                    let next = renumber.len();
+                    *renumber.entry(owners[i]).or_insert(next)
                 })
                 .collect();
             let batch = self.batch(&group)?;
@@ -135,30 +165,33 @@ impl SafetyFilter {
                 }
                 None => (batch.cbar.clone(), batch.cbar.zeros_like()),
             };
-            let solver::Run {
-                state,
-                converged,
-                residual,
-                iterations,
-            } = solver::run_accepting(&batch, c0, lambda0, &self.settings, &mut |state, newly| {
-                let current = coefficients_of(&batch, state.c.clone());
-                newly
-                    .iter()
-                    .filter(|&&i| accept(members[i], &current[i]))
-                    .count()
-            });
-            let coefficients = coefficients_of(&batch, state.c);
-            for (slot, ((coefficients, r), conv)) in members
-                .iter()
-                .zip(coefficients.into_iter().zip(residual).zip(converged))
-            {
+            let run = solver::run_grouped(
+                &batch,
+                c0,
+                lambda0,
+                &self.settings,
+                &groups,
+                &mut |state, newly| {
+                    let current = coefficients_of(&batch, state.c.clone());
+                    newly
+                        .iter()
+                        .copied()
+                        .filter(|&i| accept(members[i], &current[i]))
+                        .collect()
+                },
+            );
+            let coefficients = coefficients_of(&batch, run.c);
+            for (j, (slot, coefficients)) in members.iter().zip(coefficients).enumerate() {
+                let conv = run.converged[j];
                 out[*slot] = Some(FilterOutput {
                     coefficients,
-                    residual: r,
-                    iterations: conv.unwrap_or(iterations),
+                    residual: run.residual[j],
+                    iterations: conv.unwrap_or(run.iterations[j]),
                     status: match conv {
                         Some(_) => FilterStatus::Converged,
-                        None if iterations < self.settings.max_iterations => FilterStatus::Stopped,
+                        None if run.iterations[j] < self.settings.max_iterations => {
+                            FilterStatus::Stopped
+                        }
                         None => FilterStatus::MaxIterations,
                     },
                 });
@@ -366,6 +399,67 @@ mod tests {
                 assert_eq!(e.iterations, first);
             }
         }
+    }
+
+    /// Two problems of one shape share a batch but stop on their own: each gets what it gets
+    /// alone (up to f32 rounding: the matmul kernels block differently with the batch size),
+    /// although the easier one stops many iterations before the other.
+    #[test]
+    fn owners_in_one_batch_stop_on_their_own() {
+        let easy = Scenario::Circle
+            .generate(&ScenarioConfig::new(6).seed(3))
+            .unwrap();
+        let hard = Scenario::Circle
+            .generate(&ScenarioConfig::new(6).seed(5))
+            .unwrap();
+        let easy_candidates: Vec<_> = (0..3).map(|s| perturbed(&easy, s)).collect();
+        // The straight swap through the centre converges late.
+        let hard_candidates = vec![straight(&hard), straight(&hard)];
+        let settings = FilterSettings {
+            stop_after: 1,
+            ..Default::default()
+        };
+        let filter = SafetyFilter::new(settings, cpu()).unwrap();
+        let instances = |p: &'static str| -> Vec<Instance> {
+            let (problem, candidates) = if p == "easy" {
+                (&easy, &easy_candidates)
+            } else {
+                (&hard, &hard_candidates)
+            };
+            candidates
+                .iter()
+                .map(|candidate| Instance { problem, candidate })
+                .collect()
+        };
+        let alone_easy = filter.project(&instances("easy")).unwrap();
+        let alone_hard = filter.project(&instances("hard")).unwrap();
+        let mut both = instances("hard");
+        both.extend(instances("easy"));
+        let owners = [0, 0, 1, 1, 1];
+        let together = filter
+            .project_grouped(&both, &owners, &mut |_, _| true)
+            .unwrap();
+        let stop = |o: &[FilterOutput]| o.iter().map(|o| o.iterations).max().unwrap();
+        assert!(
+            stop(&alone_easy) < stop(&alone_hard),
+            "{} vs {}",
+            stop(&alone_easy),
+            stop(&alone_hard)
+        );
+        for (alone, shared) in alone_hard.iter().chain(&alone_easy).zip(&together) {
+            assert_eq!(alone.iterations, shared.iterations);
+            assert_eq!(alone.status, shared.status);
+            assert!((alone.residual - shared.residual).abs() < 1e-5);
+            let diff = max_coefficient_difference(&alone.coefficients, &shared.coefficients);
+            assert!(diff < 1e-4, "batched result differs by {diff}");
+        }
+        assert_eq!(
+            filter
+                .project_grouped(&both, &owners[1..], &mut |_, _| true)
+                .unwrap_err()
+                .field,
+            "owners"
+        );
     }
 
     #[test]

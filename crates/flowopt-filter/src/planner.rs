@@ -13,7 +13,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::selection::{Judged, best, judge};
-use crate::{FilterSettings, Instance, SafetyFilter};
+use crate::{FilterOutput, FilterSettings, Instance, SafetyFilter};
 
 /// Settings of the `filter` planner.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,45 +130,101 @@ impl Planner for FilterPlanner {
     }
 
     fn plan(&self, problem: &Problem, options: &PlanOptions) -> Result<Plan, PlanError> {
-        let _span = tracing::info_span!("plan", planner = "filter", robots = problem.num_robots())
-            .entered();
-        let started = Instant::now();
-        let candidates = self.candidates(problem, options.seed);
-        let instances: Vec<Instance> = candidates
-            .iter()
-            .map(|c| Instance {
-                problem,
-                candidate: c,
-            })
-            .collect();
-        let filter_started = Instant::now();
-        let outputs = self.filter.project(&instances)?;
-        let filter_ms = elapsed_ms(filter_started);
+        self.plan_batch(std::slice::from_ref(problem), std::slice::from_ref(options))
+            .pop()
+            .unwrap_or_else(|| Err(failure("no plan")))
+    }
 
-        // Select: feasible (by the shared checker) with the best smoothness, else the smallest
-        // violation.
-        let select_started = Instant::now();
+    /// Projects every problem's candidates in one filter batch per problem shape (each
+    /// problem stops on its own, so its plan is the one it gets alone). Stage timings are
+    /// those of the whole batch; `info.batch` says how many problems shared it.
+    fn plan_batch(
+        &self,
+        problems: &[Problem],
+        options: &[PlanOptions],
+    ) -> Vec<Result<Plan, PlanError>> {
+        let _span =
+            tracing::info_span!("plan", planner = "filter", problems = problems.len()).entered();
+        if problems.len() != options.len() {
+            return problems
+                .iter()
+                .map(|_| Err(failure("one PlanOptions per problem is required")))
+                .collect();
+        }
+        let started = Instant::now();
+        let candidates: Vec<Vec<Vec<Coefficients>>> = problems
+            .iter()
+            .zip(options)
+            .map(|(p, o)| self.candidates(p, o.seed))
+            .collect();
+        let mut instances = Vec::new();
+        let mut owners = Vec::new();
+        for (i, (problem, candidates)) in problems.iter().zip(&candidates).enumerate() {
+            for candidate in candidates {
+                instances.push(Instance { problem, candidate });
+                owners.push(i);
+            }
+        }
+        let filter_started = Instant::now();
+        let outputs = match self
+            .filter
+            .project_grouped(&instances, &owners, &mut |_, _| true)
+        {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                return problems
+                    .iter()
+                    .map(|_| Err(PlanError::Input(e.clone())))
+                    .collect();
+            }
+        };
+        let filter_ms = elapsed_ms(filter_started);
+        let mut outputs = outputs.into_iter();
+        let mut plans = Vec::with_capacity(problems.len());
+        let mut select_ms = 0.0;
+        for (problem, candidates) in problems.iter().zip(&candidates) {
+            let mine: Vec<FilterOutput> = outputs.by_ref().take(candidates.len()).collect();
+            let select_started = Instant::now();
+            plans.push(self.select(problem, &mine));
+            select_ms += elapsed_ms(select_started);
+        }
+        let total_ms = elapsed_ms(started);
+        for plan in plans.iter_mut().flatten() {
+            plan.timings_ms.insert("total".into(), total_ms);
+            plan.timings_ms.insert("filter".into(), filter_ms);
+            plan.timings_ms.insert("select".into(), select_ms);
+            plan.info.insert("batch".into(), problems.len() as f64);
+        }
+        plans
+    }
+}
+
+impl FilterPlanner {
+    /// Select: feasible (by the shared checker) with the best smoothness, else the smallest
+    /// violation.
+    fn select(&self, problem: &Problem, outputs: &[FilterOutput]) -> Result<Plan, PlanError> {
         let projected: Vec<Vec<Coefficients>> =
             outputs.iter().map(|o| o.coefficients.clone()).collect();
         let mut judged = judge(problem, &projected)?;
         let feasible_count = judged.iter().filter(|j| j.metrics.feasible).count();
-        let idx = best(&judged).ok_or_else(|| PlanError::Planner {
-            planner: "filter".into(),
-            message: "no candidate".into(),
-        })?;
+        let idx = best(&judged).ok_or_else(|| failure("no candidate"))?;
         let Judged {
             trajectories,
             metrics,
         } = judged.swap_remove(idx);
-        let select_ms = elapsed_ms(select_started);
-        let mut plan = Plan::with_metrics(self.name(), trajectories, metrics, elapsed_ms(started));
-        plan.timings_ms.insert("filter".into(), filter_ms);
-        plan.timings_ms.insert("select".into(), select_ms);
+        let mut plan = Plan::with_metrics(self.name(), trajectories, metrics, 0.0);
         plan.info
             .insert("iterations".into(), outputs[idx].iterations as f64);
         plan.info.insert("candidates".into(), outputs.len() as f64);
         plan.info
             .insert("feasible_candidates".into(), feasible_count as f64);
         Ok(plan)
+    }
+}
+
+fn failure(message: &str) -> PlanError {
+    PlanError::Planner {
+        planner: "filter".into(),
+        message: message.into(),
     }
 }

@@ -28,6 +28,7 @@
 //! rows (metres of coefficient differences), an upper bound on the distance of G c from S.
 
 use burn::prelude::*;
+use burn::tensor::{Bool, TensorData};
 
 use crate::batch::Batch;
 use crate::settings::FilterSettings;
@@ -402,69 +403,151 @@ pub fn unrolled(
 pub struct Run {
     /// The final state.
     pub state: State,
+    /// Per instance, its coefficients: those of the final state, or for an instance whose
+    /// group stopped early (see [`run_grouped`]) those of the iteration its group stopped at.
+    pub c: Tensor<3>,
     /// Per instance, the first checked iteration at which it met the tolerance.
     pub converged: Vec<Option<usize>>,
-    /// Per instance, the largest primal residual of the final state (the last check's reading).
+    /// Per instance, the largest primal residual when its group stopped (the last check's
+    /// reading for the groups that ran to the end).
     pub residual: Vec<f32>,
-    /// Iterations run.
-    pub iterations: usize,
+    /// Per instance, the iterations its group ran.
+    pub iterations: Vec<usize>,
 }
 
 /// Runs until every instance's residual is below the tolerance (or `stop_after` of them, when
 /// set), checked every `check_every` iterations, or the iteration budget is spent. The last
 /// iteration is always a check, so its reading is the final residual.
 pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSettings) -> Run {
-    run_accepting(batch, c0, lambda0, settings, &mut |_, newly| newly.len())
+    run_grouped(
+        batch,
+        c0,
+        lambda0,
+        settings,
+        &vec![0; batch.size],
+        &mut |_, newly| newly.to_vec(),
+    )
 }
 
-/// [`run`], where an instance counts towards `stop_after` only when `accept` takes it:
-/// `accept(state, newly)` is called at each check with the instances that have just met the
-/// tolerance and returns how many of them it accepts (e.g. after checking them more densely
-/// than the filter's samples).
-pub fn run_accepting(
+/// [`run`] over instances that belong to independent groups (`groups[i]`: the group of
+/// instance `i`, e.g. the problem whose candidate it is), where an instance counts towards its
+/// group's `stop_after` only when `accept` takes it: `accept(state, newly)` is called at each
+/// check with the instances that have just met the tolerance and returns which of them it
+/// accepts (e.g. after checking them more densely than the filter's samples).
+///
+/// Each group stops on its own: when it has `stop_after` accepted instances (or all of them
+/// converged), its instances' coefficients and residuals are kept as they are at that check
+/// and the batch runs on for the other groups. A group's result is therefore the same as if it
+/// had run alone.
+pub fn run_grouped(
     batch: &Batch,
     c0: Tensor<3>,
     lambda0: Tensor<3>,
     settings: &FilterSettings,
-    accept: &mut dyn FnMut(&State, &[usize]) -> usize,
+    groups: &[usize],
+    accept: &mut dyn FnMut(&State, &[usize]) -> Vec<usize>,
 ) -> Run {
+    assert_eq!(groups.len(), batch.size, "one group per instance");
     let rho = settings.rho as f32;
     let tol = settings.tolerance as f32;
+    let num_groups = groups.iter().max().map_or(0, |g| g + 1);
+    let mut members = vec![Vec::new(); num_groups];
+    for (i, &g) in groups.iter().enumerate() {
+        members[g].push(i);
+    }
+    let enough: Vec<usize> = members
+        .iter()
+        .map(|m| match settings.stop_after {
+            0 => m.len(),
+            k => k.min(m.len()),
+        })
+        .collect();
+    let mut accepted = vec![0; num_groups];
+    let mut stopped_at: Vec<Option<usize>> =
+        members.iter().map(|m| m.is_empty().then_some(0)).collect();
     let mut state = start(batch, c0, lambda0, rho);
+    let mut frozen: Option<Tensor<3>> = None;
+    let mut is_frozen = vec![false; batch.size];
     let mut converged: Vec<Option<usize>> = vec![None; batch.size];
-    let enough = match settings.stop_after {
-        0 => batch.size,
-        m => m.min(batch.size),
-    };
-    let mut accepted = 0;
-    let mut worst = Vec::new();
-    let mut iterations = 0;
+    let mut residual = vec![f32::NAN; batch.size];
     for it in 1..=settings.max_iterations {
         state = step(batch, state, rho);
-        iterations = it;
-        if it % settings.check_every == 0 || it == settings.max_iterations {
-            worst = residuals(&residual(batch, &state.r));
-            let mut newly = Vec::new();
-            for (i, (slot, r)) in converged.iter_mut().zip(&worst).enumerate() {
-                if slot.is_none() && *r <= tol {
-                    *slot = Some(it);
-                    newly.push(i);
-                }
+        if it % settings.check_every != 0 && it != settings.max_iterations {
+            continue;
+        }
+        let worst = residuals(&self::residual(batch, &state.r));
+        let mut newly = Vec::new();
+        for (i, r) in worst.iter().enumerate() {
+            if is_frozen[i] {
+                continue;
             }
-            if !newly.is_empty() {
-                accepted += accept(&state, &newly);
-            }
-            if accepted >= enough || converged.iter().all(Option::is_some) {
-                break;
+            residual[i] = *r;
+            if converged[i].is_none() && *r <= tol {
+                converged[i] = Some(it);
+                newly.push(i);
             }
         }
+        if !newly.is_empty() {
+            for i in accept(&state, &newly) {
+                accepted[groups[i]] += 1;
+            }
+        }
+        let mut freeze = Vec::new();
+        for g in 0..num_groups {
+            let done = accepted[g] >= enough[g]
+                || members[g].iter().all(|&i| converged[i].is_some())
+                || it == settings.max_iterations;
+            if stopped_at[g].is_none() && done {
+                stopped_at[g] = Some(it);
+                freeze.extend(members[g].iter().copied());
+            }
+        }
+        if stopped_at.iter().all(Option::is_some) {
+            break;
+        }
+        if !freeze.is_empty() {
+            for &i in &freeze {
+                is_frozen[i] = true;
+            }
+            let mask = instance_mask(batch, &freeze, &state.c);
+            frozen = Some(match frozen {
+                Some(f) => f.mask_where(mask, state.c.clone()),
+                None => state.c.clone(),
+            });
+        }
     }
+    let c = match frozen {
+        Some(f) => {
+            let kept: Vec<usize> = (0..batch.size).filter(|&i| is_frozen[i]).collect();
+            state
+                .c
+                .clone()
+                .mask_where(instance_mask(batch, &kept, &f), f)
+        }
+        None => state.c.clone(),
+    };
+    let iterations = groups
+        .iter()
+        .map(|&g| stopped_at[g].unwrap_or(settings.max_iterations))
+        .collect();
     Run {
         state,
+        c,
         converged,
-        residual: worst,
+        residual,
         iterations,
     }
+}
+
+/// A mask of `like`'s shape (B, ..) that is true on the rows of `instances`.
+fn instance_mask(batch: &Batch, instances: &[usize], like: &Tensor<3>) -> Tensor<3, Bool> {
+    let dims = like.dims();
+    let per = dims[1] * dims[2];
+    let mut values = vec![false; batch.size * per];
+    for &i in instances {
+        values[i * per..(i + 1) * per].fill(true);
+    }
+    Tensor::from_data(TensorData::new(values, dims), &like.device())
 }
 
 /// Residuals on the host.

@@ -1,13 +1,14 @@
 //! The full pipeline behind `flowopt plan --planner flowopt`.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::prelude::*;
 use flowopt_core::{
-    Candidate, InputError, Plan, PlanError, PlanOptions, Planner, Problem, elapsed_ms,
+    Candidate, Coefficients, InputError, Plan, PlanError, PlanOptions, Planner, Problem, elapsed_ms,
 };
 use flowopt_filter::selection::{best, judge};
-use flowopt_filter::{FilterSettings, Instance, SafetyFilter, WarmStart};
+use flowopt_filter::{FilterOutput, FilterSettings, Instance, SafetyFilter, WarmStart};
 use flowopt_generator::representation::decode;
 use flowopt_generator::{Conditioning, FlowSampler, Generator, SampleSettings};
 
@@ -49,6 +50,17 @@ impl FlowOptPlanner {
         })
     }
 
+    /// The same generator and warm start (shared, not copied) with other options: how a
+    /// service answers a request that sets `candidates`, `flow_steps`, ... without reloading.
+    pub fn with_settings(&self, settings: FlowOptSettings) -> Result<Self, InputError> {
+        Self::new(
+            self.generator.clone(),
+            self.filter.warm_start().cloned(),
+            settings,
+            self.filter.device().clone(),
+        )
+    }
+
     /// The options in use.
     pub fn settings(&self) -> &FlowOptSettings {
         &self.settings
@@ -59,11 +71,31 @@ impl FlowOptPlanner {
         &self,
         problem: &Problem,
         seed: u64,
-    ) -> Result<Vec<Vec<flowopt_core::Coefficients>>, PlanError> {
-        let _span =
-            tracing::debug_span!("generate", candidates = self.settings.candidates).entered();
+    ) -> Result<Vec<Vec<Coefficients>>, PlanError> {
+        Ok(self.sample_many(&[problem], &[seed])?.swap_remove(0))
+    }
+
+    /// The generator's K candidates for each of `problems` (`seeds[i]` for `problems[i]`), in
+    /// one batched sampling call per robot count. Problems of one robot count share the call
+    /// without padding, so a problem's candidates are those it gets alone.
+    pub fn sample_many(
+        &self,
+        problems: &[&Problem],
+        seeds: &[u64],
+    ) -> Result<Vec<Vec<Vec<Coefficients>>>, PlanError> {
+        let _span = tracing::debug_span!(
+            "generate",
+            problems = problems.len(),
+            candidates = self.settings.candidates
+        )
+        .entered();
+        let mut by_robots: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, p) in problems.iter().enumerate() {
+            by_robots.entry(p.num_robots()).or_default().push(i);
+        }
+        let mut out: Vec<Vec<Vec<Coefficients>>> = vec![Vec::new(); problems.len()];
         let device = self.filter.device();
-        let cond = Conditioning::new(&[problem], device)?;
+        let dim = self.generator.net().trajectory_dim();
         let sampler = FlowSampler::new(
             self.generator.net(),
             SampleSettings {
@@ -72,56 +104,37 @@ impl FlowOptPlanner {
                 integrator: self.settings.integrator,
             },
         );
-        let dim = self.generator.net().trajectory_dim();
-        let x = sampler.sample(&cond, &[seed], dim);
-        let [k, n, _] = x.dims();
-        let values = x
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|e| PlanError::Planner {
-                planner: "flowopt".into(),
-                message: format!("reading the generator's samples back: {e:?}"),
-            })?;
-        let base = &cond.baselines[0];
-        Ok((0..k)
-            .map(|c| decode(problem, base, &values[c * n * dim..(c + 1) * n * dim]))
-            .collect())
+        for (n, members) in by_robots {
+            let group: Vec<&Problem> = members.iter().map(|&i| problems[i]).collect();
+            let group_seeds: Vec<u64> = members.iter().map(|&i| seeds[i]).collect();
+            let cond = Conditioning::new(&group, device)?;
+            let x = sampler.sample(&cond, &group_seeds, dim);
+            let values = x
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .map_err(|e| failure(format!("reading the generator's samples back: {e:?}")))?;
+            let k = self.settings.candidates;
+            let entry = n * dim;
+            for (j, &i) in members.iter().enumerate() {
+                let base = &cond.baselines[j];
+                out[i] = (0..k)
+                    .map(|c| {
+                        let e = j * k + c;
+                        decode(problems[i], base, &values[e * entry..(e + 1) * entry])
+                    })
+                    .collect();
+            }
+        }
+        Ok(out)
     }
-}
 
-impl Planner for FlowOptPlanner {
-    fn name(&self) -> &'static str {
-        "flowopt"
-    }
-
-    fn plan(&self, problem: &Problem, options: &PlanOptions) -> Result<Plan, PlanError> {
-        let _span = tracing::info_span!("plan", planner = "flowopt", robots = problem.num_robots())
-            .entered();
-        let started = Instant::now();
-        let candidates = self.sample(problem, options.seed)?;
-        let generate_ms = elapsed_ms(started);
-        let filter_started = Instant::now();
-        let instances: Vec<Instance> = candidates
-            .iter()
-            .map(|candidate| Instance { problem, candidate })
-            .collect();
-        // A converged candidate counts towards `stop_after` only when it also passes the
-        // checker (4x denser than the filter's samples): robots can meet between samples.
-        let outputs = self
-            .filter
-            .project_accepting(&instances, &mut |_, coefficients| {
-                judge(problem, &[coefficients.to_vec()])
-                    .is_ok_and(|j| j.first().is_some_and(|j| j.metrics.feasible))
-            })?;
-        let filter_ms = elapsed_ms(filter_started);
-        let select_started = Instant::now();
+    /// The plan of `problem` from its filtered candidates: the best one, with the feasible
+    /// alternatives when asked for.
+    fn select(&self, problem: &Problem, outputs: &[FilterOutput]) -> Result<Plan, PlanError> {
         let projected: Vec<_> = outputs.iter().map(|o| o.coefficients.clone()).collect();
         let mut judged = judge(problem, &projected)?;
-        let idx = best(&judged).ok_or_else(|| PlanError::Planner {
-            planner: "flowopt".into(),
-            message: "no candidate".into(),
-        })?;
+        let idx = best(&judged).ok_or_else(|| failure("no candidate".into()))?;
         let feasible: Vec<usize> = (0..judged.len())
             .filter(|&i| judged[i].metrics.feasible)
             .collect();
@@ -145,16 +158,7 @@ impl Planner for FlowOptPlanner {
                 .collect::<Vec<_>>()
         });
         let chosen = judged.swap_remove(idx);
-        let select_ms = elapsed_ms(select_started);
-        let mut plan = Plan::with_metrics(
-            self.name(),
-            chosen.trajectories,
-            chosen.metrics,
-            elapsed_ms(started),
-        );
-        plan.timings_ms.insert("generate".into(), generate_ms);
-        plan.timings_ms.insert("filter".into(), filter_ms);
-        plan.timings_ms.insert("select".into(), select_ms);
+        let mut plan = Plan::with_metrics(self.name(), chosen.trajectories, chosen.metrics, 0.0);
         plan.info.insert("candidates".into(), outputs.len() as f64);
         plan.info
             .insert("feasible_candidates".into(), feasible.len() as f64);
@@ -164,5 +168,102 @@ impl Planner for FlowOptPlanner {
             .insert("distinct_passing_patterns".into(), patterns as f64);
         plan.candidates = alternatives;
         Ok(plan)
+    }
+}
+
+fn failure(message: String) -> PlanError {
+    PlanError::Planner {
+        planner: "flowopt".into(),
+        message,
+    }
+}
+
+impl Planner for FlowOptPlanner {
+    fn name(&self) -> &'static str {
+        "flowopt"
+    }
+
+    fn plan(&self, problem: &Problem, options: &PlanOptions) -> Result<Plan, PlanError> {
+        self.plan_batch(std::slice::from_ref(problem), std::slice::from_ref(options))
+            .pop()
+            .unwrap_or_else(|| Err(failure("no plan".into())))
+    }
+
+    /// Plans every problem with one generator call per robot count and one filter batch per
+    /// problem shape; each problem's plan is the one it gets alone. Stage timings are those of
+    /// the whole batch (`info.batch` says how many problems shared it).
+    fn plan_batch(
+        &self,
+        problems: &[Problem],
+        options: &[PlanOptions],
+    ) -> Vec<Result<Plan, PlanError>> {
+        let _span =
+            tracing::info_span!("plan", planner = "flowopt", problems = problems.len()).entered();
+        if problems.len() != options.len() {
+            return problems
+                .iter()
+                .map(|_| Err(failure("one PlanOptions per problem is required".into())))
+                .collect();
+        }
+        let started = Instant::now();
+        let refs: Vec<&Problem> = problems.iter().collect();
+        let seeds: Vec<u64> = options.iter().map(|o| o.seed).collect();
+        let candidates = match self.sample_many(&refs, &seeds) {
+            Ok(c) => c,
+            Err(e) => {
+                let message = e.to_string();
+                return problems
+                    .iter()
+                    .map(|_| Err(failure(message.clone())))
+                    .collect();
+            }
+        };
+        let generate_ms = elapsed_ms(started);
+        let filter_started = Instant::now();
+        let mut instances = Vec::new();
+        let mut owners = Vec::new();
+        for (i, (problem, candidates)) in problems.iter().zip(&candidates).enumerate() {
+            for candidate in candidates {
+                instances.push(Instance { problem, candidate });
+                owners.push(i);
+            }
+        }
+        // A converged candidate counts towards `stop_after` only when it also passes the
+        // checker (4x denser than the filter's samples): robots can meet between samples.
+        let outputs =
+            match self
+                .filter
+                .project_grouped(&instances, &owners, &mut |i, coefficients| {
+                    judge(&problems[owners[i]], &[coefficients.to_vec()])
+                        .is_ok_and(|j| j.first().is_some_and(|j| j.metrics.feasible))
+                }) {
+                Ok(o) => o,
+                Err(e) => {
+                    let message = e.to_string();
+                    return problems
+                        .iter()
+                        .map(|_| Err(failure(message.clone())))
+                        .collect();
+                }
+            };
+        let filter_ms = elapsed_ms(filter_started);
+        let mut outputs = outputs.into_iter();
+        let mut plans = Vec::with_capacity(problems.len());
+        let mut select_ms = 0.0;
+        for (problem, candidates) in problems.iter().zip(&candidates) {
+            let mine: Vec<FilterOutput> = outputs.by_ref().take(candidates.len()).collect();
+            let select_started = Instant::now();
+            plans.push(self.select(problem, &mine));
+            select_ms += elapsed_ms(select_started);
+        }
+        let total_ms = elapsed_ms(started);
+        for plan in plans.iter_mut().flatten() {
+            plan.timings_ms.insert("total".into(), total_ms);
+            plan.timings_ms.insert("generate".into(), generate_ms);
+            plan.timings_ms.insert("filter".into(), filter_ms);
+            plan.timings_ms.insert("select".into(), select_ms);
+            plan.info.insert("batch".into(), problems.len() as f64);
+        }
+        plans
     }
 }
