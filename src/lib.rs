@@ -1,8 +1,8 @@
 //! Flow-Opt: multi-robot trajectory planning with a flow-matching generator and a batched,
 //! differentiable safety filter.
 //!
-//! This facade re-exports the workspace crates and holds the registry of planners the
-//! `flowopt` binary and the server offer by name.
+//! This facade re-exports the workspace crates and the registry of planners the `flowopt`
+//! binary and the server offer by name.
 //!
 //! - [`core`]: the problem and plan types (the JSON contract), Bernstein trajectories, scenario
 //!   generators, metrics and the [`core::Planner`] trait.
@@ -20,9 +20,7 @@ pub use flowopt_generator as generator;
 pub use flowopt_planner as planner;
 
 pub mod bench;
-mod registry;
-
-pub use registry::{
+pub use flowopt_planner::{
     DEFAULT_GENERATOR, DeviceChoice, GeneratorChoice, PLANNERS, PlannerOptions, RegistryError,
     WarmStartChoice, planner_by_name,
 };

@@ -3,11 +3,19 @@
 //! constraints, and the feasible candidate with the best smoothness is returned (else the one
 //! with the smallest violation, flagged infeasible). Optionally every feasible candidate is
 //! returned with a diversity figure ([`diversity`]). Per-stage timings are reported.
+//!
+//! [`planner_by_name`] builds every planner Flow-Opt offers (this one, `filter`, and the
+//! `scp`, `orca` and `straight` references) by name: the registry the CLI and the server share.
 #![warn(missing_docs)]
 
 pub mod diversity;
 mod planner;
+mod registry;
 mod settings;
 
 pub use planner::FlowOptPlanner;
+pub use registry::{
+    DEFAULT_GENERATOR, DeviceChoice, GeneratorChoice, PLANNERS, PlannerOptions, RegistryError,
+    WarmStartChoice, planner_by_name,
+};
 pub use settings::{FlowOptSettings, STOP_AFTER};

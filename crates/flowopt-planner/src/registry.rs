@@ -4,12 +4,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::{FlowOptPlanner, FlowOptSettings};
 use burn::tensor::{Device, DeviceKind};
 use flowopt_baselines::{OrcaPlanner, ScpPlanner};
 use flowopt_core::{ErrorKind, InputError, Planner, StraightPlanner};
 use flowopt_filter::{FilterPlanner, FilterSettings, WarmStart, WarmStartError};
 use flowopt_generator::{Generator, GeneratorError};
-use flowopt_planner::{FlowOptPlanner, FlowOptSettings};
 
 /// Where neural and tensor work runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
