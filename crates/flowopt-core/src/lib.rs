@@ -26,6 +26,7 @@ mod plan;
 mod planner;
 mod problem;
 mod scenario;
+pub mod vda5050;
 
 pub use bernstein::{BOUNDARY_ROWS, Bernstein, DEFAULT_ORDER, SampleMatrices};
 pub use error::{ErrorKind, InputError, PlanError};

@@ -41,6 +41,7 @@ impl Default for CheckConfig {
 
 /// The largest violation of each constraint family (0 when satisfied).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Residuals {
     /// Start/goal positions (and, with coefficients, start velocity/acceleration and zero goal
     /// velocity/acceleration).
@@ -78,6 +79,7 @@ impl Residuals {
 
 /// Quality and feasibility figures of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metrics {
     /// `max_violation <= tolerance`.
     pub feasible: bool,

@@ -13,6 +13,7 @@ use crate::problem::Problem;
 /// Bernstein coefficients of one robot, per axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Coefficients {
     /// x-axis coefficients (order + 1 values, default 11).
     pub x: Vec<f64>,
@@ -23,11 +24,13 @@ pub struct Coefficients {
 /// One robot's trajectory: optional polynomial coefficients and the samples `[t, x, y]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Trajectory {
     /// Bernstein coefficients over tau = t / T; absent for planners without polynomial output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coefficients: Option<Coefficients>,
     /// Samples `[t, x, y]` from t = 0 to t = T.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<f64>>))]
     pub samples: Vec<[f64; 3]>,
 }
 
@@ -58,6 +61,7 @@ impl Trajectory {
 
 /// One alternative joint trajectory with its own metrics (returned with `return_candidates`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     /// One trajectory per robot, in request order.
     pub trajectories: Vec<Trajectory>,
@@ -67,6 +71,7 @@ pub struct Candidate {
 
 /// A planner's answer for one problem.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Plan {
     /// Name of the planner that produced it.
     pub planner: String,

@@ -25,10 +25,13 @@ pub type Vec2 = [f64; 2];
 /// An axis-aligned rectangular workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Workspace {
     /// Lower-left corner `[x, y]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<f64>, min_items = 2, max_items = 2))]
     pub min: Vec2,
     /// Upper-right corner `[x, y]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<f64>, min_items = 2, max_items = 2))]
     pub max: Vec2,
 }
 
@@ -85,19 +88,24 @@ impl Workspace {
 /// One disc-shaped robot.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Robot {
     /// Start position.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<f64>, min_items = 2, max_items = 2))]
     pub start: Vec2,
     /// Goal position, reached at rest at the horizon.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<f64>, min_items = 2, max_items = 2))]
     pub goal: Vec2,
     /// Disc radius (default 0.2 m).
     #[serde(default = "default_radius")]
     pub radius: f64,
     /// Velocity at t = 0 (default at rest).
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<f64>, min_items = 2, max_items = 2))]
     pub start_velocity: Vec2,
     /// Acceleration at t = 0 (default zero).
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<f64>, min_items = 2, max_items = 2))]
     pub start_acceleration: Vec2,
 }
 
@@ -117,8 +125,10 @@ impl Robot {
 /// A static circular obstacle.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Obstacle {
     /// Centre.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<f64>, min_items = 2, max_items = 2))]
     pub center: Vec2,
     /// Radius.
     pub radius: f64,
@@ -127,6 +137,7 @@ pub struct Obstacle {
 /// Dynamic limits shared by all robots.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Limits {
     /// Maximum speed |v| in m/s (default 2.5).
     #[serde(default = "default_max_speed")]
@@ -148,6 +159,7 @@ impl Default for Limits {
 /// A multi-robot planning problem: the request of `flowopt plan` and `POST /v1/plan`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// The rectangle every robot disc must stay inside.
     pub workspace: Workspace,
