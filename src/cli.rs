@@ -52,8 +52,56 @@ pub enum Command {
     /// OUT/report.md (success, median and p95 time, smoothness, min distance, and the speed-up
     /// and smoothness ratio against the reference planner on the problems both solved).
     Bench(BenchArgs),
+    /// Serve the HTTP API and the browser visualizer (http://ADDR/).
+    ///
+    /// Loads every planner once (the shipped weights unless told otherwise) and answers
+    /// `POST /v1/plan` with the same plans as `flowopt plan`. Concurrent requests to the
+    /// neural planners are batched. Stops on Ctrl-C or SIGTERM after finishing the requests in
+    /// flight.
+    Serve(ServeArgs),
     /// List the available planners and scenarios.
     List,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the address is logged).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Where tensor work runs: cpu (default) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: flowopt::DeviceChoice,
+    /// Directory of model weights (`generator.bpk`, `warmstart.bpk`, each with its `.json`);
+    /// without it the weights embedded in the binary (assets/) are used.
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub max_body_bytes: usize,
+    /// Most robots per problem.
+    #[arg(long, default_value_t = 64)]
+    pub max_robots: usize,
+    /// Most obstacles per problem.
+    #[arg(long, default_value_t = 256)]
+    pub max_obstacles: usize,
+    /// Most candidates a request may ask for.
+    #[arg(long, default_value_t = 64)]
+    pub max_candidates: usize,
+    /// Default and longest per-request deadline, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub deadline_ms: u64,
+    /// Plans that may wait for the planners before requests get 429.
+    #[arg(long, default_value_t = 256)]
+    pub queue: usize,
+    /// How long the inference worker gathers concurrent requests into one batch, in ms.
+    #[arg(long, default_value_t = 2)]
+    pub batch_window_ms: u64,
+    /// Most problems per batched planner call.
+    #[arg(long, default_value_t = 32)]
+    pub max_batch: usize,
+    /// Plans by the CPU-only planners (scp, orca, straight) at once.
+    #[arg(long, default_value_t = 2)]
+    pub cpu_workers: usize,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +143,9 @@ pub struct BenchArgs {
     /// `flowopt train generator`.
     #[arg(long, default_value = flowopt::DEFAULT_GENERATOR)]
     pub generator: flowopt::GeneratorChoice,
+    /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
+    #[arg(long, default_value_t = 0)]
+    pub filter_samples: usize,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +215,10 @@ pub struct PlanArgs {
     /// `info.distinct_passing_patterns`).
     #[arg(long)]
     pub return_candidates: bool,
+    /// Output format: json (the plan) or vda5050 (the plan plus each robot's path as a VDA
+    /// 5050 NURBS trajectory, with its timing).
+    #[arg(long, default_value = "json", value_parser = ["json", "vda5050"])]
+    pub format: String,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use cli::{
     BenchArgs, CheckArgs, Cli, Command, DatasetArgs, GeneratorArgs, LimitArgs, OutputArgs,
-    PlanArgs, ScenarioArgs, TrainCommand, WarmstartArgs,
+    PlanArgs, ScenarioArgs, ServeArgs, TrainCommand, WarmstartArgs,
 };
 use flowopt::core::{
     CheckConfig, InputError, Plan, PlanOptions, Problem, Scenario, ScenarioConfig,
@@ -60,6 +60,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Train(TrainCommand::Warmstart(args)) => train_warmstart(args),
         Command::Train(TrainCommand::Generator(args)) => train_generator(args),
         Command::Bench(args) => bench(args),
+        Command::Serve(args) => serve(args),
         Command::List => list(),
     }
 }
@@ -99,8 +100,82 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
     let problem = read_problem(&args.problem, &args.limits)?;
     let options = PlanOptions { seed: args.seed };
     let plan = planner.plan(&problem, &options)?;
-    write_json(&plan, &args.output)?;
+    if args.format == "vda5050" {
+        let vda5050 = flowopt::core::vda5050::Vda5050Export::of(&problem, &plan)?;
+        write_json(
+            &flowopt::core::vda5050::PlanWithVda5050 { plan, vda5050 },
+            &args.output,
+        )?;
+    } else {
+        write_json(&plan, &args.output)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    use flowopt::{GeneratorChoice, WarmStartChoice};
+    let (generator, warm_start) = match &args.models {
+        Some(dir) => (
+            GeneratorChoice::Path(dir.join("generator")),
+            WarmStartChoice::Path(dir.join("warmstart")),
+        ),
+        None => (GeneratorChoice::Shipped, WarmStartChoice::Shipped),
+    };
+    let config = flowopt_server::ServerConfig {
+        addr: args.addr,
+        device: args.device,
+        generator,
+        warm_start,
+        max_body_bytes: args.max_body_bytes,
+        limits: ValidationConfig {
+            max_robots: args.max_robots,
+            max_obstacles: args.max_obstacles,
+            ..Default::default()
+        },
+        max_candidates: args.max_candidates,
+        deadline: std::time::Duration::from_millis(args.deadline_ms.max(1)),
+        queue_capacity: args.queue.max(1),
+        batch_window: std::time::Duration::from_millis(args.batch_window_ms),
+        max_batch: args.max_batch.max(1),
+        cpu_workers: args.cpu_workers.max(1),
+        ..Default::default()
+    };
+    let server = flowopt_server::Server::new(config).context("starting the server")?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("binding {}", args.addr))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "serving");
+        // The address on stderr, so scripts (and the browser test) can find a port-0 server.
+        eprintln!("flowopt: listening on http://{addr}");
+        server.serve(listener, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what container runtimes send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
 }
 
 fn bench(args: BenchArgs) -> Result<ExitCode> {
@@ -135,6 +210,10 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     let options = flowopt::PlannerOptions {
         device: args.device,
         generator: args.generator,
+        flowopt: flowopt::planner::FlowOptSettings {
+            filter_samples: args.filter_samples,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let built = planners

@@ -1,0 +1,38 @@
+//! The Flow-Opt HTTP planning service (DESIGN.md sections 6-7).
+//!
+//! An axum router over the planners of [`flowopt_planner`]: `POST /v1/plan` takes the same
+//! problem document as `flowopt plan` and answers with the same plan; concurrent requests to
+//! the neural planners are gathered by an inference worker thread into batched generator and
+//! filter calls ([`batcher`]), so Burn never blocks the tokio runtime. Requests are bounded
+//! (body size, robots, obstacles, candidates, queue length, deadline) and refused with
+//! `{"error":{"code","message","field"}}` and a 4xx/5xx status ([`ApiError`]). Also served:
+//! Prometheus metrics, the OpenAPI document and the browser visualizer (`web/`).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use flowopt_server::{Server, ServerConfig};
+//! let server = Server::new(ServerConfig::default())?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! server.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod batcher;
+mod config;
+mod error;
+mod info;
+mod metrics;
+mod openapi;
+mod plan;
+mod routes;
+mod state;
+mod web;
+
+pub use config::ServerConfig;
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use info::{PlannerInfo, ScenarioInfo, Status};
+pub use metrics::Metrics;
+pub use openapi::ApiDoc;
+pub use plan::{BatchRequest, BatchResponse, PlanQuery};
+pub use state::{AppState, Server, ServerError};

@@ -1,0 +1,36 @@
+//! The OpenAPI document, generated from the handlers and types (`GET /openapi.json`).
+
+use utoipa::OpenApi;
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Flow-Opt",
+        description = "Multi-robot trajectory planning: flow-matching generator + batched safety filter."
+    ),
+    paths(
+        crate::plan::plan,
+        crate::plan::plan_batch,
+        crate::info::planners,
+        crate::info::scenarios,
+        crate::info::scenario,
+        crate::info::healthz,
+        crate::info::readyz,
+        crate::info::metrics,
+    ),
+    components(schemas(
+        flowopt_core::Problem,
+        flowopt_core::Plan,
+        flowopt_core::vda5050::PlanWithVda5050,
+        crate::error::ErrorBody,
+        crate::plan::BatchRequest,
+        crate::plan::BatchResponse,
+    )),
+    tags(
+        (name = "planning", description = "Plan joint trajectories"),
+        (name = "catalog", description = "Planners and scenario families"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
