@@ -144,7 +144,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = flowopt::DEFAULT_GENERATOR)]
     pub generator: flowopt::GeneratorChoice,
     /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
     pub filter_samples: usize,
 }
 
@@ -205,7 +205,7 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 500)]
     pub filter_iterations: usize,
     /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
     pub filter_samples: usize,
     /// `flowopt` planner: stop filtering once this many candidates have converged (0: wait
     /// for every candidate or the budget).

@@ -82,6 +82,46 @@ pub struct Instance<'a> {
 }
 
 impl Batch {
+    /// The sub-batch of the instances at `keep` (positions in this batch, in that order); the
+    /// shared matrices are shared, not copied. How a running batch drops the instances whose
+    /// problem is done.
+    pub fn select(&self, keep: &[usize]) -> Batch {
+        let device = self.cbar.device();
+        let idx = index_tensor(keep, &device);
+        Batch {
+            size: keep.len(),
+            robots: self.robots,
+            obstacles: self.obstacles,
+            k: self.k,
+            samples: self.samples,
+            cbar: self.cbar.clone().select(0, idx.clone()),
+            cb: self.cb.clone().select(0, idx.clone()),
+            incidence: self.incidence.clone(),
+            pair_dist: self.pair_dist.clone().select(0, idx.clone()),
+            obstacle_centre: self
+                .obstacle_centre
+                .as_ref()
+                .map(|t| t.clone().select(0, idx.clone())),
+            obstacle_dist: self
+                .obstacle_dist
+                .as_ref()
+                .map(|t| t.clone().select(0, idx.clone())),
+            lo: self.lo.clone().select(0, idx.clone()),
+            hi: self.hi.clone().select(0, idx.clone()),
+            speed: self.speed.clone().select(0, idx.clone()),
+            accel: self.accel.clone().select(0, idx),
+            k11: self.k11.clone(),
+            gtg: self.gtg.clone(),
+            gtg_inv: self.gtg_inv.clone(),
+            pt: self.pt.clone(),
+            p: self.p.clone(),
+            pvt: self.pvt.clone(),
+            pv: self.pv.clone(),
+            pat: self.pat.clone(),
+            pa: self.pa.clone(),
+        }
+    }
+
     /// Builds the batch; every instance must have the same robot count, obstacle count and
     /// (filter) sample count, and candidates of the filter's order.
     pub fn new(
@@ -98,11 +138,7 @@ impl Batch {
             )
         })?;
         let (n, o) = (first.problem.num_robots(), first.problem.obstacles.len());
-        let m = if settings.samples > 0 {
-            settings.samples
-        } else {
-            first.problem.samples
-        };
+        let m = settings.samples_for(first.problem);
         let k = order + 1;
         for (b, inst) in instances.iter().enumerate() {
             let p = inst.problem;
@@ -254,4 +290,10 @@ impl Batch {
             pa,
         })
     }
+}
+
+/// Indices as an int tensor for `select`.
+pub fn index_tensor(indices: &[usize], device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+    Tensor::from_data(TensorData::new(values, [indices.len()]), device)
 }

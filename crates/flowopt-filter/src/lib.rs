@@ -129,11 +129,7 @@ impl SafetyFilter {
         let mut shapes: BTreeMap<(usize, usize, usize), Vec<usize>> = BTreeMap::new();
         for (i, inst) in instances.iter().enumerate() {
             let p = inst.problem;
-            let samples = if self.settings.samples > 0 {
-                self.settings.samples
-            } else {
-                p.samples
-            };
+            let samples = self.settings.samples_for(p);
             shapes
                 .entry((p.num_robots(), p.obstacles.len(), samples))
                 .or_default()
@@ -171,12 +167,12 @@ impl SafetyFilter {
                 lambda0,
                 &self.settings,
                 &groups,
-                &mut |state, newly| {
-                    let current = coefficients_of(&batch, state.c.clone());
+                &mut |current, state, newly| {
+                    let coefficients = coefficients_of(current, state.c.clone());
                     newly
                         .iter()
-                        .copied()
-                        .filter(|&i| accept(members[i], &current[i]))
+                        .filter(|&&(row, i)| accept(members[i], &coefficients[row]))
+                        .map(|&(_, i)| i)
                         .collect()
                 },
             );

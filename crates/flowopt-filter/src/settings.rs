@@ -28,7 +28,8 @@ pub struct FilterSettings {
     pub clearance: f64,
     /// Fraction of the speed and acceleration limits kept free (default 0.02).
     pub limit_margin: f64,
-    /// Samples per trajectory used by the filter; 0 = the problem's `samples` (default 0).
+    /// Samples per trajectory the filter constrains; 0 = the problem's `samples` (default 0).
+    /// Denser samples leave robots less room to meet between them, at a proportional cost.
     pub samples: usize,
     /// Converge to the projection of the candidate (ADMM, slower on crowded problems) instead of
     /// stopping at the first feasible point the fast scheme reaches (default false; see
@@ -53,6 +54,16 @@ impl Default for FilterSettings {
 }
 
 impl FilterSettings {
+    /// The samples the filter constrains for `problem`: [`Self::samples`], or the problem's
+    /// when that is 0.
+    pub fn samples_for(&self, problem: &flowopt_core::Problem) -> usize {
+        if self.samples > 0 {
+            self.samples
+        } else {
+            problem.samples
+        }
+    }
+
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), InputError> {
         let bad = |f: &str, m: &str| Err(InputError::new(ErrorKind::OutOfRange, f, m));

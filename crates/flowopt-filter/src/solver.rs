@@ -28,7 +28,6 @@
 //! rows (metres of coefficient differences), an upper bound on the distance of G c from S.
 
 use burn::prelude::*;
-use burn::tensor::{Bool, TensorData};
 
 use crate::batch::Batch;
 use crate::settings::FilterSettings;
@@ -72,6 +71,19 @@ pub struct Rows {
     pub speed: Tensor<4>,
     /// Scaled accelerations: (B, 2, N, M).
     pub accel: Tensor<4>,
+}
+
+impl Rows {
+    /// The rows of the instances at `idx`.
+    fn select(self, idx: &Tensor<1, Int>) -> Self {
+        Self {
+            boxed: self.boxed.select(0, idx.clone()),
+            pairs: self.pairs.map(|t| t.select(0, idx.clone())),
+            obstacles: self.obstacles.map(|t| t.select(0, idx.clone())),
+            speed: self.speed.select(0, idx.clone()),
+            accel: self.accel.select(0, idx.clone()),
+        }
+    }
 }
 
 /// The multipliers: per constraint row in exact mode; in fast mode the s-step never reads them
@@ -343,6 +355,21 @@ pub struct State {
     pub target: Tensor<3>,
 }
 
+impl State {
+    /// The state of the instances at `idx`.
+    fn select(self, idx: &Tensor<1, Int>) -> Self {
+        Self {
+            c: self.c.select(0, idx.clone()),
+            u: match self.u {
+                Duals::Rows(rows) => Duals::Rows(rows.select(idx)),
+                Duals::Image(image) => Duals::Image(image.select(0, idx.clone())),
+            },
+            r: self.r.select(idx),
+            target: self.target.select(0, idx.clone()),
+        }
+    }
+}
+
 /// The starting state from coefficients `c0` and coefficient-space multipliers `lambda0`
 /// (zero: the plain start).
 pub fn start(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, rho: f32) -> State {
@@ -401,15 +428,12 @@ pub fn unrolled(
 
 /// What [`run`] ends with.
 pub struct Run {
-    /// The final state.
-    pub state: State,
-    /// Per instance, its coefficients: those of the final state, or for an instance whose
-    /// group stopped early (see [`run_grouped`]) those of the iteration its group stopped at.
+    /// Per instance, its coefficients when its group stopped (B, 2, N K).
     pub c: Tensor<3>,
     /// Per instance, the first checked iteration at which it met the tolerance.
     pub converged: Vec<Option<usize>>,
     /// Per instance, the largest primal residual when its group stopped (the last check's
-    /// reading for the groups that ran to the end).
+    /// reading).
     pub residual: Vec<f32>,
     /// Per instance, the iterations its group ran.
     pub iterations: Vec<usize>,
@@ -425,31 +449,38 @@ pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSe
         lambda0,
         settings,
         &vec![0; batch.size],
-        &mut |_, newly| newly.to_vec(),
+        &mut |_, _, newly| newly.iter().map(|&(_, i)| i).collect(),
     )
 }
 
+/// Decides, at a check, which of the instances that have just met the tolerance count towards
+/// their group's `stop_after`: called with the current (possibly reduced) batch, its state and
+/// the newly converged instances as (row in that batch, index in the original batch); returns
+/// the original indices it accepts.
+pub type Accept<'a> = dyn FnMut(&Batch, &State, &[(usize, usize)]) -> Vec<usize> + 'a;
+
 /// [`run`] over instances that belong to independent groups (`groups[i]`: the group of
 /// instance `i`, e.g. the problem whose candidate it is), where an instance counts towards its
-/// group's `stop_after` only when `accept` takes it: `accept(state, newly)` is called at each
-/// check with the instances that have just met the tolerance and returns which of them it
-/// accepts (e.g. after checking them more densely than the filter's samples).
+/// group's `stop_after` only when `accept` takes it (e.g. after checking it more densely than
+/// the filter's samples).
 ///
 /// Each group stops on its own: when it has `stop_after` accepted instances (or all of them
-/// converged), its instances' coefficients and residuals are kept as they are at that check
-/// and the batch runs on for the other groups. A group's result is therefore the same as if it
-/// had run alone.
+/// converged), its instances' coefficients and residuals are kept as they are at that check,
+/// they leave the batch, and the batch runs on for the other groups. A group's result is
+/// therefore the one it gets alone (up to f32 rounding: matmul kernels block differently with
+/// the batch size), and the finished groups cost nothing more.
 pub fn run_grouped(
     batch: &Batch,
     c0: Tensor<3>,
     lambda0: Tensor<3>,
     settings: &FilterSettings,
     groups: &[usize],
-    accept: &mut dyn FnMut(&State, &[usize]) -> Vec<usize>,
+    accept: &mut Accept,
 ) -> Run {
     assert_eq!(groups.len(), batch.size, "one group per instance");
     let rho = settings.rho as f32;
     let tol = settings.tolerance as f32;
+    let device = c0.device();
     let num_groups = groups.iter().max().map_or(0, |g| g + 1);
     let mut members = vec![Vec::new(); num_groups];
     for (i, &g) in groups.iter().enumerate() {
@@ -465,89 +496,86 @@ pub fn run_grouped(
     let mut accepted = vec![0; num_groups];
     let mut stopped_at: Vec<Option<usize>> =
         members.iter().map(|m| m.is_empty().then_some(0)).collect();
+    let mut current = None::<Batch>;
     let mut state = start(batch, c0, lambda0, rho);
-    let mut frozen: Option<Tensor<3>> = None;
-    let mut is_frozen = vec![false; batch.size];
+    // Original index of each row of the current batch.
+    let mut active: Vec<usize> = (0..batch.size).collect();
+    // Coefficients of the instances that left the batch, with their original indices.
+    let mut done: Vec<(Vec<usize>, Tensor<3>)> = Vec::new();
     let mut converged: Vec<Option<usize>> = vec![None; batch.size];
     let mut residual = vec![f32::NAN; batch.size];
     for it in 1..=settings.max_iterations {
-        state = step(batch, state, rho);
+        let b = current.as_ref().unwrap_or(batch);
+        state = step(b, state, rho);
         if it % settings.check_every != 0 && it != settings.max_iterations {
             continue;
         }
-        let worst = residuals(&self::residual(batch, &state.r));
+        let worst = residuals(&self::residual(b, &state.r));
         let mut newly = Vec::new();
-        for (i, r) in worst.iter().enumerate() {
-            if is_frozen[i] {
-                continue;
-            }
+        for (row, (&i, r)) in active.iter().zip(&worst).enumerate() {
             residual[i] = *r;
             if converged[i].is_none() && *r <= tol {
                 converged[i] = Some(it);
-                newly.push(i);
+                newly.push((row, i));
             }
         }
         if !newly.is_empty() {
-            for i in accept(&state, &newly) {
+            for i in accept(b, &state, &newly) {
                 accepted[groups[i]] += 1;
             }
         }
-        let mut freeze = Vec::new();
+        let mut finished = false;
         for g in 0..num_groups {
-            let done = accepted[g] >= enough[g]
+            let stop = accepted[g] >= enough[g]
                 || members[g].iter().all(|&i| converged[i].is_some())
                 || it == settings.max_iterations;
-            if stopped_at[g].is_none() && done {
+            if stopped_at[g].is_none() && stop {
                 stopped_at[g] = Some(it);
-                freeze.extend(members[g].iter().copied());
+                finished = true;
             }
         }
-        if stopped_at.iter().all(Option::is_some) {
+        if !finished {
+            continue;
+        }
+        let (leaving, staying): (Vec<usize>, Vec<usize>) =
+            (0..active.len()).partition(|&row| stopped_at[groups[active[row]]].is_some());
+        if staying.is_empty() {
             break;
         }
-        if !freeze.is_empty() {
-            for &i in &freeze {
-                is_frozen[i] = true;
-            }
-            let mask = instance_mask(batch, &freeze, &state.c);
-            frozen = Some(match frozen {
-                Some(f) => f.mask_where(mask, state.c.clone()),
-                None => state.c.clone(),
-            });
-        }
+        let rows = crate::batch::index_tensor(&leaving, &device);
+        done.push((
+            leaving.iter().map(|&row| active[row]).collect(),
+            state.c.clone().select(0, rows),
+        ));
+        let keep = crate::batch::index_tensor(&staying, &device);
+        state = state.select(&keep);
+        let reduced = b.select(&staying);
+        current = Some(reduced);
+        active = staying.iter().map(|&row| active[row]).collect();
     }
-    let c = match frozen {
-        Some(f) => {
-            let kept: Vec<usize> = (0..batch.size).filter(|&i| is_frozen[i]).collect();
-            state
-                .c
-                .clone()
-                .mask_where(instance_mask(batch, &kept, &f), f)
-        }
-        None => state.c.clone(),
-    };
+    // Back to the original order.
+    done.push((active, state.c));
+    let mut order = Vec::with_capacity(batch.size);
+    let mut parts = Vec::with_capacity(done.len());
+    for (indices, c) in done {
+        order.extend(indices);
+        parts.push(c);
+    }
+    let mut position = vec![0; batch.size];
+    for (row, &i) in order.iter().enumerate() {
+        position[i] = row;
+    }
+    let c = Tensor::cat(parts, 0).select(0, crate::batch::index_tensor(&position, &device));
     let iterations = groups
         .iter()
         .map(|&g| stopped_at[g].unwrap_or(settings.max_iterations))
         .collect();
     Run {
-        state,
         c,
         converged,
         residual,
         iterations,
     }
-}
-
-/// A mask of `like`'s shape (B, ..) that is true on the rows of `instances`.
-fn instance_mask(batch: &Batch, instances: &[usize], like: &Tensor<3>) -> Tensor<3, Bool> {
-    let dims = like.dims();
-    let per = dims[1] * dims[2];
-    let mut values = vec![false; batch.size * per];
-    for &i in instances {
-        values[i * per..(i + 1) * per].fill(true);
-    }
-    Tensor::from_data(TensorData::new(values, dims), &like.device())
 }
 
 /// Residuals on the host.

@@ -7,6 +7,12 @@ use serde::{Deserialize, Serialize};
 /// Default of [`FlowOptSettings::stop_after`].
 pub const STOP_AFTER: usize = 1;
 
+/// Default of [`FlowOptSettings::filter_samples`]: with the problems' default 50 samples over
+/// 8 s, robots meeting head-on can pass through each other between samples; 100 samples
+/// raised the N = 16 success on obstacle fields from 30% to 100% and on doorways from 5% to
+/// 90% (README, "Filter samples").
+pub const FILTER_SAMPLES: usize = 100;
+
 /// Options of the `flowopt` planner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -19,8 +25,10 @@ pub struct FlowOptSettings {
     pub integrator: Integrator,
     /// Most safety-filter iterations (default 500; with `stop_after` the easy problems stop long before).
     pub filter_iterations: usize,
-    /// Samples per trajectory the filter constrains (0: the problem's `samples`, default). More
-    /// samples leave less room for robots to meet between them, at a proportional cost.
+    /// Samples per trajectory the filter constrains (default [`FILTER_SAMPLES`]; 0: the
+    /// problem's `samples`). More samples leave less room for robots to meet between them, at
+    /// a proportional cost; the plan is still judged on the problem's samples and the 4x
+    /// denser check.
     pub filter_samples: usize,
     /// Stop filtering once this many candidates have converged and passed the checker (0: run
     /// every candidate to convergence or the budget; default 1: the first verified candidate is
@@ -38,7 +46,7 @@ impl Default for FlowOptSettings {
             flow_steps: 4,
             integrator: Integrator::Euler,
             filter_iterations: 500,
-            filter_samples: 0,
+            filter_samples: FILTER_SAMPLES,
             stop_after: STOP_AFTER,
             return_candidates: false,
         }

@@ -183,54 +183,73 @@ fn query_of(query: Result<Query<PlanQuery>, QueryRejection>) -> Result<PlanQuery
         .map_err(|rejection| ApiError::malformed("query", rejection.body_text()))
 }
 
-/// Plans one problem on the planner it asks for: the neural planners through the batching
-/// worker, the others on tokio's blocking pool.
-async fn plan_on(
-    state: &Arc<AppState>,
+/// Plans `problems` on the planner the request asks for, within its deadline: the neural
+/// planners through the batching worker (every problem queued before any answer is awaited, so
+/// they share batches), the others in one task on tokio's blocking pool.
+async fn plan_all(
+    state: &AppState,
     request: &Request,
-    problem: Problem,
-) -> Result<Plan, ApiError> {
+    problems: Vec<Problem>,
+) -> Result<Vec<Plan>, ApiError> {
     let deadline_ms = request.deadline.as_millis() as u64;
-    match &request.key {
-        Some(key) => {
-            let (reply, answer) = oneshot::channel();
-            state.batcher.submit(Job {
-                key: key.clone(),
-                problem,
-                options: request.options.clone(),
-                deadline: Instant::now() + request.deadline,
-                reply,
-            })?;
-            match tokio::time::timeout(request.deadline, answer).await {
-                Ok(Ok(result)) => result,
-                Ok(Err(_)) => Err(ApiError::Deadline(deadline_ms)),
-                Err(_) => Err(ApiError::Deadline(deadline_ms)),
+    let work = async {
+        match &request.key {
+            Some(key) => {
+                let deadline = Instant::now() + request.deadline;
+                let mut answers = Vec::with_capacity(problems.len());
+                // Jobs already queued when a later one is refused are skipped by the worker
+                // once their receivers are dropped here.
+                for problem in problems {
+                    let (reply, answer) = oneshot::channel();
+                    state.batcher.submit(Job {
+                        key: key.clone(),
+                        problem,
+                        options: request.options.clone(),
+                        deadline,
+                        reply,
+                    })?;
+                    answers.push(answer);
+                }
+                let mut plans = Vec::with_capacity(answers.len());
+                for answer in answers {
+                    // A dropped sender: the worker skipped the job (its deadline had passed).
+                    plans.push(
+                        answer
+                            .await
+                            .map_err(|_| ApiError::Deadline(deadline_ms))??,
+                    );
+                }
+                Ok(plans)
+            }
+            None => {
+                let planner = state
+                    .cpu_planners
+                    .get(request.planner.as_str())
+                    .cloned()
+                    .ok_or_else(|| ApiError::invalid("planner", "unknown planner"))?;
+                let permit = state.cpu_slots.clone().try_acquire_owned().map_err(|_| {
+                    ApiError::Busy(format!(
+                        "{} plans by the CPU planners are running; retry later",
+                        state.config.cpu_workers
+                    ))
+                })?;
+                let options = vec![request.options.clone(); problems.len()];
+                let results = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    planner.plan_batch(&problems, &options)
+                })
+                .await
+                .map_err(|err| ApiError::Internal(format!("planner task failed: {err}")))?;
+                results
+                    .into_iter()
+                    .map(|r| r.map_err(ApiError::from))
+                    .collect()
             }
         }
-        None => {
-            let planner = state
-                .cpu_planners
-                .get(request.planner.as_str())
-                .cloned()
-                .ok_or_else(|| ApiError::invalid("planner", "unknown planner"))?;
-            let permit = state.cpu_slots.clone().try_acquire_owned().map_err(|_| {
-                ApiError::Busy(format!(
-                    "{} plans by the CPU planners are running; retry later",
-                    state.config.cpu_workers
-                ))
-            })?;
-            let options = request.options.clone();
-            let task = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                planner.plan(&problem, &options)
-            });
-            match tokio::time::timeout(request.deadline, task).await {
-                Ok(Ok(result)) => result.map_err(ApiError::from),
-                Ok(Err(err)) => Err(ApiError::Internal(format!("planner task failed: {err}"))),
-                Err(_) => Err(ApiError::Deadline(deadline_ms)),
-            }
-        }
-    }
+    };
+    tokio::time::timeout(request.deadline, work)
+        .await
+        .map_err(|_| ApiError::Deadline(deadline_ms))?
 }
 
 fn rendered(problem: &Problem, plan: Plan, vda5050: bool) -> Result<serde_json::Value, ApiError> {
@@ -288,9 +307,11 @@ pub async fn plan(
         planner = %request.planner,
         robots = problem.num_robots()
     );
-    let plan = plan_on(&state, &request, problem.clone())
+    let plan = plan_all(&state, &request, vec![problem.clone()])
         .instrument(span)
-        .await?;
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("no plan".into()))?;
     Ok(Json(rendered(&problem, plan, request.vda5050)?).into_response())
 }
 
@@ -338,22 +359,19 @@ pub async fn plan_batch(
     for (i, problem) in batch.problems.iter().enumerate() {
         validated(&state, problem, &format!("problems[{i}]."))?;
     }
-    // Every problem is queued before any answer is awaited, so they share batches.
-    let request = Arc::new(request);
-    let futures: Vec<_> = batch
+    let span = tracing::info_span!(
+        "plan_batch_request",
+        planner = %request.planner,
+        problems = batch.problems.len()
+    );
+    let plans = plan_all(&state, &request, batch.problems.clone())
+        .instrument(span)
+        .await?;
+    let plans = batch
         .problems
         .iter()
-        .map(|problem| {
-            let (state, request, problem) = (state.clone(), request.clone(), problem.clone());
-            tokio::spawn(async move { plan_on(&state, &request, problem).await })
-        })
-        .collect();
-    let mut plans = Vec::with_capacity(futures.len());
-    for (problem, future) in batch.problems.iter().zip(futures) {
-        let plan = future
-            .await
-            .map_err(|e| ApiError::Internal(format!("plan task failed: {e}")))??;
-        plans.push(rendered(problem, plan, request.vda5050)?);
-    }
+        .zip(plans)
+        .map(|(problem, plan)| rendered(problem, plan, request.vda5050))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(BatchResponse { plans }).into_response())
 }

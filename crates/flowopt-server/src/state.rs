@@ -20,19 +20,19 @@ use crate::metrics::Metrics;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// A planner (weights, device) could not be loaded.
-    #[error("loading the planners: {0}")]
+    #[error("loading the planners")]
     Planner(#[from] RegistryError),
     /// The generator weights could not be loaded.
-    #[error("loading the generator: {0}")]
+    #[error("loading the generator")]
     Generator(#[from] flowopt_generator::GeneratorError),
     /// The warm start could not be loaded.
-    #[error("loading the warm start: {0}")]
+    #[error("loading the warm start")]
     WarmStart(#[from] flowopt_filter::WarmStartError),
     /// Bad settings.
     #[error(transparent)]
     Input(#[from] flowopt_core::InputError),
     /// Metrics registration failed.
-    #[error("metrics: {0}")]
+    #[error("registering the metrics")]
     Metrics(#[from] prometheus::Error),
     /// Socket or thread errors.
     #[error(transparent)]
