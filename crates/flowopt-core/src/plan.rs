@@ -109,6 +109,15 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Records the stage timings (`total` included) shared by the plans of one batched planner
+    /// call, and how many problems shared it (`info.batch`).
+    pub fn record_batch(&mut self, timings_ms: &[(&str, f64)], batch: usize) {
+        for (stage, ms) in timings_ms {
+            self.timings_ms.insert((*stage).to_string(), *ms);
+        }
+        self.info.insert("batch".to_string(), batch as f64);
+    }
+
     /// A plan from trajectories whose metrics the planner already computed with
     /// [`crate::evaluate`] (so they are not computed twice); `total_ms` is the planning time.
     pub fn with_metrics(

@@ -34,7 +34,7 @@ pub mod warmstart;
 use std::collections::BTreeMap;
 
 use burn::prelude::*;
-use flowopt_core::{Coefficients, DEFAULT_ORDER, ErrorKind, InputError};
+use flowopt_core::{Coefficients, DEFAULT_ORDER, ErrorKind, InputError, Problem};
 
 pub use batch::{Batch, Instance, pair_order};
 pub use planner::{FilterPlanner, FilterPlannerSettings, perturbed_candidates};
@@ -194,6 +194,36 @@ impl SafetyFilter {
             }
         }
         Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Projects the candidates of several problems (`candidates[p]` for `problems[p]`) in
+    /// shared batches, each problem stopping on its own ([`project_grouped`]), and returns each
+    /// problem's outputs in order. `accept(p, coefficients)` decides whether a converged
+    /// candidate of problem `p` counts towards `stop_after`. The batched planners' core.
+    ///
+    /// [`project_grouped`]: Self::project_grouped
+    pub fn project_problems(
+        &self,
+        problems: &[Problem],
+        candidates: &[Vec<Vec<Coefficients>>],
+        accept: &mut dyn FnMut(usize, &[Coefficients]) -> bool,
+    ) -> Result<Vec<Vec<FilterOutput>>, InputError> {
+        let mut instances = Vec::new();
+        let mut owners = Vec::new();
+        for (p, (problem, candidates)) in problems.iter().zip(candidates).enumerate() {
+            for candidate in candidates {
+                instances.push(Instance { problem, candidate });
+                owners.push(p);
+            }
+        }
+        let outputs = self.project_grouped(&instances, &owners, &mut |i, coefficients| {
+            accept(owners[i], coefficients)
+        })?;
+        let mut outputs = outputs.into_iter();
+        Ok(candidates
+            .iter()
+            .map(|c| outputs.by_ref().take(c.len()).collect())
+            .collect())
     }
 }
 

@@ -13,7 +13,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::selection::{Judged, best, judge};
-use crate::{FilterOutput, FilterSettings, Instance, SafetyFilter};
+use crate::{FilterOutput, FilterSettings, SafetyFilter};
 
 /// Settings of the `filter` planner.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,43 +157,32 @@ impl Planner for FilterPlanner {
             .zip(options)
             .map(|(p, o)| self.candidates(p, o.seed))
             .collect();
-        let mut instances = Vec::new();
-        let mut owners = Vec::new();
-        for (i, (problem, candidates)) in problems.iter().zip(&candidates).enumerate() {
-            for candidate in candidates {
-                instances.push(Instance { problem, candidate });
-                owners.push(i);
-            }
-        }
         let filter_started = Instant::now();
         let outputs = match self
             .filter
-            .project_grouped(&instances, &owners, &mut |_, _| true)
+            .project_problems(problems, &candidates, &mut |_, _| true)
         {
             Ok(outputs) => outputs,
-            Err(e) => {
-                return problems
-                    .iter()
-                    .map(|_| Err(PlanError::Input(e.clone())))
-                    .collect();
-            }
+            Err(e) => return problems.iter().map(|_| Err(e.clone().into())).collect(),
         };
         let filter_ms = elapsed_ms(filter_started);
-        let mut outputs = outputs.into_iter();
-        let mut plans = Vec::with_capacity(problems.len());
-        let mut select_ms = 0.0;
-        for (problem, candidates) in problems.iter().zip(&candidates) {
-            let mine: Vec<FilterOutput> = outputs.by_ref().take(candidates.len()).collect();
-            let select_started = Instant::now();
-            plans.push(self.select(problem, &mine));
-            select_ms += elapsed_ms(select_started);
-        }
+        let select_started = Instant::now();
+        let mut plans: Vec<_> = problems
+            .iter()
+            .zip(&outputs)
+            .map(|(problem, outputs)| self.select(problem, outputs))
+            .collect();
+        let select_ms = elapsed_ms(select_started);
         let total_ms = elapsed_ms(started);
         for plan in plans.iter_mut().flatten() {
-            plan.timings_ms.insert("total".into(), total_ms);
-            plan.timings_ms.insert("filter".into(), filter_ms);
-            plan.timings_ms.insert("select".into(), select_ms);
-            plan.info.insert("batch".into(), problems.len() as f64);
+            plan.record_batch(
+                &[
+                    ("total", total_ms),
+                    ("filter", filter_ms),
+                    ("select", select_ms),
+                ],
+                problems.len(),
+            );
         }
         plans
     }

@@ -8,7 +8,7 @@ use flowopt_core::{
     Candidate, Coefficients, InputError, Plan, PlanError, PlanOptions, Planner, Problem, elapsed_ms,
 };
 use flowopt_filter::selection::{best, judge};
-use flowopt_filter::{FilterOutput, FilterSettings, Instance, SafetyFilter, WarmStart};
+use flowopt_filter::{FilterOutput, FilterSettings, SafetyFilter, WarmStart};
 use flowopt_generator::representation::decode;
 use flowopt_generator::{Conditioning, FlowSampler, Generator, SampleSettings};
 
@@ -178,6 +178,14 @@ fn failure(message: String) -> PlanError {
     }
 }
 
+/// The same failure for every problem of a batch.
+fn fail_all(problems: &[Problem], message: &str) -> Vec<Result<Plan, PlanError>> {
+    problems
+        .iter()
+        .map(|_| Err(failure(message.to_string())))
+        .collect()
+}
+
 impl Planner for FlowOptPlanner {
     fn name(&self) -> &'static str {
         "flowopt"
@@ -200,69 +208,48 @@ impl Planner for FlowOptPlanner {
         let _span =
             tracing::info_span!("plan", planner = "flowopt", problems = problems.len()).entered();
         if problems.len() != options.len() {
-            return problems
-                .iter()
-                .map(|_| Err(failure("one PlanOptions per problem is required".into())))
-                .collect();
+            return fail_all(problems, "one PlanOptions per problem is required");
         }
         let started = Instant::now();
         let refs: Vec<&Problem> = problems.iter().collect();
         let seeds: Vec<u64> = options.iter().map(|o| o.seed).collect();
         let candidates = match self.sample_many(&refs, &seeds) {
             Ok(c) => c,
-            Err(e) => {
-                let message = e.to_string();
-                return problems
-                    .iter()
-                    .map(|_| Err(failure(message.clone())))
-                    .collect();
-            }
+            Err(e) => return fail_all(problems, &e.to_string()),
         };
         let generate_ms = elapsed_ms(started);
         let filter_started = Instant::now();
-        let mut instances = Vec::new();
-        let mut owners = Vec::new();
-        for (i, (problem, candidates)) in problems.iter().zip(&candidates).enumerate() {
-            for candidate in candidates {
-                instances.push(Instance { problem, candidate });
-                owners.push(i);
-            }
-        }
         // A converged candidate counts towards `stop_after` only when it also passes the
         // checker (4x denser than the filter's samples): robots can meet between samples.
         let outputs =
             match self
                 .filter
-                .project_grouped(&instances, &owners, &mut |i, coefficients| {
-                    judge(&problems[owners[i]], &[coefficients.to_vec()])
+                .project_problems(problems, &candidates, &mut |p, coefficients| {
+                    judge(&problems[p], &[coefficients.to_vec()])
                         .is_ok_and(|j| j.first().is_some_and(|j| j.metrics.feasible))
                 }) {
-                Ok(o) => o,
-                Err(e) => {
-                    let message = e.to_string();
-                    return problems
-                        .iter()
-                        .map(|_| Err(failure(message.clone())))
-                        .collect();
-                }
+                Ok(outputs) => outputs,
+                Err(e) => return fail_all(problems, &e.to_string()),
             };
         let filter_ms = elapsed_ms(filter_started);
-        let mut outputs = outputs.into_iter();
-        let mut plans = Vec::with_capacity(problems.len());
-        let mut select_ms = 0.0;
-        for (problem, candidates) in problems.iter().zip(&candidates) {
-            let mine: Vec<FilterOutput> = outputs.by_ref().take(candidates.len()).collect();
-            let select_started = Instant::now();
-            plans.push(self.select(problem, &mine));
-            select_ms += elapsed_ms(select_started);
-        }
+        let select_started = Instant::now();
+        let mut plans: Vec<_> = problems
+            .iter()
+            .zip(&outputs)
+            .map(|(problem, outputs)| self.select(problem, outputs))
+            .collect();
+        let select_ms = elapsed_ms(select_started);
         let total_ms = elapsed_ms(started);
         for plan in plans.iter_mut().flatten() {
-            plan.timings_ms.insert("total".into(), total_ms);
-            plan.timings_ms.insert("generate".into(), generate_ms);
-            plan.timings_ms.insert("filter".into(), filter_ms);
-            plan.timings_ms.insert("select".into(), select_ms);
-            plan.info.insert("batch".into(), problems.len() as f64);
+            plan.record_batch(
+                &[
+                    ("total", total_ms),
+                    ("generate", generate_ms),
+                    ("filter", filter_ms),
+                    ("select", select_ms),
+                ],
+                problems.len(),
+            );
         }
         plans
     }
