@@ -111,6 +111,21 @@ fn every_endpoint_answers() {
         let (status, plan) = post(&router, "/v1/plan?planner=straight", &problem.to_string()).await;
         assert_eq!(status, StatusCode::OK, "{plan}");
         assert_eq!(plan["planner"], "straight");
+        // Alternatives: every feasible candidate, the plan's first.
+        let (status, plan) = post(
+            &router,
+            "/v1/plan?return_candidates=true&candidates=4",
+            &circle(4, 1),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{plan}");
+        let candidates = plan["candidates"].as_array().unwrap();
+        assert_eq!(
+            candidates.len() as f64,
+            plan["info"]["feasible_candidates"].as_f64().unwrap()
+        );
+        assert!(candidates.len() > 1, "{}", candidates.len());
+        assert_eq!(candidates[0]["trajectories"], plan["trajectories"]);
         let (status, openapi) = get(&router, "/openapi.json").await;
         assert_eq!(status, StatusCode::OK);
         for path in [

@@ -36,7 +36,8 @@ pub struct PlanQuery {
     pub flow_steps: Option<usize>,
     /// `flowopt`: most safety-filter iterations (default 500).
     pub filter_iterations: Option<usize>,
-    /// `flowopt`: also return every feasible filtered candidate (default false).
+    /// `flowopt`: also return every feasible filtered candidate (default false); every
+    /// candidate then runs to convergence instead of stopping at the first verified one.
     pub return_candidates: Option<bool>,
     /// `json` (default) or `vda5050` (adds each robot's path as a VDA 5050 NURBS trajectory).
     pub format: Option<String>,
@@ -88,14 +89,20 @@ impl Request {
                         format!("at most {} candidates", state.config.max_candidates),
                     ));
                 }
+                let return_candidates = query.return_candidates.unwrap_or(false);
                 let settings = FlowOptSettings {
                     candidates,
                     flow_steps: query.flow_steps.unwrap_or(defaults.flow_steps),
                     filter_iterations: query
                         .filter_iterations
                         .unwrap_or(defaults.filter_iterations),
-                    return_candidates: query.return_candidates.unwrap_or(false),
-                    stop_after: defaults.stop_after.min(candidates),
+                    return_candidates,
+                    // Alternatives are asked for: every candidate runs to convergence.
+                    stop_after: if return_candidates {
+                        0
+                    } else {
+                        defaults.stop_after.min(candidates)
+                    },
                     ..defaults
                 };
                 settings.validate().map_err(ApiError::input)?;
