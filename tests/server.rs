@@ -140,9 +140,10 @@ fn every_endpoint_answers() {
         let (status, metrics) = call(&router, "GET", "/metrics", None, Body::empty()).await;
         assert_eq!(status, StatusCode::OK);
         let metrics = String::from_utf8(metrics).unwrap();
+        // The two plans above.
         assert!(
             metrics.contains(
-                "flowopt_http_requests_total{method=\"POST\",route=\"/v1/plan\",status=\"200\"} 1"
+                "flowopt_http_requests_total{method=\"POST\",route=\"/v1/plan\",status=\"200\"} 2"
             ),
             "{metrics}"
         );
@@ -249,6 +250,11 @@ fn every_error_class_has_its_status_code_and_field() {
         assert_eq!(error(status, &value).0, 404);
         let (status, value) = get(&router, "/v2/plan").await;
         assert_eq!(error(status, &value).0, 404);
+        // Generated scenarios obey the same limits.
+        let (status, value) = get(&router, "/v1/scenarios/obstacles?obstacles=100000").await;
+        assert_eq!(error(status, &value), (422, "too_many".into(), "obstacles".into()));
+        let (status, value) = get(&router, "/v1/scenarios/circle?robots=11").await;
+        assert_eq!(error(status, &value), (422, "too_many".into(), "robots".into()));
         // 429: every CPU planner slot is busy (held here as a running plan would hold it).
         let held = server.state().cpu_slots.clone().try_acquire_owned().unwrap();
         let (status, value) = post(&router, "/v1/plan?planner=straight", &ok).await;

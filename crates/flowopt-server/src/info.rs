@@ -116,10 +116,20 @@ pub async fn scenario(
         .map_err(|e: flowopt_core::InputError| ApiError::NotFound(e.message))?;
     let robots = query.robots.unwrap_or(8);
     if robots > state.config.limits.max_robots {
-        return Err(ApiError::invalid(
+        return Err(ApiError::Invalid(flowopt_core::InputError::new(
+            flowopt_core::ErrorKind::TooMany,
             "robots",
             format!("at most {} robots", state.config.limits.max_robots),
-        ));
+        )));
+    }
+    if let Some(obstacles) = query.obstacles
+        && obstacles > state.config.limits.max_obstacles
+    {
+        return Err(ApiError::Invalid(flowopt_core::InputError::new(
+            flowopt_core::ErrorKind::TooMany,
+            "obstacles",
+            format!("at most {} obstacles", state.config.limits.max_obstacles),
+        )));
     }
     let config = ScenarioConfig {
         robots,
