@@ -308,6 +308,36 @@ fn an_http_plan_equals_the_cli_plan() {
     assert_eq!(http["vda5050"]["trajectories"].as_array().unwrap().len(), 6);
 }
 
+/// A full inference queue sheds load with 429 instead of growing: with room for one waiting
+/// plan and batches of one, the third of three problems queued at once finds the queue full
+/// (the worker holds at most one plan and the queue one more).
+#[test]
+fn a_full_queue_answers_429() {
+    let config = ServerConfig {
+        queue_capacity: 1,
+        max_batch: 1,
+        ..Default::default()
+    };
+    let router = server(config).router();
+    let body = format!(
+        r#"{{"problems":[{},{},{}]}}"#,
+        circle(8, 0),
+        circle(8, 1),
+        circle(8, 2)
+    );
+    let (status, value) = runtime().block_on(post(&router, "/v1/plan/batch", &body));
+    assert_eq!(error(status, &value), (429, "busy".into(), String::new()));
+    // The server recovers once the queue drains (the refused batch's queued jobs are skipped).
+    let recovered = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        runtime()
+            .block_on(post(&router, "/v1/plan", &circle(4, 0)))
+            .0
+            == StatusCode::OK
+    });
+    assert!(recovered, "still refusing plans after 5 s");
+}
+
 /// The largest difference between two JSON documents of the same shape (numbers compared,
 /// everything else equal), infinite when the shapes differ.
 fn largest_difference(a: &Value, b: &Value) -> f64 {
