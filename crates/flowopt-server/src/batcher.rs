@@ -120,10 +120,15 @@ fn work(
 
 fn run_group(planners: &NeuralPlanners, key: &PlannerKey, group: Vec<Job>, metrics: &Metrics) {
     let _span = tracing::info_span!("batch", planner = ?key, problems = group.len()).entered();
-    let (problems, options): (Vec<Problem>, Vec<PlanOptions>) = group
-        .iter()
-        .map(|job| (job.problem.clone(), job.options.clone()))
-        .unzip();
+    // The jobs' problems move into the planner call; their reply channels stay here.
+    let mut problems = Vec::with_capacity(group.len());
+    let mut options = Vec::with_capacity(group.len());
+    let mut replies = Vec::with_capacity(group.len());
+    for job in group {
+        problems.push(job.problem);
+        options.push(job.options);
+        replies.push(job.reply);
+    }
     let started = Instant::now();
     let results = catch_unwind(AssertUnwindSafe(|| -> Result<Vec<_>, ApiError> {
         Ok(match key {
@@ -146,23 +151,23 @@ fn run_group(planners: &NeuralPlanners, key: &PlannerKey, group: Vec<Job>, metri
         .plan_seconds
         .with_label_values(&[name])
         .observe(started.elapsed().as_secs_f64());
-    metrics.batch_size.observe(group.len() as f64);
+    metrics.batch_size.observe(replies.len() as f64);
     match results {
         Ok(Ok(results)) => {
-            for (job, result) in group.into_iter().zip(results) {
+            for (reply, result) in replies.into_iter().zip(results) {
                 // The receiver may have given up (deadline); nothing to do then.
-                let _ = job.reply.send(result.map_err(ApiError::from));
+                let _ = reply.send(result.map_err(ApiError::from));
             }
         }
         Ok(Err(err)) => {
-            for job in group {
-                let _ = job.reply.send(Err(err.clone()));
+            for reply in replies {
+                let _ = reply.send(Err(err.clone()));
             }
         }
         Err(_) => {
             tracing::error!(planner = name, "planner panicked");
-            for job in group {
-                let _ = job.reply.send(Err(ApiError::Internal(format!(
+            for reply in replies {
+                let _ = reply.send(Err(ApiError::Internal(format!(
                     "the {name} planner failed"
                 ))));
             }
