@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod discs;
 mod kkt;
 mod planner;
 pub mod selection;

@@ -30,6 +30,7 @@
 use burn::prelude::*;
 
 use crate::batch::Batch;
+use crate::discs;
 use crate::settings::FilterSettings;
 
 /// Small number keeping norms differentiable at zero.
@@ -100,20 +101,20 @@ pub enum Duals {
     Image(Tensor<3>),
 }
 
-/// G c, family by family.
-fn apply_g(batch: &Batch, c: Tensor<3>) -> Rows {
+/// Sampled positions, scaled velocities and scaled accelerations of coefficients `c`, each
+/// (B, 2, N, M).
+fn kinematics(batch: &Batch, c: Tensor<3>) -> [Tensor<4>; 3] {
     let (b, n, k, m) = (batch.size, batch.robots, batch.k, batch.samples);
     let rows = c.reshape([b * 2 * n, k]);
-    let x = rows.clone().matmul(batch.pt.clone()).reshape([b, 2, n, m]);
-    let v = rows.clone().matmul(batch.pvt.clone()).reshape([b, 2, n, m]);
-    let a = rows.matmul(batch.pat.clone()).reshape([b, 2, n, m]);
+    [&batch.pt, &batch.pvt, &batch.pat]
+        .map(|basis| rows.clone().matmul(basis.clone()).reshape([b, 2, n, m]))
+}
+
+/// G c, family by family.
+fn apply_g(batch: &Batch, c: Tensor<3>) -> Rows {
+    let [x, v, a] = kinematics(batch, c);
     // Pair differences in `pair_order`: one slice difference per offset s = j - i.
-    let pairs = (n > 1).then(|| {
-        let by_offset = (1..n)
-            .map(|s| x.clone().narrow(2, 0, n - s) - x.clone().narrow(2, s, n - s))
-            .collect();
-        Tensor::cat(by_offset, 2)
-    });
+    let pairs = (batch.robots > 1).then(|| discs::pair_differences(&x));
     let obstacles = batch
         .obstacle_centre
         .as_ref()
@@ -129,7 +130,7 @@ fn apply_g(batch: &Batch, c: Tensor<3>) -> Rows {
 
 /// G'w for row tensors `w`: (B, 2, N K).
 fn apply_gt(batch: &Batch, w: Rows) -> Tensor<3> {
-    let (b, n, k, m) = (batch.size, batch.robots, batch.k, batch.samples);
+    let (b, n, m) = (batch.size, batch.robots, batch.samples);
     let mut pos = w.boxed;
     if let Some(pairs) = w.pairs {
         // Each pair row onto its two robots: (1, 1, N, P) x (B, 2, P, M).
@@ -138,9 +139,16 @@ fn apply_gt(batch: &Batch, w: Rows) -> Tensor<3> {
     if let Some(obstacles) = w.obstacles {
         pos = pos + obstacles.sum_dim(3).reshape([b, 2, n, m]);
     }
+    kinematics_t(batch, pos, w.speed, w.accel)
+}
+
+/// The transpose of [`kinematics`]: coefficients (B, 2, N K) from weights on the sampled
+/// positions, velocities and accelerations (each (B, 2, N, M)).
+fn kinematics_t(batch: &Batch, pos: Tensor<4>, vel: Tensor<4>, acc: Tensor<4>) -> Tensor<3> {
+    let (b, n, k, m) = (batch.size, batch.robots, batch.k, batch.samples);
     (pos.reshape([b * 2 * n, m]).matmul(batch.p.clone())
-        + w.speed.reshape([b * 2 * n, m]).matmul(batch.pv.clone())
-        + w.accel.reshape([b * 2 * n, m]).matmul(batch.pa.clone()))
+        + vel.reshape([b * 2 * n, m]).matmul(batch.pv.clone())
+        + acc.reshape([b * 2 * n, m]).matmul(batch.pa.clone()))
     .reshape([b, 2, n * k])
 }
 
@@ -182,50 +190,45 @@ pub struct Projection {
 /// s = Proj_S(z) with z = G c + u (exact mode) or z = G c (fast mode), r = G c - s,
 /// u' = u + r, and G'(s - u') = G'G c - G'(r + u').
 pub fn project(batch: &Batch, c: Tensor<3>, u: &Duals) -> Projection {
+    project_keeping(batch, c, u, true)
+}
+
+/// [`project`]; with `keep_rows` false, the fast mode leaves the pair and obstacle rows out of
+/// `r` (they are the bulk of the rows, and only the residual checks read them).
+fn project_keeping(batch: &Batch, c: Tensor<3>, u: &Duals, keep_rows: bool) -> Projection {
     match u {
         Duals::Rows(rows) => project_exact(batch, c, rows),
-        Duals::Image(gtu) => project_fast(batch, c, gtu.clone()),
+        Duals::Image(gtu) => project_fast(batch, c, gtu.clone(), keep_rows),
     }
 }
 
 /// The fast mode: z = G c, so every projection reduces to a shortfall along the row itself and
 /// only G'u is carried: G'(s - u') = G'G c - G'r - (G'u + G'r).
-fn project_fast(batch: &Batch, c: Tensor<3>, gtu: Tensor<3>) -> Projection {
-    let b = batch.size;
-    let g = apply_g(batch, c.clone());
-    let r_box = box_residual(batch, g.boxed.clone(), g.boxed);
-    // Outside a disc: r = g min(0, 1 - D/|g|) = -g (D - |g|)+ / |g|.
-    let outside = |g: Tensor<4>, dist: Tensor<4>| -> Tensor<4> {
-        let norm = (norm_sq(g.clone()) + EPS).sqrt();
-        let scale = ((norm.clone() - dist) / norm).clamp_max(0.0);
-        g * scale
-    };
-    let r_pairs = g.pairs.map(|d| outside(d, batch.pair_dist.clone()));
-    let r_obstacles = match (g.obstacles, &batch.obstacle_dist) {
-        (Some(e), Some(dist)) => {
-            let [_, _, n, o, m] = e.dims();
-            let r = outside(
-                e.reshape([b, 2, n * o, m]),
-                dist.clone().reshape([b, 1, n * o, 1]),
-            );
-            Some(r.reshape([b, 2, n, o, m]))
-        }
-        _ => None,
-    };
-    // Inside a disc: r = g max(0, 1 - L/|g|) = g (|g| - L)+ / |g|.
-    let inside = |g: Tensor<4>, limit: Tensor<4>| -> Tensor<4> {
-        let norm = (norm_sq(g.clone()) + EPS).sqrt();
-        let scale = ((norm.clone() - limit) / norm).clamp_min(0.0);
-        g * scale
-    };
+fn project_fast(batch: &Batch, c: Tensor<3>, gtu: Tensor<3>, keep_rows: bool) -> Projection {
+    let [x, v, a] = kinematics(batch, c.clone());
+    let r_box = box_residual(batch, x.clone(), x.clone());
+    // Pairs and obstacles, outside a disc: r = g min(0, 1 - D/|g|), with their G' image on the
+    // positions computed in the same pass (fused on the CPU).
+    let mut pos = r_box.clone();
+    let mut r_pairs = None;
+    if let Some((r, image)) = discs::pair_rows(batch, &x, keep_rows) {
+        pos = pos + image;
+        r_pairs = r;
+    }
+    let mut r_obstacles = None;
+    if let Some((r, image)) = discs::obstacle_rows(batch, &x, keep_rows) {
+        pos = pos + image;
+        r_obstacles = r;
+    }
+    // Speeds and accelerations, inside a disc: r = g max(0, 1 - L/|g|).
     let r = Rows {
         boxed: r_box,
         pairs: r_pairs,
         obstacles: r_obstacles,
-        speed: inside(g.speed, batch.speed.clone()),
-        accel: inside(g.accel, batch.accel.clone()),
+        speed: discs::inside_rows(v, &batch.speed),
+        accel: discs::inside_rows(a, &batch.accel),
     };
-    let gtr = apply_gt(batch, r.clone());
+    let gtr = kinematics_t(batch, pos, r.speed.clone(), r.accel.clone());
     let gtu_new = gtu + gtr.clone();
     let target = gtg_times(batch, c) - gtr - gtu_new.clone();
     Projection {
@@ -349,7 +352,8 @@ pub struct State {
     pub c: Tensor<3>,
     /// Scaled multipliers.
     pub u: Duals,
-    /// Primal residuals G c - s of the last s-step.
+    /// Primal residuals G c - s of the last s-step (in [`run`]'s iterations without a check,
+    /// the fast mode leaves out the pair and obstacle rows: nothing reads them there).
     pub r: Rows,
     /// G'(s - u) for the next c-step.
     pub target: Tensor<3>,
@@ -385,6 +389,12 @@ pub fn start(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, rho: f32) -> Stat
 
 /// One iteration: c-step, s-step, multiplier update.
 pub fn step(batch: &Batch, state: State, rho: f32) -> State {
+    step_keeping(batch, state, rho, true)
+}
+
+/// [`step`]; with `keep_rows` false (iterations whose residual nobody reads), the new state's
+/// `r` lacks the pair and obstacle rows in the fast mode.
+fn step_keeping(batch: &Batch, state: State, rho: f32, keep_rows: bool) -> State {
     let (b, nk) = (batch.size, batch.robots * batch.k);
     // 1. c-step.
     let q = batch.cbar.clone() + state.target * rho;
@@ -394,7 +404,7 @@ pub fn step(batch: &Batch, state: State, rho: f32) -> State {
         .reshape([b, 2, nk])
         + batch.cb.clone();
     // 2. s-step and 3. multiplier update.
-    let proj = project(batch, c.clone(), &state.u);
+    let proj = project_keeping(batch, c.clone(), &state.u, keep_rows);
     State {
         c,
         u: proj.u,
@@ -506,8 +516,9 @@ pub fn run_grouped(
     let mut residual = vec![f32::NAN; batch.size];
     for it in 1..=settings.max_iterations {
         let b = current.as_ref().unwrap_or(batch);
-        state = step(b, state, rho);
-        if it % settings.check_every != 0 && it != settings.max_iterations {
+        let check = it % settings.check_every == 0 || it == settings.max_iterations;
+        state = step_keeping(b, state, rho, check);
+        if !check {
             continue;
         }
         let worst = residuals(&self::residual(b, &state.r));

@@ -1,0 +1,372 @@
+//! The fast s-step's disc rows, each with its closed-form residual r = G c - Proj(G c):
+//! - outside a disc of radius D (robot pairs, robots and obstacles): r = g min(0, 1 - D/|g|),
+//!   and its image under G' on the robots' positions (+r on robot i, -r on robot j of a pair);
+//! - inside a disc of radius L (scaled speeds and accelerations): r = g max(0, 1 - L/|g|).
+//!
+//! Written with tensor ops, each is a chain of eight to ten passes over (B, 2, rows, M) tensors
+//! (the pair tensors no longer fit in cache) plus, for pairs, the incidence matmul. On the plain
+//! (non-autodiff) flex backend the functions here run each family as one loop per instance
+//! instead (rayon over instances). Everywhere else — wgpu, and autodiff, where gradients must
+//! flow through the unrolled solver — the same math runs as composed tensor ops; the tests
+//! check that both agree.
+
+use burn::backend::Flex;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rayon::prelude::*;
+
+use crate::batch::Batch;
+
+/// Small number keeping norms differentiable at zero (the solver's).
+const EPS: f32 = 1e-12;
+
+/// A family's residual rows (when kept) and their image under G' on the positions (B, 2, N, M).
+pub type Kept<const D: usize> = (Option<Tensor<D>>, Tensor<4>);
+
+/// Pair residuals (B, 2, P, M) in [`crate::pair_order`] and their image on the positions, for
+/// positions `x` (B, 2, N, M); `None` for one robot. With `keep` false the residual rows are
+/// not returned (only the solver's checks read them; the fused loop then skips writing them).
+pub fn pair_rows(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<Kept<4>> {
+    if batch.robots < 2 {
+        return None;
+    }
+    Some(pair_rows_fused(batch, x, keep).unwrap_or_else(|| {
+        let (r, image) = pair_rows_composed(batch, x);
+        (keep.then_some(r), image)
+    }))
+}
+
+/// Obstacle residuals (B, 2, N, O, M) and their image on the positions (B, 2, N, M); `None`
+/// without obstacles. `keep` as for [`pair_rows`].
+pub fn obstacle_rows(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<Kept<5>> {
+    let (centre, dist) = (
+        batch.obstacle_centre.as_ref()?,
+        batch.obstacle_dist.as_ref()?,
+    );
+    Some(
+        obstacle_rows_fused(batch, x, centre, dist, keep).unwrap_or_else(|| {
+            let (r, image) = obstacle_rows_composed(batch, x, centre, dist);
+            (keep.then_some(r), image)
+        }),
+    )
+}
+
+/// Residuals of rows `g` (B, 2, R, M) that must lie inside discs of radius `limit` (B, 1, 1, 1),
+/// one radius per instance.
+pub fn inside_rows(g: Tensor<4>, limit: &Tensor<4>) -> Tensor<4> {
+    inside_rows_fused(&g, limit).unwrap_or_else(|| inside(g, limit.clone()))
+}
+
+/// r = g max(0, 1 - L/|g|) = g (|g| - L)+ / |g|.
+fn inside(g: Tensor<4>, limit: Tensor<4>) -> Tensor<4> {
+    let x = g.clone().narrow(1, 0, 1);
+    let y = g.clone().narrow(1, 1, 1);
+    let norm = (x.clone() * x + y.clone() * y + EPS).sqrt();
+    let scale = ((norm.clone() - limit) / norm).clamp_min(0.0);
+    g * scale
+}
+
+fn inside_rows_fused(g: &Tensor<4>, limit: &Tensor<4>) -> Option<Tensor<4>> {
+    let [b, _, rows, m] = g.dims();
+    let (gs, ls) = (flex_values(g)?, flex_values(limit)?);
+    let (gs, ls) = (gs.as_slice::<f32>()?, ls.as_slice::<f32>()?);
+    let len = rows * m;
+    let mut r = vec![0f32; b * 2 * len];
+    r.par_chunks_mut(2 * len)
+        .zip(gs.par_chunks(2 * len))
+        .zip(ls.par_iter())
+        .for_each(|((r, g), &limit)| {
+            let (x, y) = g.split_at(len);
+            let (rx, ry) = r.split_at_mut(len);
+            for k in 0..len {
+                let norm = (x[k] * x[k] + y[k] * y[k] + EPS).sqrt();
+                let scale = ((norm - limit) / norm).max(0.0);
+                rx[k] = x[k] * scale;
+                ry[k] = y[k] * scale;
+            }
+        });
+    Some(flex_tensor(r, [b, 2, rows, m]))
+}
+
+/// r = g min(0, 1 - D/|g|) for rows g (B, 2, R, M) and distances (B, 1, R, 1).
+pub(crate) fn outside(g: Tensor<4>, dist: Tensor<4>) -> Tensor<4> {
+    let x = g.clone().narrow(1, 0, 1);
+    let y = g.clone().narrow(1, 1, 1);
+    let norm = (x.clone() * x + y.clone() * y + EPS).sqrt();
+    let scale = ((norm.clone() - dist) / norm).clamp_max(0.0);
+    g * scale
+}
+
+/// Pair differences of positions (B, 2, N, M) in pair order: one slice difference per offset.
+pub(crate) fn pair_differences(x: &Tensor<4>) -> Tensor<4> {
+    let n = x.dims()[2];
+    let by_offset = (1..n)
+        .map(|s| x.clone().narrow(2, 0, n - s) - x.clone().narrow(2, s, n - s))
+        .collect();
+    Tensor::cat(by_offset, 2)
+}
+
+fn pair_rows_composed(batch: &Batch, x: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    let r = outside(pair_differences(x), batch.pair_dist.clone());
+    // Each pair row onto its two robots: (1, 1, N, P) x (B, 2, P, M).
+    let image = batch.incidence.clone().matmul(r.clone());
+    (r, image)
+}
+
+fn obstacle_rows_composed(
+    batch: &Batch,
+    x: &Tensor<4>,
+    centre: &Tensor<5>,
+    dist: &Tensor<5>,
+) -> (Tensor<5>, Tensor<4>) {
+    let [b, _, n, m] = x.dims();
+    let o = batch.obstacles;
+    let e = x.clone().unsqueeze_dim::<5>(3) - centre.clone();
+    let r = outside(
+        e.reshape([b, 2, n * o, m]),
+        dist.clone().reshape([b, 1, n * o, 1]),
+    )
+    .reshape([b, 2, n, o, m]);
+    let image = r.clone().sum_dim(3).reshape([b, 2, n, m]);
+    (r, image)
+}
+
+/// The host slice of a plain flex f32 tensor (contiguous), or `None` for any other backend,
+/// an autodiff tensor or another dtype.
+fn flex_values<const D: usize>(t: &Tensor<D>) -> Option<burn::backend::flex::FlexTensor> {
+    let prim = t.clone().try_into_primitive::<Flex>().ok()?;
+    let prim = if prim.is_contiguous() {
+        prim
+    } else {
+        prim.to_contiguous()
+    };
+    prim.as_slice::<f32>()?;
+    Some(prim)
+}
+
+fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
+    Tensor::from_primitive::<Flex>(burn::backend::flex::FlexTensor::from_data(TensorData::new(
+        values, shape,
+    )))
+}
+
+/// How many rows of `rows` a fused kernel writes out per instance: all of them when they are
+/// kept, else one scratch row (overwritten row after row, only its image is accumulated).
+fn written(rows: usize, keep: bool) -> usize {
+    if keep { rows } else { 1 }
+}
+
+fn pair_rows_fused(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<Kept<4>> {
+    let [b, _, n, m] = x.dims();
+    let (xs, dist) = (flex_values(x)?, flex_values(&batch.pair_dist)?);
+    let (xs, dist) = (xs.as_slice::<f32>()?, dist.as_slice::<f32>()?);
+    let p = n * (n - 1) / 2;
+    let rows = written(p, keep);
+    let mut r = vec![0f32; b * 2 * rows * m];
+    let mut image = vec![0f32; b * 2 * n * m];
+    r.par_chunks_mut(2 * rows * m)
+        .zip(image.par_chunks_mut(2 * n * m))
+        .enumerate()
+        .for_each(|(inst, (r, image))| {
+            let x = &xs[inst * 2 * n * m..(inst + 1) * 2 * n * m];
+            let dist = &dist[inst * p..(inst + 1) * p];
+            let (x, y) = x.split_at(n * m);
+            let (rx, ry) = r.split_at_mut(rows * m);
+            let (ix, iy) = image.split_at_mut(n * m);
+            let mut row = 0;
+            for s in 1..n {
+                for i in 0..n - s {
+                    let j = i + s;
+                    let d = dist[row];
+                    let slot = if keep { row } else { 0 };
+                    let rxp = &mut rx[slot * m..(slot + 1) * m];
+                    let ryp = &mut ry[slot * m..(slot + 1) * m];
+                    let xs = x[i * m..(i + 1) * m].iter().zip(&x[j * m..(j + 1) * m]);
+                    let ys = y[i * m..(i + 1) * m].iter().zip(&y[j * m..(j + 1) * m]);
+                    for (((rx, ry), (xi, xj)), (yi, yj)) in
+                        rxp.iter_mut().zip(ryp.iter_mut()).zip(xs).zip(ys)
+                    {
+                        let (dx, dy) = (xi - xj, yi - yj);
+                        let norm = (dx * dx + dy * dy + EPS).sqrt();
+                        let scale = ((norm - d) / norm).min(0.0);
+                        *rx = dx * scale;
+                        *ry = dy * scale;
+                    }
+                    scatter_pair(ix, i, j, m, rxp);
+                    scatter_pair(iy, i, j, m, ryp);
+                    row += 1;
+                }
+            }
+        });
+    Some((
+        keep.then(|| flex_tensor(r, [b, 2, p, m])),
+        flex_tensor(image, [b, 2, n, m]),
+    ))
+}
+
+/// image[i] += r, image[j] -= r (rows of length m, i < j).
+fn scatter_pair(image: &mut [f32], i: usize, j: usize, m: usize, r: &[f32]) {
+    let (head, tail) = image.split_at_mut(j * m);
+    for ((a, b), v) in head[i * m..(i + 1) * m]
+        .iter_mut()
+        .zip(&mut tail[..m])
+        .zip(r)
+    {
+        *a += v;
+        *b -= v;
+    }
+}
+
+fn obstacle_rows_fused(
+    batch: &Batch,
+    x: &Tensor<4>,
+    centre: &Tensor<5>,
+    dist: &Tensor<5>,
+    keep: bool,
+) -> Option<Kept<5>> {
+    let [b, _, n, m] = x.dims();
+    let o = batch.obstacles;
+    let (xs, cs, ds) = (flex_values(x)?, flex_values(centre)?, flex_values(dist)?);
+    let (xs, cs, ds) = (
+        xs.as_slice::<f32>()?,
+        cs.as_slice::<f32>()?,
+        ds.as_slice::<f32>()?,
+    );
+    let rows = written(n * o, keep);
+    let mut r = vec![0f32; b * 2 * rows * m];
+    let mut image = vec![0f32; b * 2 * n * m];
+    r.par_chunks_mut(2 * rows * m)
+        .zip(image.par_chunks_mut(2 * n * m))
+        .enumerate()
+        .for_each(|(inst, (r, image))| {
+            let x = &xs[inst * 2 * n * m..(inst + 1) * 2 * n * m];
+            let (cx, cy) = cs[inst * 2 * o..(inst + 1) * 2 * o].split_at(o);
+            let dist = &ds[inst * n * o..(inst + 1) * n * o];
+            let (x, y) = x.split_at(n * m);
+            let (rx, ry) = r.split_at_mut(rows * m);
+            let (ix, iy) = image.split_at_mut(n * m);
+            for i in 0..n {
+                let (xi, yi) = (&x[i * m..(i + 1) * m], &y[i * m..(i + 1) * m]);
+                let (ixi, iyi) = (&mut ix[i * m..(i + 1) * m], &mut iy[i * m..(i + 1) * m]);
+                for ob in 0..o {
+                    let (d, cx, cy) = (dist[i * o + ob], cx[ob], cy[ob]);
+                    let slot = if keep { i * o + ob } else { 0 };
+                    let rxo = &mut rx[slot * m..(slot + 1) * m];
+                    let ryo = &mut ry[slot * m..(slot + 1) * m];
+                    let rows = rxo.iter_mut().zip(ryo.iter_mut());
+                    let images = ixi.iter_mut().zip(iyi.iter_mut());
+                    for (((rx, ry), (ix, iy)), (xk, yk)) in rows.zip(images).zip(xi.iter().zip(yi))
+                    {
+                        let (ex, ey) = (xk - cx, yk - cy);
+                        let norm = (ex * ex + ey * ey + EPS).sqrt();
+                        let scale = ((norm - d) / norm).min(0.0);
+                        *rx = ex * scale;
+                        *ry = ey * scale;
+                        *ix += *rx;
+                        *iy += *ry;
+                    }
+                }
+            }
+        });
+    Some((
+        keep.then(|| flex_tensor(r, [b, 2, n, o, m])),
+        flex_tensor(image, [b, 2, n, m]),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FilterSettings, Instance, perturbed_candidates};
+    use flowopt_core::{DEFAULT_ORDER, Scenario, ScenarioConfig};
+
+    fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>) {
+        assert_eq!(a.dims(), b.dims());
+        let (a, b) = (host(a), host(b));
+        assert!(
+            a.iter().any(|v| *v != 0.0),
+            "nothing violated: a vacuous test"
+        );
+        for (u, v) in a.iter().zip(&b) {
+            assert!((u - v).abs() <= 1e-5 * (1.0 + v.abs()), "{u} vs {v}");
+        }
+    }
+
+    /// The fused loops compute what the composed tensor ops compute (and what the autodiff and
+    /// wgpu paths run), on a crowded problem where many pair and obstacle rows are violated.
+    #[test]
+    fn fused_rows_match_the_composed_tensor_ops() {
+        let problem = Scenario::Obstacles
+            .generate(&ScenarioConfig::new(7).obstacles(5).seed(2))
+            .unwrap();
+        let cands = perturbed_candidates(&problem, 3, 0.8, 4);
+        let inst: Vec<Instance> = cands
+            .iter()
+            .map(|candidate| Instance {
+                problem: &problem,
+                candidate,
+            })
+            .collect();
+        let batch = Batch::new(
+            &inst,
+            &FilterSettings::default(),
+            DEFAULT_ORDER,
+            &Device::flex(),
+        )
+        .unwrap();
+        let (b, n, k, m) = (batch.size, batch.robots, batch.k, batch.samples);
+        let x = batch
+            .cbar
+            .clone()
+            .reshape([b * 2 * n, k])
+            .matmul(batch.pt.clone())
+            .reshape([b, 2, n, m]);
+
+        let (r, image) = pair_rows_fused(&batch, &x, true).expect("flex takes the fused path");
+        let (r_ref, image_ref) = pair_rows_composed(&batch, &x);
+        assert_close(r.expect("kept"), r_ref);
+        assert_close(image, image_ref.clone());
+        // Without the rows: the same image.
+        let (none, image) = pair_rows_fused(&batch, &x, false).expect("fused");
+        assert!(none.is_none());
+        assert_close(image, image_ref);
+
+        let (centre, dist) = (
+            batch.obstacle_centre.as_ref().unwrap(),
+            batch.obstacle_dist.as_ref().unwrap(),
+        );
+        let (r, image) =
+            obstacle_rows_fused(&batch, &x, centre, dist, true).expect("flex takes the fused path");
+        let (r_ref, image_ref) = obstacle_rows_composed(&batch, &x, centre, dist);
+        assert_close(r.expect("kept"), r_ref);
+        assert_close(image, image_ref.clone());
+        let (none, image) = obstacle_rows_fused(&batch, &x, centre, dist, false).expect("fused");
+        assert!(none.is_none());
+        assert_close(image, image_ref);
+
+        // A non-contiguous view of the same positions gives the same rows.
+        let transposed = x.clone().swap_dims(2, 3) * 1.0;
+        let view = transposed.swap_dims(2, 3);
+        let (r, _) = pair_rows_fused(&batch, &view, true).expect("flex takes the fused path");
+        assert_close(r.expect("kept"), pair_rows_composed(&batch, &x).0);
+
+        // Speeds against a limit most of them exceed.
+        let v = x.clone() * 3.0;
+        let limit = batch.speed.clone();
+        let fused = inside_rows_fused(&v, &limit).expect("flex takes the fused path");
+        assert_close(fused, inside(v, limit));
+    }
+
+    /// Autodiff tensors never take the fused path (gradients must flow through the ops).
+    #[test]
+    fn autodiff_tensors_take_the_composed_path() {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::zeros([1, 2, 3, 4], &device).require_grad();
+        assert!(flex_values(&x).is_none());
+        assert!(flex_values(&Tensor::<4>::zeros([1, 2, 3, 4], &Device::flex())).is_some());
+    }
+}
