@@ -16,9 +16,7 @@ use burn::tensor::TensorData;
 use rayon::prelude::*;
 
 use crate::batch::Batch;
-
-/// Small number keeping norms differentiable at zero (the solver's).
-const EPS: f32 = 1e-12;
+use crate::solver::EPS;
 
 /// A family's residual rows (when kept) and their image under G' on the positions (B, 2, N, M).
 pub type Kept<const D: usize> = (Option<Tensor<D>>, Tensor<4>);
@@ -89,7 +87,7 @@ fn inside_rows_fused(g: &Tensor<4>, limit: &Tensor<4>) -> Option<Tensor<4>> {
 }
 
 /// r = g min(0, 1 - D/|g|) for rows g (B, 2, R, M) and distances (B, 1, R, 1).
-pub(crate) fn outside(g: Tensor<4>, dist: Tensor<4>) -> Tensor<4> {
+fn outside(g: Tensor<4>, dist: Tensor<4>) -> Tensor<4> {
     let x = g.clone().narrow(1, 0, 1);
     let y = g.clone().narrow(1, 1, 1);
     let norm = (x.clone() * x + y.clone() * y + EPS).sqrt();

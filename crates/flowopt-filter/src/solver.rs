@@ -34,7 +34,7 @@ use crate::discs;
 use crate::settings::FilterSettings;
 
 /// Small number keeping norms differentiable at zero.
-const EPS: f32 = 1e-12;
+pub(crate) const EPS: f32 = 1e-12;
 
 /// Row tensor (B, ...) flattened to (B, rest).
 fn per_instance(t: Tensor<4>) -> Tensor<2> {
