@@ -24,8 +24,11 @@
 //!
 //! G is never formed: G'r is assembled from per-family row tensors by a broadcast matmul of the
 //! pair rows with the robot-pair incidence matrix (15x faster than a scatter on flex) and three
-//! small matmuls (P', Pv', Pa'), and G'G c comes from the cached closed-form G'G. The residual of an instance is its largest primal residual |G c - s| over the
-//! rows (metres of coefficient differences), an upper bound on the distance of G c from S.
+//! small matmuls (P', Pv', Pa'), and G'G c comes from the cached closed-form G'G. In the fast
+//! mode on the CPU, the disc rows and their image on the positions come from fused loops
+//! instead (`discs.rs`). The residual of an instance is its largest primal residual
+//! |G c - s| over the rows (metres of coefficient differences), an upper bound on the distance
+//! of G c from S.
 
 use burn::prelude::*;
 
