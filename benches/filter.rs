@@ -29,14 +29,6 @@ fn one_per_seed(planner: &FilterPlanner, problem: &Problem, k: usize) -> Vec<Vec
         .collect()
 }
 
-/// The filter instances of `problem` with each of `candidates`.
-fn instances<'a>(problem: &'a Problem, candidates: &'a [Vec<Coefficients>]) -> Vec<Instance<'a>> {
-    candidates
-        .iter()
-        .map(|candidate| Instance { problem, candidate })
-        .collect()
-}
-
 fn filter_iterations(c: &mut Criterion) {
     let device = Device::flex();
     let settings = FilterSettings {
@@ -55,7 +47,7 @@ fn filter_iterations(c: &mut Criterion) {
         let planner = FilterPlanner::new(settings.clone(), device.clone()).expect("planner");
         for k in [1usize, 8, 32] {
             let candidates = one_per_seed(&planner, &problem, k);
-            let instances = instances(&problem, &candidates);
+            let instances = Instance::each(&problem, &candidates);
             group.bench_with_input(BenchmarkId::new(format!("batched/N{n}"), k), &k, |b, _| {
                 b.iter(|| filter.project(&instances).expect("filter"))
             });
@@ -92,7 +84,7 @@ fn filter_to_tolerance(c: &mut Criterion) {
             .generate(&ScenarioConfig::new(n).seed(3))
             .expect("scenario");
         let candidates = planner.candidates(&problem, 0);
-        let instances = instances(&problem, &candidates);
+        let instances = Instance::each(&problem, &candidates);
         for (name, filter) in [("plain", &plain), ("warm", &warm)] {
             group.bench_function(BenchmarkId::new(format!("{name}/{scenario}"), n), |b| {
                 b.iter(|| filter.project(&instances).expect("filter"))
@@ -111,7 +103,7 @@ fn dense_vs_structured(c: &mut Criterion) {
         .expect("scenario");
     let planner = FilterPlanner::new(settings.clone(), device.clone()).expect("planner");
     let candidates = one_per_seed(&planner, &problem, k);
-    let instances = instances(&problem, &candidates);
+    let instances = Instance::each(&problem, &candidates);
     let batch =
         Batch::new(&instances, &settings, flowopt_core::DEFAULT_ORDER, &device).expect("batch");
     let (b, kk, m) = (batch.size, batch.k, batch.samples);

@@ -81,6 +81,16 @@ pub struct Instance<'a> {
     pub candidate: &'a [Coefficients],
 }
 
+impl<'a> Instance<'a> {
+    /// The instances of one problem with each of `candidates`, in order.
+    pub fn each(problem: &'a Problem, candidates: &'a [Vec<Coefficients>]) -> Vec<Self> {
+        candidates
+            .iter()
+            .map(|candidate| Instance { problem, candidate })
+            .collect()
+    }
+}
+
 impl Batch {
     /// The sub-batch of the instances at `keep` (positions in this batch, in that order); the
     /// shared matrices are shared, not copied. How a running batch drops the instances whose

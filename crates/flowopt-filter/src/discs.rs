@@ -148,58 +148,110 @@ fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D>
     )))
 }
 
-/// How many rows of `rows` a fused kernel writes out per instance: all of them when they are
-/// kept, else one scratch row (overwritten row after row, only its image is accumulated).
-fn written(rows: usize, keep: bool) -> usize {
-    if keep { rows } else { 1 }
+/// One instance's slices in a fused outside-disc loop: its positions (x and y halves, N M
+/// each), its residual rows (x and y halves; all rows when kept, else one scratch row that each
+/// row overwrites) and its image on the positions (x and y halves, accumulated).
+struct Slices<'s> {
+    x: &'s [f32],
+    y: &'s [f32],
+    rx: &'s mut [f32],
+    ry: &'s mut [f32],
+    ix: &'s mut [f32],
+    iy: &'s mut [f32],
+}
+
+/// Residual row `row` of `rx` and `ry` (or the scratch row 0 when rows are not kept).
+fn residual_row<'r>(
+    rx: &'r mut [f32],
+    ry: &'r mut [f32],
+    row: usize,
+    keep: bool,
+    m: usize,
+) -> (&'r mut [f32], &'r mut [f32]) {
+    let slot = if keep { row } else { 0 };
+    (
+        &mut rx[slot * m..(slot + 1) * m],
+        &mut ry[slot * m..(slot + 1) * m],
+    )
+}
+
+/// Runs `fill(instance, slices)` for every instance of positions `x` (B, 2, N, M) with `rows`
+/// residual rows each, in parallel over instances, and returns the rows (B, 2, rows, M) when
+/// `keep` and the image (B, 2, N, M); `None` when `x` is not a plain flex f32 tensor.
+fn fused_outside(
+    x: &Tensor<4>,
+    rows: usize,
+    keep: bool,
+    fill: impl Fn(usize, Slices) + Sync,
+) -> Option<(Option<Vec<f32>>, Tensor<4>)> {
+    let [b, _, n, m] = x.dims();
+    let xs = flex_values(x)?;
+    let xs = xs.as_slice::<f32>()?;
+    let written = if keep { rows } else { 1 };
+    let mut r = vec![0f32; b * 2 * written * m];
+    let mut image = vec![0f32; b * 2 * n * m];
+    r.par_chunks_mut(2 * written * m)
+        .zip(image.par_chunks_mut(2 * n * m))
+        .zip(xs.par_chunks(2 * n * m))
+        .enumerate()
+        .for_each(|(inst, ((r, image), x))| {
+            let (x, y) = x.split_at(n * m);
+            let (rx, ry) = r.split_at_mut(written * m);
+            let (ix, iy) = image.split_at_mut(n * m);
+            fill(
+                inst,
+                Slices {
+                    x,
+                    y,
+                    rx,
+                    ry,
+                    ix,
+                    iy,
+                },
+            );
+        });
+    Some((keep.then_some(r), flex_tensor(image, [b, 2, n, m])))
 }
 
 fn pair_rows_fused(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<Kept<4>> {
     let [b, _, n, m] = x.dims();
-    let (xs, dist) = (flex_values(x)?, flex_values(&batch.pair_dist)?);
-    let (xs, dist) = (xs.as_slice::<f32>()?, dist.as_slice::<f32>()?);
+    let dist = flex_values(&batch.pair_dist)?;
+    let dist = dist.as_slice::<f32>()?;
     let p = n * (n - 1) / 2;
-    let rows = written(p, keep);
-    let mut r = vec![0f32; b * 2 * rows * m];
-    let mut image = vec![0f32; b * 2 * n * m];
-    r.par_chunks_mut(2 * rows * m)
-        .zip(image.par_chunks_mut(2 * n * m))
-        .enumerate()
-        .for_each(|(inst, (r, image))| {
-            let x = &xs[inst * 2 * n * m..(inst + 1) * 2 * n * m];
-            let dist = &dist[inst * p..(inst + 1) * p];
-            let (x, y) = x.split_at(n * m);
-            let (rx, ry) = r.split_at_mut(rows * m);
-            let (ix, iy) = image.split_at_mut(n * m);
-            let mut row = 0;
-            for s in 1..n {
-                for i in 0..n - s {
-                    let j = i + s;
-                    let d = dist[row];
-                    let slot = if keep { row } else { 0 };
-                    let rxp = &mut rx[slot * m..(slot + 1) * m];
-                    let ryp = &mut ry[slot * m..(slot + 1) * m];
-                    let xs = x[i * m..(i + 1) * m].iter().zip(&x[j * m..(j + 1) * m]);
-                    let ys = y[i * m..(i + 1) * m].iter().zip(&y[j * m..(j + 1) * m]);
-                    for (((rx, ry), (xi, xj)), (yi, yj)) in
-                        rxp.iter_mut().zip(ryp.iter_mut()).zip(xs).zip(ys)
-                    {
-                        let (dx, dy) = (xi - xj, yi - yj);
-                        let norm = (dx * dx + dy * dy + EPS).sqrt();
-                        let scale = ((norm - d) / norm).min(0.0);
-                        *rx = dx * scale;
-                        *ry = dy * scale;
-                    }
-                    scatter_pair(ix, i, j, m, rxp);
-                    scatter_pair(iy, i, j, m, ryp);
-                    row += 1;
+    let (r, image) = fused_outside(x, p, keep, |inst, sl| {
+        let Slices {
+            x,
+            y,
+            rx,
+            ry,
+            ix,
+            iy,
+        } = sl;
+        let dist = &dist[inst * p..(inst + 1) * p];
+        let mut row = 0;
+        for s in 1..n {
+            for i in 0..n - s {
+                let j = i + s;
+                let d = dist[row];
+                let xs = x[i * m..(i + 1) * m].iter().zip(&x[j * m..(j + 1) * m]);
+                let ys = y[i * m..(i + 1) * m].iter().zip(&y[j * m..(j + 1) * m]);
+                let (rxp, ryp) = residual_row(rx, ry, row, keep, m);
+                for (((rx, ry), (xi, xj)), (yi, yj)) in
+                    rxp.iter_mut().zip(ryp.iter_mut()).zip(xs).zip(ys)
+                {
+                    let (dx, dy) = (xi - xj, yi - yj);
+                    let norm = (dx * dx + dy * dy + EPS).sqrt();
+                    let scale = ((norm - d) / norm).min(0.0);
+                    *rx = dx * scale;
+                    *ry = dy * scale;
                 }
+                scatter_pair(ix, i, j, m, rxp);
+                scatter_pair(iy, i, j, m, ryp);
+                row += 1;
             }
-        });
-    Some((
-        keep.then(|| flex_tensor(r, [b, 2, p, m])),
-        flex_tensor(image, [b, 2, n, m]),
-    ))
+        }
+    })?;
+    Some((r.map(|r| flex_tensor(r, [b, 2, p, m])), image))
 }
 
 /// image[i] += r, image[j] -= r (rows of length m, i < j).
@@ -224,52 +276,40 @@ fn obstacle_rows_fused(
 ) -> Option<Kept<5>> {
     let [b, _, n, m] = x.dims();
     let o = batch.obstacles;
-    let (xs, cs, ds) = (flex_values(x)?, flex_values(centre)?, flex_values(dist)?);
-    let (xs, cs, ds) = (
-        xs.as_slice::<f32>()?,
-        cs.as_slice::<f32>()?,
-        ds.as_slice::<f32>()?,
-    );
-    let rows = written(n * o, keep);
-    let mut r = vec![0f32; b * 2 * rows * m];
-    let mut image = vec![0f32; b * 2 * n * m];
-    r.par_chunks_mut(2 * rows * m)
-        .zip(image.par_chunks_mut(2 * n * m))
-        .enumerate()
-        .for_each(|(inst, (r, image))| {
-            let x = &xs[inst * 2 * n * m..(inst + 1) * 2 * n * m];
-            let (cx, cy) = cs[inst * 2 * o..(inst + 1) * 2 * o].split_at(o);
-            let dist = &ds[inst * n * o..(inst + 1) * n * o];
-            let (x, y) = x.split_at(n * m);
-            let (rx, ry) = r.split_at_mut(rows * m);
-            let (ix, iy) = image.split_at_mut(n * m);
-            for i in 0..n {
+    let (cs, ds) = (flex_values(centre)?, flex_values(dist)?);
+    let (cs, ds) = (cs.as_slice::<f32>()?, ds.as_slice::<f32>()?);
+    let (r, image) = fused_outside(x, n * o, keep, |inst, sl| {
+        let Slices {
+            x,
+            y,
+            rx,
+            ry,
+            ix,
+            iy,
+        } = sl;
+        let (cx, cy) = cs[inst * 2 * o..(inst + 1) * 2 * o].split_at(o);
+        let dist = &ds[inst * n * o..(inst + 1) * n * o];
+        for i in 0..n {
+            for ob in 0..o {
+                let (d, cx, cy) = (dist[i * o + ob], cx[ob], cy[ob]);
                 let (xi, yi) = (&x[i * m..(i + 1) * m], &y[i * m..(i + 1) * m]);
-                let (ixi, iyi) = (&mut ix[i * m..(i + 1) * m], &mut iy[i * m..(i + 1) * m]);
-                for ob in 0..o {
-                    let (d, cx, cy) = (dist[i * o + ob], cx[ob], cy[ob]);
-                    let slot = if keep { i * o + ob } else { 0 };
-                    let rxo = &mut rx[slot * m..(slot + 1) * m];
-                    let ryo = &mut ry[slot * m..(slot + 1) * m];
-                    let rows = rxo.iter_mut().zip(ryo.iter_mut());
-                    let images = ixi.iter_mut().zip(iyi.iter_mut());
-                    for (((rx, ry), (ix, iy)), (xk, yk)) in rows.zip(images).zip(xi.iter().zip(yi))
-                    {
-                        let (ex, ey) = (xk - cx, yk - cy);
-                        let norm = (ex * ex + ey * ey + EPS).sqrt();
-                        let scale = ((norm - d) / norm).min(0.0);
-                        *rx = ex * scale;
-                        *ry = ey * scale;
-                        *ix += *rx;
-                        *iy += *ry;
+                let (rxo, ryo) = residual_row(rx, ry, i * o + ob, keep, m);
+                for (((rx, ry), xk), yk) in rxo.iter_mut().zip(ryo.iter_mut()).zip(xi).zip(yi) {
+                    let (ex, ey) = (xk - cx, yk - cy);
+                    let norm = (ex * ex + ey * ey + EPS).sqrt();
+                    let scale = ((norm - d) / norm).min(0.0);
+                    *rx = ex * scale;
+                    *ry = ey * scale;
+                }
+                for (image, r) in [(&mut *ix, &*rxo), (&mut *iy, &*ryo)] {
+                    for (acc, v) in image[i * m..(i + 1) * m].iter_mut().zip(r) {
+                        *acc += v;
                     }
                 }
             }
-        });
-    Some((
-        keep.then(|| flex_tensor(r, [b, 2, n, o, m])),
-        flex_tensor(image, [b, 2, n, m]),
-    ))
+        }
+    })?;
+    Some((r.map(|r| flex_tensor(r, [b, 2, n, o, m])), image))
 }
 
 #[cfg(test)]
@@ -302,13 +342,7 @@ mod tests {
             .generate(&ScenarioConfig::new(7).obstacles(5).seed(2))
             .unwrap();
         let cands = perturbed_candidates(&problem, 3, 0.8, 4);
-        let inst: Vec<Instance> = cands
-            .iter()
-            .map(|candidate| Instance {
-                problem: &problem,
-                candidate,
-            })
-            .collect();
+        let inst = Instance::each(&problem, &cands);
         let batch = Batch::new(
             &inst,
             &FilterSettings::default(),

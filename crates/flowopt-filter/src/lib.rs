@@ -388,13 +388,7 @@ mod tests {
             (0..4).map(|s| perturbed(&problem, s)).collect();
         // A straight-line swap through the centre converges last.
         candidates.push(straight(&problem));
-        let instances: Vec<Instance> = candidates
-            .iter()
-            .map(|candidate| Instance {
-                problem: &problem,
-                candidate,
-            })
-            .collect();
+        let instances = Instance::each(&problem, &candidates);
         let all = SafetyFilter::new(FilterSettings::default(), cpu())
             .unwrap()
             .project(&instances)
@@ -453,10 +447,7 @@ mod tests {
             } else {
                 (&hard, &hard_candidates)
             };
-            candidates
-                .iter()
-                .map(|candidate| Instance { problem, candidate })
-                .collect()
+            Instance::each(problem, candidates)
         };
         let alone_easy = filter.project(&instances("easy")).unwrap();
         let alone_hard = filter.project(&instances("hard")).unwrap();

@@ -620,13 +620,7 @@ mod tests {
             .generate(&ScenarioConfig::new(4).obstacles(2).seed(3))
             .unwrap();
         let cands = perturbed_candidates(&problem, 2, 0.5, 1);
-        let inst: Vec<Instance> = cands
-            .iter()
-            .map(|candidate| Instance {
-                problem: &problem,
-                candidate,
-            })
-            .collect();
+        let inst = Instance::each(&problem, &cands);
         let settings = FilterSettings::default();
         let batch = Batch::new(
             &inst,
