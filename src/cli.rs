@@ -61,6 +61,118 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the available planners and scenarios.
     List,
+    /// Reinforcement-learning agents with flow policies: datasets, training, evaluation.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Write an offline dataset of a scripted noisy expert in the D4RL/OGBench npz layout
+    /// (observations, actions, rewards, terminals, next_observations, timeouts).
+    Dataset(AgentDatasetArgs),
+    /// Train an agent offline on a dataset, evaluating it in its environment as it goes.
+    ///
+    /// Writes OUT/report.json (settings, loss and evaluation curve), OUT/best.{bpk,json} and
+    /// OUT/last.{bpk,json} (the acting policy at its best evaluation and at the end) and
+    /// OUT/agent.bpk (every network).
+    Train(AgentTrainArgs),
+    /// Evaluate a saved policy over seeded episodes and print the result as JSON.
+    Eval(AgentEvalArgs),
+    /// Tabulate training runs (every `report.json` under DIR, recursively): the final
+    /// evaluation's mean ± std over seeds per environment, dataset and algorithm, as Markdown.
+    Summary {
+        /// Directory holding the runs' output directories.
+        dir: PathBuf,
+    },
+    /// List the algorithms and environments.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentDatasetArgs {
+    /// Environment: pendulum, point-maze, swarm-nav or bandit2d.
+    #[arg(long)]
+    pub env: String,
+    /// Data quality: expert, noisy or mixed.
+    #[arg(long, default_value = "noisy")]
+    pub quality: String,
+    /// Episodes to collect.
+    #[arg(long, default_value_t = 200)]
+    pub episodes: usize,
+    /// Seed of the episodes and the behaviour noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output file (.npz).
+    #[arg(short, long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentTrainArgs {
+    /// Algorithm: flow-bc, fql, qam, gfp or decision-flow.
+    #[arg(long)]
+    pub algo: String,
+    /// Environment the dataset comes from (evaluation runs there).
+    #[arg(long)]
+    pub env: String,
+    /// An .npz file (D4RL/OGBench layout), or a quality (expert, noisy, mixed) to collect
+    /// `--episodes` episodes of the scripted expert with seed 0 first.
+    #[arg(long)]
+    pub dataset: String,
+    /// Episodes collected when `--dataset` is a quality.
+    #[arg(long, default_value_t = 200)]
+    pub episodes: usize,
+    /// Gradient updates.
+    #[arg(long, default_value_t = 20_000)]
+    pub steps: usize,
+    /// Transitions per update.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Evaluate every this many updates.
+    #[arg(long, default_value_t = 2000)]
+    pub eval_every: usize,
+    /// Episodes per evaluation.
+    #[arg(long, default_value_t = 10)]
+    pub eval_episodes: usize,
+    /// Seed of weights, minibatches, noise and evaluation episodes.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Episodes of the final evaluation of the last policy (fresh reset seeds).
+    #[arg(long, default_value_t = 50)]
+    pub final_episodes: usize,
+    /// Hyperparameters as JSON, e.g. '{"alpha": 30, "hidden": [128, 128]}' (the rest default;
+    /// fields in README.md, "Agents").
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Hidden widths of every MLP, e.g. 128,128 (overrides `--config`'s `hidden`).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Output directory.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Where training runs: cpu (default) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: flowopt::DeviceChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentEvalArgs {
+    /// A saved policy (`OUT/best` of `flowopt agent train`, extension optional).
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Environment.
+    #[arg(long)]
+    pub env: String,
+    /// Episodes.
+    #[arg(long, default_value_t = 50)]
+    pub episodes: usize,
+    /// Seed of the first episode (then seed + 1, ...) and of the policy's noise.
+    #[arg(long, default_value_t = 1000)]
+    pub seed: u64,
+    /// Where the policy runs: cpu (default) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: flowopt::DeviceChoice,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@
 //! - [`filter`]: the batched, differentiable safety filter (Burn) and the `filter` planner.
 //! - [`generator`]: the flow-matching DiT generator and its training.
 //! - [`planner`]: the `flowopt` planner (generator -> warm start -> filter -> best).
+//! - [`rl`]: reinforcement-learning agents with flow policies (environments, datasets, FQL, ...).
 //! - [`bench`]: the scenario benchmark behind `flowopt bench`.
 #![warn(missing_docs)]
 
@@ -18,6 +19,7 @@ pub use flowopt_core as core;
 pub use flowopt_filter as filter;
 pub use flowopt_generator as generator;
 pub use flowopt_planner as planner;
+pub use flowopt_rl as rl;
 
 pub mod bench;
 pub use flowopt_planner::{

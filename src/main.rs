@@ -1,5 +1,6 @@
 //! The `flowopt` command-line tool. See `flowopt --help`.
 
+mod agent;
 mod cli;
 
 use std::fs;
@@ -29,11 +30,28 @@ fn main() -> ExitCode {
             // Input errors print as `field: message`; others with their causes.
             match err.downcast_ref::<InputError>() {
                 Some(input) => eprintln!("error: invalid input: {input}"),
-                None => eprintln!("error: {err:#}"),
+                None => eprintln!("error: {}", with_causes(&err)),
             }
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes joined by `: `, leaving out a cause that the message before it
+/// already ends with (errors that print their source, like `path: source`).
+fn with_causes(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn init_logging(verbose: u8) {
@@ -62,6 +80,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Bench(args) => bench(args),
         Command::Serve(args) => serve(args),
         Command::List => list(),
+        Command::Agent(command) => agent::run(command),
     }
 }
 

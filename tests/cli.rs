@@ -676,3 +676,120 @@ fn bench_writes_rows_summary_and_report_and_resumes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("limit"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn agent_dataset_train_eval_and_summary_work_end_to_end() {
+    let dir = std::env::temp_dir().join(format!("flowopt-agent-{}", std::process::id()));
+    let data = dir.join("data/point-maze-noisy.npz");
+    let data = data.to_str().unwrap();
+    let out = dir.join("runs/gfp");
+    let out_s = out.to_str().unwrap();
+    run_ok(
+        &[
+            "agent",
+            "dataset",
+            "--env",
+            "point-maze",
+            "--quality",
+            "noisy",
+            "--episodes",
+            "20",
+            "-o",
+            data,
+        ],
+        "",
+    );
+    run_ok(
+        &[
+            "agent",
+            "train",
+            "--algo",
+            "gfp",
+            "--env",
+            "point-maze",
+            "--dataset",
+            data,
+            "--steps",
+            "30",
+            "--batch-size",
+            "32",
+            "--eval-every",
+            "15",
+            "--eval-episodes",
+            "2",
+            "--final-episodes",
+            "3",
+            "--hidden",
+            "32,32",
+            "-o",
+            out_s,
+        ],
+        "",
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["curve"].as_array().map(Vec::len), Some(2));
+    assert_eq!(report["final_eval"]["episodes"], 3);
+    let policy = out.join("last");
+    let eval: Value = serde_json::from_str(&run_ok(
+        &[
+            "agent",
+            "eval",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--env",
+            "point-maze",
+            "--episodes",
+            "2",
+        ],
+        "",
+    ))
+    .unwrap();
+    let success = eval["success_rate"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&success), "{eval}");
+    let table = run_ok(
+        &["agent", "summary", dir.join("runs").to_str().unwrap()],
+        "",
+    );
+    assert!(
+        table.contains("| point-maze | point-maze-noisy | gfp | 1 |"),
+        "{table}"
+    );
+
+    // Errors name what is wrong and exit 2.
+    let bad = flowopt()
+        .args([
+            "agent",
+            "train",
+            "--algo",
+            "ppo",
+            "--env",
+            "point-maze",
+            "--dataset",
+            data,
+            "-o",
+            out_s,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown algorithm `ppo`"));
+    let wrong_env = flowopt()
+        .args([
+            "agent",
+            "train",
+            "--algo",
+            "fql",
+            "--env",
+            "pendulum",
+            "--dataset",
+            data,
+            "-o",
+            out_s,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(wrong_env.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong_env.stderr).contains("dataset"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -30,6 +30,7 @@
 //! them: the metrics report them through `arrival_error`.
 
 mod polygon;
+mod reactive;
 mod settings;
 
 use std::borrow::Cow;
@@ -45,6 +46,7 @@ use rand_chacha::ChaCha8Rng;
 
 use flowopt_core::Guidance;
 use polygon::{circumscribed_polygon, min_distance_moving, to_glam, workspace_box};
+pub use reactive::{OrcaAgent, orca_velocities};
 pub use settings::OrcaSettings;
 
 /// Decentralized reactive baseline: every robot runs ORCA (`dodgy_2d`) towards its goal, all

@@ -1,0 +1,33 @@
+//! Flow-Opt's reinforcement-learning agents whose policies are flow models (DESIGN.md section 8,
+//! equations in RL-ALGORITHMS.md), built on Burn:
+//!
+//! - [`env`](mod@env): `pendulum` (Pendulum-v1's dynamics and reward), `point-maze`, `swarm-nav` (one
+//!   learner among ORCA robots) and `bandit2d`, behind one seeded [`Env`] trait that also
+//!   implements Burn's `burn::rl::Environment`;
+//! - [`expert`] and [`dataset`]: scripted noisy experts and offline datasets in the
+//!   D4RL/OGBench npz layout, and a loader for such files;
+//! - [`nets`]: MLP velocity fields, one-step actors, critic ensembles with LayerNorm and EMA
+//!   targets;
+//! - [`algo`]: `flow-bc`, `fql`, `qam`, `gfp`, `decision-flow`;
+//! - [`train`], [`eval`] and [`summary`]: offline training with periodic evaluation, JSON
+//!   metrics and checkpoints; tables over seeds.
+#![warn(missing_docs)]
+
+pub mod algo;
+pub mod dataset;
+pub mod env;
+mod error;
+pub mod eval;
+pub mod expert;
+pub mod nets;
+pub mod policy;
+pub mod summary;
+pub mod train;
+
+pub use algo::{Agent, AgentConfig, Algorithm};
+pub use dataset::{Dataset, Quality};
+pub use env::{Env, EnvKind, Space, Step};
+pub use error::RlError;
+pub use eval::{Evaluation, evaluate};
+pub use policy::Policy;
+pub use train::{TrainReport, TrainSettings, train_offline};

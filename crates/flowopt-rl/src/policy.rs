@@ -1,0 +1,263 @@
+//! The acting part of an agent: a flow integrated from noise, or a one-step actor. Policies are
+//! what `assets/agents/` ships (a few hundred kB each) and what `act` runs.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::RlError;
+use crate::nets::{Noise, OneStepActor, VelocityField};
+
+/// How a policy turns noise into an action.
+#[derive(Module, Debug)]
+pub enum PolicyNet {
+    /// Euler integration of a velocity field from z ~ N(0, I).
+    Flow(VelocityField),
+    /// One network call mu(s, z).
+    OneStep(OneStepActor),
+}
+
+/// What a saved policy needs besides its weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicySpec {
+    /// `flow` or `one-step`.
+    pub kind: String,
+    /// Hidden widths of its MLP.
+    pub hidden: Vec<usize>,
+    /// Euler steps (flows).
+    pub flow_steps: usize,
+    /// Action dimension.
+    pub act_dim: usize,
+    /// Observation dimension.
+    pub obs_dim: usize,
+}
+
+/// A policy: actions in [-1, 1]^d from observations and seeded noise.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    net: PolicyNet,
+    steps: usize,
+    obs_dim: usize,
+    act_dim: usize,
+}
+
+impl Policy {
+    /// A flow policy.
+    pub fn flow(field: VelocityField, steps: usize, obs_dim: usize, act_dim: usize) -> Self {
+        Self {
+            net: PolicyNet::Flow(field),
+            steps,
+            obs_dim,
+            act_dim,
+        }
+    }
+
+    /// A one-step policy.
+    pub fn one_step(actor: OneStepActor, obs_dim: usize, act_dim: usize) -> Self {
+        Self {
+            net: PolicyNet::OneStep(actor),
+            steps: 1,
+            obs_dim,
+            act_dim,
+        }
+    }
+
+    /// Observation dimension.
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    /// Network calls per action.
+    pub fn calls_per_action(&self) -> usize {
+        match self.net {
+            PolicyNet::Flow(_) => self.steps,
+            PolicyNet::OneStep(_) => 1,
+        }
+    }
+
+    /// Action dimension.
+    pub fn act_dim(&self) -> usize {
+        self.act_dim
+    }
+
+    /// Actions (B, act) for observations (B, obs), from the noise z (B, act).
+    pub fn act_with(&self, obs: Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+        match &self.net {
+            PolicyNet::Flow(v) => v.sample(obs, z, self.steps),
+            PolicyNet::OneStep(mu) => mu.forward(obs, z).clamp(-1.0, 1.0),
+        }
+    }
+
+    /// Actions for host observations (rows of `obs_dim` values), noise drawn from `noise`.
+    /// Rows of the wrong length or with NaN are refused.
+    pub fn act(
+        &self,
+        observations: &[Vec<f32>],
+        noise: &mut Noise,
+        device: &Device,
+    ) -> Result<Vec<Vec<f32>>, RlError> {
+        let b = observations.len();
+        if b == 0 {
+            return Ok(Vec::new());
+        }
+        let mut flat = Vec::with_capacity(b * self.obs_dim);
+        for row in observations {
+            if row.len() != self.obs_dim {
+                return Err(RlError::Shape {
+                    field: "observation",
+                    expected: self.obs_dim,
+                    got: row.len(),
+                });
+            }
+            if row.iter().any(|v| !v.is_finite()) {
+                return Err(RlError::NonFinite {
+                    field: "observation",
+                });
+            }
+            flat.extend_from_slice(row);
+        }
+        let obs = Tensor::<2>::from_data(TensorData::new(flat, [b, self.obs_dim]), device);
+        let z = noise.normal(b, self.act_dim).to_device(device);
+        let values = self
+            .act_with(obs, z)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| RlError::Invalid {
+                field: "actions",
+                message: format!("reading the actions back: {e:?}"),
+            })?;
+        Ok(values.chunks(self.act_dim).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Saves the weights to `path.bpk` and `spec` to `path.json`.
+    pub fn save(&self, path: &Path, spec: &PolicySpec) -> Result<(), RlError> {
+        let weights = path.with_extension("bpk");
+        if let Some(dir) = weights.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| RlError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        self.net
+            .clone()
+            .save_file(&weights)
+            .map_err(|e| RlError::Weights {
+                path: weights.clone(),
+                message: e.to_string(),
+            })?;
+        let json = path.with_extension("json");
+        let text = serde_json::to_string_pretty(spec).map_err(|e| RlError::Weights {
+            path: json.clone(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(&json, text + "\n").map_err(|source| RlError::Io { path: json, source })
+    }
+
+    /// Loads a policy saved by [`Self::save`].
+    pub fn load(path: &Path, device: &Device) -> Result<(Self, PolicySpec), RlError> {
+        let json = path.with_extension("json");
+        let text = std::fs::read_to_string(&json).map_err(|source| RlError::Io {
+            path: json.clone(),
+            source,
+        })?;
+        let spec: PolicySpec = serde_json::from_str(&text).map_err(|e| RlError::Weights {
+            path: json,
+            message: e.to_string(),
+        })?;
+        let net = match spec.kind.as_str() {
+            "flow" => PolicyNet::Flow(VelocityField::new(
+                spec.obs_dim,
+                spec.act_dim,
+                &spec.hidden,
+                device,
+            )),
+            "one-step" => PolicyNet::OneStep(OneStepActor::new(
+                spec.obs_dim,
+                spec.act_dim,
+                &spec.hidden,
+                device,
+            )),
+            other => {
+                return Err(RlError::Unknown {
+                    what: "policy kind",
+                    name: other.to_string(),
+                    known: vec!["flow", "one-step"],
+                });
+            }
+        };
+        let weights = path.with_extension("bpk");
+        let net = net.try_load_file(&weights).map_err(|e| RlError::Weights {
+            path: weights,
+            message: e.to_string(),
+        })?;
+        Ok((
+            Self {
+                net,
+                steps: spec.flow_steps,
+                obs_dim: spec.obs_dim,
+                act_dim: spec.act_dim,
+            },
+            spec,
+        ))
+    }
+
+    /// `flow` or `one-step`.
+    pub fn kind(&self) -> &'static str {
+        match self.net {
+            PolicyNet::Flow(_) => "flow",
+            PolicyNet::OneStep(_) => "one-step",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nets::seeded;
+
+    #[test]
+    fn a_saved_policy_loads_and_acts_the_same_and_bad_rows_are_refused() {
+        let device = Device::flex();
+        let policy = seeded(&device, 3, || {
+            Policy::flow(VelocityField::new(3, 2, &[16], &device), 4, 3, 2)
+        });
+        let dir = std::env::temp_dir().join(format!("flowopt-policy-{}", std::process::id()));
+        let spec = PolicySpec {
+            kind: policy.kind().into(),
+            hidden: vec![16],
+            flow_steps: 4,
+            act_dim: 2,
+            obs_dim: 3,
+        };
+        policy.save(&dir.join("p"), &spec).expect("saved");
+        let (loaded, read) = Policy::load(&dir.join("p"), &device).expect("loaded");
+        assert_eq!(read, spec);
+        let obs = vec![vec![0.1, -0.2, 0.3]; 5];
+        let a = policy
+            .act(&obs, &mut Noise::new(9, &device), &device)
+            .expect("acts");
+        let b = loaded
+            .act(&obs, &mut Noise::new(9, &device), &device)
+            .expect("acts");
+        assert_eq!(a, b);
+        assert!(
+            a.iter().flatten().any(|v| v.abs() > 1e-6),
+            "all-zero actions: {a:?}"
+        );
+        let ragged = vec![vec![0.0; 3], vec![0.0; 2]];
+        assert!(matches!(
+            policy.act(&ragged, &mut Noise::new(1, &device), &device),
+            Err(RlError::Shape { got: 2, .. })
+        ));
+        let nan = vec![vec![f32::NAN, 0.0, 0.0]];
+        assert!(
+            policy
+                .act(&nan, &mut Noise::new(1, &device), &device)
+                .is_err()
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,345 @@
+//! Offline training: seeded minibatches of a [`Dataset`], periodic evaluation in the
+//! environment, a JSON metrics log and the best policy's checkpoint.
+//!
+//! Minibatches are drawn on the host from a seeded generator instead of Burn's
+//! `TransitionBuffer`: that buffer draws indices from the backend's global generator (a run is
+//! then not reproducible per seed when anything else uses it) and fills itself one transition
+//! (one tensor write) at a time, which is slow for a million-row dataset.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::prelude::*;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::RlError;
+use crate::algo::{Agent, AgentConfig, Algorithm, Batch};
+use crate::dataset::Dataset;
+use crate::env::EnvKind;
+use crate::eval::{Evaluation, evaluate};
+use crate::nets::Noise;
+use crate::policy::PolicySpec;
+
+/// Settings of `flowopt agent train`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSettings {
+    /// Gradient updates (default 20000).
+    pub steps: usize,
+    /// Transitions per update (default 256).
+    pub batch_size: usize,
+    /// Evaluate every this many updates (default 2000; also after the last).
+    pub eval_every: usize,
+    /// Episodes per evaluation (default 10).
+    pub eval_episodes: usize,
+    /// Seed of the weights, minibatches, noise and evaluation episodes (default 0).
+    pub seed: u64,
+    /// Episodes of the final evaluation of the last policy, on reset seeds
+    /// [`FINAL_SEEDS`].. that no periodic evaluation uses (default 50).
+    pub final_episodes: usize,
+}
+
+/// First reset seed of the final evaluation.
+pub const FINAL_SEEDS: u64 = 1_000_000;
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            steps: 20_000,
+            batch_size: 256,
+            eval_every: 2000,
+            eval_episodes: 10,
+            seed: 0,
+            final_episodes: 50,
+        }
+    }
+}
+
+impl TrainSettings {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<(), RlError> {
+        let bad = |field: &'static str, message: &str| {
+            Err(RlError::Invalid {
+                field,
+                message: message.to_string(),
+            })
+        };
+        if self.steps == 0 {
+            return bad("steps", "must be >= 1");
+        }
+        if !(1..=65_536).contains(&self.batch_size) {
+            return bad("batch_size", "must be in 1..=65536");
+        }
+        if self.eval_every == 0 {
+            return bad("eval_every", "must be >= 1");
+        }
+        if self.eval_episodes == 0 {
+            return bad("eval_episodes", "must be >= 1");
+        }
+        if self.final_episodes == 0 {
+            return bad("final_episodes", "must be >= 1");
+        }
+        Ok(())
+    }
+}
+
+/// One point of the learning curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Updates so far.
+    pub step: usize,
+    /// The mean of each loss over the updates since the previous point.
+    pub losses: Vec<(String, f32)>,
+    /// The evaluation at this point (when an environment is given).
+    pub eval: Option<Evaluation>,
+}
+
+/// The JSON report of a training run, written beside its checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// The evaluation environment, if any.
+    pub env: Option<EnvKind>,
+    /// Where the dataset came from.
+    pub dataset: String,
+    /// Transitions in it.
+    pub transitions: usize,
+    /// Hyperparameters.
+    pub config: AgentConfig,
+    /// Training settings.
+    pub settings: TrainSettings,
+    /// The learning curve.
+    pub curve: Vec<CurvePoint>,
+    /// The evaluation after the last update (periodic-evaluation episodes).
+    pub last: Option<Evaluation>,
+    /// The best periodic evaluation, and its step (its policy is `best.bpk`). Picked on the
+    /// evaluation episodes, so an optimistic figure.
+    pub best: Option<(usize, Evaluation)>,
+    /// The last policy on `final_episodes` fresh episodes: the figure to report.
+    pub final_eval: Option<Evaluation>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Updates done.
+    pub step: usize,
+    /// Of this many.
+    pub steps: usize,
+    /// The latest losses.
+    pub losses: Vec<(&'static str, f32)>,
+    /// The latest evaluation, when one was just made.
+    pub eval: Option<Evaluation>,
+}
+
+/// A minibatch of `dataset` rows `rows` on `device`.
+pub fn batch_of(dataset: &Dataset, rows: &[usize], device: &Device) -> Batch {
+    let b = rows.len();
+    let (o, a) = (dataset.obs_dim, dataset.act_dim);
+    let gather = |values: &[f32], width: usize| -> Tensor<2> {
+        let mut out = Vec::with_capacity(b * width);
+        for &r in rows {
+            out.extend_from_slice(&values[r * width..(r + 1) * width]);
+        }
+        Tensor::from_data(TensorData::new(out, [b, width]), device)
+    };
+    let column = |values: &[f32], f: fn(f32) -> f32| -> Tensor<1> {
+        let out: Vec<f32> = rows.iter().map(|&r| f(values[r])).collect();
+        Tensor::from_data(TensorData::new(out, [b]), device)
+    };
+    Batch {
+        obs: gather(&dataset.observations, o),
+        act: gather(&dataset.actions, a),
+        reward: column(&dataset.rewards, |r| r),
+        mask: column(&dataset.terminals, |t| 1.0 - t),
+        next_obs: gather(&dataset.next_observations, o),
+    }
+}
+
+/// Trains `agent` on `dataset` for `settings.steps` updates, evaluating in `env` (when given)
+/// every `eval_every` updates. Writes `out/report.json`, `out/agent.bpk` (every network, at the
+/// end) and `out/best.{bpk,json}` and `out/last.{bpk,json}` (the acting policy).
+pub fn train_offline(
+    agent: &mut Agent,
+    dataset: &Dataset,
+    dataset_name: &str,
+    env: Option<EnvKind>,
+    settings: &TrainSettings,
+    out: &Path,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<TrainReport, RlError> {
+    settings.validate()?;
+    dataset.validate()?;
+    if dataset.obs_dim != agent.obs_dim() || dataset.act_dim != agent.act_dim() {
+        return Err(RlError::Invalid {
+            field: "dataset",
+            message: format!(
+                "has observations of {} and actions of {} values; the agent expects {} and {}",
+                dataset.obs_dim,
+                dataset.act_dim,
+                agent.obs_dim(),
+                agent.act_dim()
+            ),
+        });
+    }
+    if let Some(kind) = env {
+        let probe = kind.make();
+        let (o, a) = (probe.observation_space().dim(), probe.action_space().dim());
+        if (o, a) != (dataset.obs_dim, dataset.act_dim) {
+            return Err(RlError::Invalid {
+                field: "dataset",
+                message: format!(
+                    "has observations of {} and actions of {} values; `{}` has {o} and {a}",
+                    dataset.obs_dim,
+                    dataset.act_dim,
+                    kind.name()
+                ),
+            });
+        }
+    }
+    if dataset.is_empty() {
+        return Err(RlError::Invalid {
+            field: "dataset",
+            message: "has no transitions".into(),
+        });
+    }
+    std::fs::create_dir_all(out).map_err(|source| RlError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let _span = tracing::info_span!(
+        "train",
+        algo = agent.algorithm().name(),
+        steps = settings.steps
+    )
+    .entered();
+    let started = Instant::now();
+    let device = agent.training_device();
+    let inference = agent.device().clone();
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+    let mut noise = Noise::new(settings.seed.wrapping_add(1), &device);
+    let mut report = TrainReport {
+        algorithm: agent.algorithm(),
+        env,
+        dataset: dataset_name.to_string(),
+        transitions: dataset.len(),
+        config: agent.config().clone(),
+        settings: settings.clone(),
+        curve: Vec::new(),
+        last: None,
+        best: None,
+        final_eval: None,
+        seconds: 0.0,
+    };
+    let spec = |agent: &Agent, kind: &str| PolicySpec {
+        kind: kind.to_string(),
+        hidden: agent.config().hidden.clone(),
+        flow_steps: agent.config().flow_steps,
+        act_dim: agent.act_dim(),
+        obs_dim: agent.obs_dim(),
+    };
+    let mut sums: Vec<(&'static str, f32, usize)> = Vec::new();
+    for step in 1..=settings.steps {
+        let rows: Vec<usize> = (0..settings.batch_size)
+            .map(|_| rng.random_range(0..dataset.len()))
+            .collect();
+        let batch = batch_of(dataset, &rows, &device);
+        let losses = agent.update(&batch, &mut noise)?;
+        for &(name, v) in &losses {
+            match sums.iter_mut().find(|(n, ..)| *n == name) {
+                Some(entry) => {
+                    entry.1 += v;
+                    entry.2 += 1;
+                }
+                None => sums.push((name, v, 1)),
+            }
+        }
+        let checkpoint = step % settings.eval_every == 0 || step == settings.steps;
+        let mut evaluation = None;
+        if checkpoint {
+            let policy = agent.policy();
+            if let Some(kind) = env {
+                // The same episodes at every point: the curve compares policies, not luck.
+                let e = evaluate(
+                    &policy,
+                    kind,
+                    settings.eval_episodes,
+                    settings.seed ^ 0xE7A1,
+                    &inference,
+                )?;
+                tracing::info!(
+                    step,
+                    ret = e.return_mean,
+                    success = e.success_rate,
+                    "evaluated"
+                );
+                let better = report
+                    .best
+                    .as_ref()
+                    .is_none_or(|(_, b)| e.return_mean > b.return_mean);
+                if better {
+                    policy.save(&out.join("best"), &spec(agent, policy.kind()))?;
+                    report.best = Some((step, e.clone()));
+                }
+                evaluation = Some(e);
+            }
+            report.curve.push(CurvePoint {
+                step,
+                losses: sums
+                    .iter()
+                    .map(|(n, s, c)| (n.to_string(), s / *c as f32))
+                    .collect(),
+                eval: evaluation.clone(),
+            });
+            sums.clear();
+            if step == settings.steps {
+                policy.save(&out.join("last"), &spec(agent, policy.kind()))?;
+                report.last = evaluation.clone();
+            }
+            report.seconds = started.elapsed().as_secs_f64();
+            write_report(&out.join("report.json"), &report)?;
+        }
+        progress(&Progress {
+            step,
+            steps: settings.steps,
+            losses,
+            eval: evaluation,
+        });
+    }
+    if let Some(kind) = env {
+        let policy = agent.policy();
+        let e = evaluate(
+            &policy,
+            kind,
+            settings.final_episodes,
+            FINAL_SEEDS,
+            &inference,
+        )?;
+        tracing::info!(
+            ret = e.return_mean,
+            success = e.success_rate,
+            "final evaluation"
+        );
+        report.final_eval = Some(e);
+    }
+    agent.save(&out.join("agent"))?;
+    report.seconds = started.elapsed().as_secs_f64();
+    write_report(&out.join("report.json"), &report)?;
+    Ok(report)
+}
+
+fn write_report(path: &PathBuf, report: &TrainReport) -> Result<(), RlError> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| RlError::Invalid {
+        field: "report",
+        message: e.to_string(),
+    })?;
+    std::fs::write(path, text + "\n").map_err(|source| RlError::Io {
+        path: path.clone(),
+        source,
+    })
+}

@@ -1,0 +1,187 @@
+//! `flowopt agent ...`: offline datasets, training and evaluation of the RL agents.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use flowopt::rl::{
+    Agent, AgentConfig, Algorithm, Dataset, EnvKind, Policy, Quality, TrainSettings, evaluate,
+    train_offline,
+};
+
+use crate::cli::{AgentCommand, AgentDatasetArgs, AgentEvalArgs, AgentTrainArgs};
+
+pub fn run(command: AgentCommand) -> Result<ExitCode> {
+    match command {
+        AgentCommand::Dataset(args) => dataset(args),
+        AgentCommand::Train(args) => train(args),
+        AgentCommand::Eval(args) => eval(args),
+        AgentCommand::Summary { dir } => summary(&dir),
+        AgentCommand::List => list(),
+    }
+}
+
+fn summary(dir: &Path) -> Result<ExitCode> {
+    let mut reports = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "report.json") {
+                let text = std::fs::read_to_string(&path)?;
+                let report: flowopt::rl::TrainReport = serde_json::from_str(&text)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                reports.push(report);
+            }
+        }
+    }
+    if reports.is_empty() {
+        anyhow::bail!("no report.json under {}", dir.display());
+    }
+    let rows = flowopt::rl::summary::summarize(&reports);
+    print!("{}", flowopt::rl::summary::markdown(&rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dataset(args: AgentDatasetArgs) -> Result<ExitCode> {
+    let kind: EnvKind = args.env.parse()?;
+    let quality: Quality = args.quality.parse()?;
+    let data = Dataset::collect(kind, quality, args.episodes, args.seed)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    data.save_npz(&args.out)?;
+    eprintln!(
+        "{}: {} transitions of {} episodes ({} {}, seed {})",
+        args.out.display(),
+        data.len(),
+        args.episodes,
+        kind.name(),
+        quality.name(),
+        args.seed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dataset named on the command line: a file, or a quality to collect.
+fn load_dataset(spec: &str, kind: EnvKind, episodes: usize) -> Result<(Dataset, String)> {
+    let path = Path::new(spec);
+    if path.extension().is_some_and(|e| e == "npz") || path.is_file() {
+        let data = Dataset::load_npz(path)?;
+        let name = path
+            .file_stem()
+            .map_or_else(|| spec.to_string(), |s| s.to_string_lossy().into_owned());
+        return Ok((data, name));
+    }
+    let quality: Quality = spec
+        .parse()
+        .with_context(|| format!("`--dataset {spec}` is neither an .npz file nor a quality"))?;
+    let data = Dataset::collect(kind, quality, episodes, 0)?;
+    Ok((data, format!("{}-{}", kind.name(), quality.name())))
+}
+
+fn train(args: AgentTrainArgs) -> Result<ExitCode> {
+    let algorithm: Algorithm = args.algo.parse()?;
+    let kind: EnvKind = args.env.parse()?;
+    let mut config: AgentConfig = match &args.config {
+        Some(json) => serde_json::from_str(json).context("--config")?,
+        None => AgentConfig::default(),
+    };
+    if let Some(hidden) = args.hidden {
+        config.hidden = hidden;
+    }
+    let (data, name) = load_dataset(&args.dataset, kind, args.episodes)?;
+    let settings = TrainSettings {
+        steps: args.steps,
+        batch_size: args.batch_size,
+        eval_every: args.eval_every,
+        eval_episodes: args.eval_episodes,
+        seed: args.seed,
+        final_episodes: args.final_episodes,
+    };
+    settings.validate()?;
+    let device = args.device.device();
+    let mut agent = Agent::new(
+        algorithm,
+        config,
+        data.obs_dim,
+        data.act_dim,
+        args.seed,
+        &device,
+    )?;
+    let bar = crate::steps_bar(args.steps)?;
+    let report = train_offline(
+        &mut agent,
+        &data,
+        &name,
+        Some(kind),
+        &settings,
+        &args.out,
+        &mut |p| {
+            bar.set_position(p.step as u64);
+            if let Some(e) = &p.eval {
+                bar.set_message(format!(
+                    "return {:.1}, success {:.0}%",
+                    e.return_mean,
+                    100.0 * e.success_rate
+                ));
+            }
+        },
+    )?;
+    bar.finish();
+    let last = report
+        .final_eval
+        .as_ref()
+        .map(|e| {
+            format!(
+                "final policy on {} fresh episodes: return {:.1} ± {:.1}, success {:.0}%, \
+                 normalized score {:.1}",
+                e.episodes,
+                e.return_mean,
+                e.return_std,
+                100.0 * e.success_rate,
+                e.normalized_score
+            )
+        })
+        .unwrap_or_default();
+    eprintln!(
+        "{}: {} on {} ({} transitions), {} updates in {:.0} s; {last}",
+        args.out.display(),
+        algorithm.name(),
+        name,
+        data.len(),
+        args.steps,
+        report.seconds
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval(args: AgentEvalArgs) -> Result<ExitCode> {
+    let kind: EnvKind = args.env.parse()?;
+    let device = args.device.device();
+    let (policy, _) = Policy::load(&args.policy, &device)?;
+    let result = evaluate(&policy, kind, args.episodes, args.seed, &device)?;
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list() -> Result<ExitCode> {
+    println!("algorithms:");
+    for a in Algorithm::ALL {
+        println!("  {}", a.name());
+    }
+    println!("environments:");
+    for e in EnvKind::ALL {
+        let env = e.make();
+        println!(
+            "  {:<12} observations {:>2}, actions {}, episode limit {}",
+            e.name(),
+            env.observation_space().dim(),
+            env.action_space().dim(),
+            env.episode_limit()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
