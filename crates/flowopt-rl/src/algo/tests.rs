@@ -171,3 +171,52 @@ fn bad_configs_are_refused_naming_the_field() {
     assert_eq!("gfp".parse::<Algorithm>().ok(), Some(Algorithm::Gfp));
     let _ = Bandit2d::new();
 }
+
+#[test]
+fn a_saved_agent_loads_into_a_fresh_one_with_the_same_policy() {
+    let data = bandit_data();
+    let device = Device::flex();
+    let mut trained = Agent::new(
+        Algorithm::Gfp,
+        small(),
+        data.obs_dim,
+        data.act_dim,
+        0,
+        &device,
+    )
+    .expect("agent");
+    run(&mut trained, &data, 20);
+    let path = std::env::temp_dir().join(format!("flowopt-agent-{}", std::process::id()));
+    trained.save(&path).expect("saved");
+    let mut fresh = Agent::new(
+        Algorithm::Gfp,
+        small(),
+        data.obs_dim,
+        data.act_dim,
+        5,
+        &device,
+    )
+    .expect("agent");
+    let obs = vec![vec![1.0]; 8];
+    let act = |agent: &Agent| {
+        agent
+            .policy()
+            .act(&obs, &mut Noise::new(4, &device), &device)
+            .expect("actions")
+    };
+    assert_ne!(act(&trained), act(&fresh));
+    fresh.load(&path).expect("loaded");
+    assert_eq!(act(&trained), act(&fresh));
+    // Another algorithm's networks do not fit.
+    let mut other = Agent::new(
+        Algorithm::Qam,
+        small(),
+        data.obs_dim,
+        data.act_dim,
+        0,
+        &device,
+    )
+    .expect("agent");
+    assert!(other.load(&path).is_err());
+    let _ = std::fs::remove_file(path.with_extension("bpk"));
+}
