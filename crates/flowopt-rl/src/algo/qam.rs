@@ -5,14 +5,14 @@
 //! Per update, with the EMA copy of the base as v_b: simulate the memoryless forward SDE
 //! dx = (2 v_f - x / t) dt + sigma(t) dW, sigma(t)^2 = 2 (1 - t) / t, for K - 1 steps and take
 //! the last step as the base's ODE step; start the lean adjoint at
-//! g = -inv_temp lam grad_a mean_k Qb_k(s, clip(x_K)); propagate it back by vector-Jacobian
+//! g = -inv_temp grad_a mean_k Qb_k(s, clip(x_K)) (raw Q, as the reference code); propagate it back by vector-Jacobian
 //! products g <- g + h J_i' g, J_i = d/dx [2 v_b(s, x, t_i + h) - x / (t_i + h)] at x_i; and
 //! regress sum_i |2 (v_f - v_b)(s, x_i, t_i) / sigma_i + sigma_i g_i|^2.
 //!
 //! Our readings ([inferred]): sigma and 1/t are singular at t = 0, so the first step evaluates
-//! them at t = h (x_h of a memoryless SDE does not depend on x_0 anyway); the critic's action
-//! gradient is scaled by lam = 1 / mean |Q| (as GFP scales its Q term), so `inv_temp` does not
-//! depend on the reward scale.
+//! them at t = h (x_h of a memoryless SDE does not depend on x_0 anyway). `inv_temp` is in
+//! units of 1 / reward, so it is per task (an earlier version scaled the gradient by
+//! 1 / mean |Q|: near-zero Q then blew the fine-tuned velocity up and the policy fell apart).
 
 use burn::prelude::*;
 
@@ -21,12 +21,11 @@ use super::{AgentNets, Losses, Objective, Part, Step, critic_loss, flow_bc_loss,
 use crate::nets::{Noise, VelocityField};
 
 pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
-    let (Some(fine), Some(critic), Some(f_fine), Some(f_base), Some(f_critic), Some(f_target)) = (
+    let (Some(fine), Some(critic), Some(f_fine), Some(f_base), Some(f_target)) = (
         &s.nets.fine,
         &s.nets.critic,
         &s.frozen.fine,
         &s.frozen.flow_target,
-        &s.frozen.critic,
         &s.frozen.critic_target,
     ) else {
         unreachable!("QAM agents are built with a fine-tuned flow, an EMA base and critics");
@@ -77,9 +76,8 @@ pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses
 
     // Adjoint: start from the critic's action gradient, back through the base's drift.
     let terminal = xs[k].clone().clamp(-1.0, 1.0);
-    let lam = scalar(&(f_critic.mean(obs.clone(), terminal.clone()).abs().mean() + 1e-6).recip());
     let ad_obs = s.batch.obs.clone();
-    let mut g = -action_gradient(s.nets, &ad_obs, lift(terminal)) * (config.inv_temp * lam);
+    let mut g = -action_gradient(s.nets, &ad_obs, lift(terminal)) * config.inv_temp;
     let mut adjoints = vec![g.clone(); k];
     for i in (0..k).rev() {
         let t = (i as f32 + 1.0) * h;
