@@ -29,7 +29,9 @@ pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses
 
     // Actor: BC flow + alpha distillation + normalized -Q.
     let bc = flow_bc_loss(&s.nets.flow, s.batch, None, noise);
-    let (q_loss, distill, _) = one_step_terms(actor, critic, s, noise);
+    let OneStepTerms {
+        q_loss, distill, ..
+    } = one_step_terms(actor, critic, s, noise);
     let actor_loss = bc.clone() + distill.clone() * s.config.alpha + q_loss.clone();
     let losses = vec![
         ("critic", scalar(&l_critic)),
@@ -37,19 +39,23 @@ pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses
         ("distill", scalar(&distill)),
         ("q", scalar(&q_loss)),
     ];
-    (
-        vec![
-            Objective {
-                loss: l_critic,
-                trains: &[Part::Critic],
-            },
-            Objective {
-                loss: actor_loss,
-                trains: &[Part::Flow, Part::Actor],
-            },
-        ],
-        losses,
-    )
+    (critic_and_actor(l_critic, actor_loss), losses)
+}
+
+/// The two objectives of a one-step-actor agent (FQL, GFP): the critic's TD loss, and the
+/// flow's BC loss plus the actor's loss (one backward pass for both: the distillation target is
+/// a constant, so neither moves the other).
+pub(super) fn critic_and_actor(l_critic: Tensor<1>, actor_loss: Tensor<1>) -> Vec<Objective> {
+    vec![
+        Objective {
+            loss: l_critic,
+            trains: &[Part::Critic],
+        },
+        Objective {
+            loss: actor_loss,
+            trains: &[Part::Flow, Part::Actor],
+        },
+    ]
 }
 
 /// r + gamma m q_next, detached.
@@ -57,16 +63,25 @@ pub(super) fn td_target(config: &AgentConfig, batch: &Batch, q_next: Tensor<1>) 
     (batch.reward.clone() + batch.mask.clone() * q_next * config.gamma).detach()
 }
 
-/// The one-step actor's terms shared by FQL and GFP: the normalized -Q term
-/// -lam mean Q(s, clip mu(s, z)) with lam = sg(1 / mean |Q|), the distillation
-/// mean |mu(s, z) - sg(ODE(s, z))|^2 toward the step's flow, and the clipped actions
-/// (inference device).
+/// The one-step actor's terms shared by FQL and GFP.
+pub(super) struct OneStepTerms {
+    /// The normalized -Q term -lam mean Q(s, clip mu(s, z)).
+    pub q_loss: Tensor<1>,
+    /// The distillation mean |mu(s, z) - sg(ODE(s, z))|^2 toward the step's flow.
+    pub distill: Tensor<1>,
+    /// The clipped actions clip mu(s, z) (inference device).
+    pub actions: Tensor<2>,
+    /// lam = 1 / mean |Q(s, clip mu(s, z))| (inference device).
+    pub lam: Tensor<1>,
+}
+
+/// The [`OneStepTerms`] of `actor` under `critic` for the step's batch.
 pub(super) fn one_step_terms(
     actor: &OneStepActor,
     critic: &CriticEnsemble,
     s: &Step,
     noise: &mut Noise,
-) -> (Tensor<1>, Tensor<1>, Tensor<2>) {
+) -> OneStepTerms {
     let [b, d] = s.batch.act.dims();
     let z = noise.normal(b, d);
     let flow_actions = lift(s.frozen.flow.sample(
@@ -79,6 +94,11 @@ pub(super) fn one_step_terms(
     let clipped = mu.clamp(-1.0, 1.0);
     let q = critic.mean(s.batch.obs.clone(), clipped.clone());
     let lam = (q.clone().abs().mean().detach() + 1e-6).recip();
-    let q_loss = q.mean().neg() * lam;
-    (q_loss, distill, clipped.inner())
+    let q_loss = q.mean().neg() * lam.clone();
+    OneStepTerms {
+        q_loss,
+        distill,
+        actions: clipped.inner(),
+        lam: lam.inner(),
+    }
 }

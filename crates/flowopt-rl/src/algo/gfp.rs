@@ -6,8 +6,8 @@
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use super::fql::{one_step_terms, td_target};
-use super::{Losses, Objective, Part, Step, critic_loss, flow_bc_loss, lift, scalar};
+use super::fql::{OneStepTerms, critic_and_actor, one_step_terms, td_target};
+use super::{Losses, Objective, Step, critic_loss, flow_bc_loss, lift, scalar};
 use crate::nets::Noise;
 
 pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
@@ -32,18 +32,21 @@ pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses
     let l_critic = critic_loss(critic, s.batch, td_target(config, s.batch, lift(q_next)));
 
     // Actor (shared with FQL).
-    let (q_loss, distill, actions) = one_step_terms(actor, critic, s, noise);
+    let OneStepTerms {
+        q_loss,
+        distill,
+        actions,
+        lam,
+    } = one_step_terms(actor, critic, s, noise);
     // Guidance weights: the dataset action against the actor's, under the target critic, at
     // c = lam / eta with lam = 1 / mean |Q(s, mu)| (the online critic, as in the actor loss).
-    let weights = match (&s.frozen.critic, config.eta > 0.0) {
-        (Some(online), true) => {
-            let obs = s.plain.obs.clone();
-            let lam = (online.mean(obs.clone(), actions.clone()).abs().mean() + 1e-6).recip();
-            let q_ref = target.mean(obs.clone(), actions);
-            let q_data = target.mean(obs, s.plain.act.clone());
-            lift(sigmoid((q_data - q_ref) * lam / config.eta))
-        }
-        _ => Tensor::ones([b], &s.batch.act.device()),
+    let weights = if config.eta > 0.0 {
+        let obs = s.plain.obs.clone();
+        let q_ref = target.mean(obs.clone(), actions);
+        let q_data = target.mean(obs, s.plain.act.clone());
+        lift(sigmoid((q_data - q_ref) * lam / config.eta))
+    } else {
+        Tensor::ones([b], &s.batch.act.device())
     };
     let guidance = scalar(&weights.clone().mean());
     let vabc = flow_bc_loss(&s.nets.flow, s.batch, Some(weights), noise);
@@ -55,17 +58,5 @@ pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses
         ("q", scalar(&q_loss)),
         ("guidance", guidance),
     ];
-    (
-        vec![
-            Objective {
-                loss: l_critic,
-                trains: &[Part::Critic],
-            },
-            Objective {
-                loss: actor_loss,
-                trains: &[Part::Flow, Part::Actor],
-            },
-        ],
-        losses,
-    )
+    (critic_and_actor(l_critic, actor_loss), losses)
 }
