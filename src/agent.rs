@@ -4,9 +4,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use flowopt::rl::checkpoint::{CheckpointMeta, save_policy};
 use flowopt::rl::{
-    Agent, AgentConfig, Algorithm, Dataset, EnvKind, Policy, Quality, TrainSettings, evaluate,
-    train_offline,
+    Agent, AgentConfig, Algorithm, Dataset, EnvKind, Policy, Quality, TrainReport, TrainSettings,
+    evaluate, train_offline,
 };
 
 use crate::cli::{AgentCommand, AgentDatasetArgs, AgentEvalArgs, AgentTrainArgs};
@@ -17,6 +18,7 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
         AgentCommand::Train(args) => train(args),
         AgentCommand::Eval(args) => eval(args),
         AgentCommand::Summary { dir } => summary(&dir),
+        AgentCommand::Export { run, out } => export(&run, &out),
         AgentCommand::List => list(),
     }
 }
@@ -48,19 +50,23 @@ fn summary(dir: &Path) -> Result<ExitCode> {
 fn dataset(args: AgentDatasetArgs) -> Result<ExitCode> {
     let kind: EnvKind = args.env.parse()?;
     let quality: Quality = args.quality.parse()?;
-    let data = Dataset::collect(kind, quality, args.episodes, args.seed)?;
+    let (data, stats) = Dataset::collect_with_summary(kind, quality, args.episodes, args.seed)?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     data.save_npz(&args.out)?;
     eprintln!(
-        "{}: {} transitions of {} episodes ({} {}, seed {})",
+        "{}: {} transitions of {} episodes ({} {}, seed {}); mean return {:.1} \
+         (normalized score {:.1}), success {:.0}%",
         args.out.display(),
         data.len(),
         args.episodes,
         kind.name(),
         quality.name(),
-        args.seed
+        args.seed,
+        stats.mean_return,
+        flowopt::rl::expert::normalized_score(kind, stats.mean_return),
+        100.0 * stats.success_rate.unwrap_or(0.0)
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -128,6 +134,7 @@ fn train(args: AgentTrainArgs) -> Result<ExitCode> {
                     100.0 * e.success_rate
                 ));
             }
+            std::ops::ControlFlow::Continue(())
         },
     )?;
     bar.finish();
@@ -164,6 +171,41 @@ fn eval(args: AgentEvalArgs) -> Result<ExitCode> {
     let (policy, _) = Policy::load(&args.policy, &device)?;
     let result = evaluate(&policy, kind, args.episodes, args.seed, &device)?;
     println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(run: &Path, out: &Path) -> Result<ExitCode> {
+    let path = run.join("report.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let report: TrainReport =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let device = flowopt::DeviceChoice::Cpu.device();
+    let (policy, spec) = Policy::load(&run.join("best"), &device)?;
+    let (step, best) = report
+        .best
+        .as_ref()
+        .context("the run has no evaluation (trained without an environment)")?;
+    let meta = CheckpointMeta {
+        algorithm: report.algorithm,
+        env: report.env,
+        obs_dim: spec.obs_dim,
+        act_dim: spec.act_dim,
+        config: report.config.clone(),
+        updates: *step,
+        note: format!(
+            "best policy of {} (seed {}, {} updates of batch {}) at update {step}: return {:.1} \
+             on {} evaluation episodes",
+            report.dataset,
+            report.settings.seed,
+            report.settings.steps,
+            report.settings.batch_size,
+            best.return_mean,
+            best.episodes
+        ),
+    };
+    save_policy(out, &policy, &spec, &meta)?;
+    eprintln!("{}: {}", out.display(), meta.note);
     Ok(ExitCode::SUCCESS)
 }
 

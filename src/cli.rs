@@ -85,6 +85,15 @@ pub enum AgentCommand {
         /// Directory holding the runs' output directories.
         dir: PathBuf,
     },
+    /// Turn a training run's best policy into a checkpoint folder (meta.json +
+    /// policy.{bpk,json}), as shipped in assets/agents/ and loaded by `flowopt serve`.
+    Export {
+        /// The run's output directory (`flowopt agent train -o`).
+        run: PathBuf,
+        /// The checkpoint folder to write.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// List the algorithms and environments.
     List,
 }
@@ -214,6 +223,13 @@ pub struct ServeArgs {
     /// Plans by the CPU-only planners (scp, orca, straight) at once.
     #[arg(long, default_value_t = 2)]
     pub cpu_workers: usize,
+    /// Folder of agent checkpoints, each loaded at start-up (`GET /v1/agents`) and where
+    /// `POST /v1/agents/{id}/save` writes [default: assets/agents when it exists].
+    #[arg(long)]
+    pub agents: Option<PathBuf>,
+    /// Agent training jobs running at once.
+    #[arg(long, default_value_t = 2)]
+    pub agent_jobs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -157,6 +157,14 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         batch_window: std::time::Duration::from_millis(args.batch_window_ms),
         max_batch: args.max_batch.max(1),
         cpu_workers: args.cpu_workers.max(1),
+        agents_dir: args.agents.clone().or_else(|| {
+            let shipped = std::path::PathBuf::from("assets/agents");
+            shipped.is_dir().then_some(shipped)
+        }),
+        agent_limits: flowopt_server::AgentLimits {
+            max_jobs: args.agent_jobs.max(1),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let server = flowopt_server::Server::new(config).context("starting the server")?;

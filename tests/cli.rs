@@ -756,6 +756,22 @@ fn agent_dataset_train_eval_and_summary_work_end_to_end() {
         "{table}"
     );
 
+    // The best policy as a checkpoint folder, as shipped in assets/agents/.
+    let ckpt = dir.join("ckpt");
+    run_ok(
+        &["agent", "export", out_s, "-o", ckpt.to_str().unwrap()],
+        "",
+    );
+    let loaded = flowopt::rl::checkpoint::load(&ckpt, &flowopt::DeviceChoice::Cpu.device())
+        .expect("the exported checkpoint loads");
+    assert_eq!(loaded.meta.algorithm, flowopt::rl::Algorithm::Gfp);
+    assert_eq!(loaded.meta.env, Some(flowopt::rl::EnvKind::PointMaze));
+    assert!(
+        loaded.agent.is_none(),
+        "an exported checkpoint holds only the policy"
+    );
+    assert_eq!(loaded.policy.calls_per_action(), 1);
+
     // Errors name what is wrong and exit 2.
     let bad = flowopt()
         .args([

@@ -426,3 +426,5 @@ fn concurrent_requests_are_batched_and_get_the_sequential_answers() {
         );
     });
 }
+
+mod agents;

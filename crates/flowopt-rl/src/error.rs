@@ -39,6 +39,12 @@ pub enum RlError {
         /// What is wrong with it.
         message: String,
     },
+    /// A training run stopped on request.
+    #[error("training cancelled after {step} updates")]
+    Cancelled {
+        /// Updates done when it stopped.
+        step: usize,
+    },
     /// A step after the episode ended.
     #[error("the episode has ended: call reset first")]
     EpisodeOver,

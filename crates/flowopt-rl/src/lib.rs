@@ -10,10 +10,12 @@
 //!   targets;
 //! - [`algo`]: `flow-bc`, `fql`, `qam`, `gfp`, `decision-flow`;
 //! - [`train`], [`eval`] and [`summary`]: offline training with periodic evaluation, JSON
-//!   metrics and checkpoints; tables over seeds.
+//!   metrics and checkpoints; tables over seeds;
+//! - [`checkpoint`]: a directory holding an agent (or only its acting policy) and what it is.
 #![warn(missing_docs)]
 
 pub mod algo;
+pub mod checkpoint;
 pub mod dataset;
 pub mod env;
 mod error;
@@ -25,7 +27,7 @@ pub mod summary;
 pub mod train;
 
 pub use algo::{Agent, AgentConfig, Algorithm};
-pub use dataset::{Dataset, Quality};
+pub use dataset::{Dataset, Quality, Transition};
 pub use env::{Env, EnvKind, Space, Step};
 pub use error::RlError;
 pub use eval::{Evaluation, evaluate};

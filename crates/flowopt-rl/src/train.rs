@@ -6,6 +6,7 @@
 //! then not reproducible per seed when anything else uses it) and fills itself one transition
 //! (one tensor write) at a time, which is slow for a million-row dataset.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -20,7 +21,6 @@ use crate::dataset::Dataset;
 use crate::env::EnvKind;
 use crate::eval::{Evaluation, evaluate};
 use crate::nets::Noise;
-use crate::policy::PolicySpec;
 
 /// Settings of `flowopt agent train`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,7 +163,9 @@ pub fn batch_of(dataset: &Dataset, rows: &[usize], device: &Device) -> Batch {
 
 /// Trains `agent` on `dataset` for `settings.steps` updates, evaluating in `env` (when given)
 /// every `eval_every` updates. Writes `out/report.json`, `out/agent.bpk` (every network, at the
-/// end) and `out/best.{bpk,json}` and `out/last.{bpk,json}` (the acting policy).
+/// end) and `out/best.{bpk,json}` and `out/last.{bpk,json}` (the acting policy). `progress` is
+/// called after every update; when it returns `ControlFlow::Break` the run stops with
+/// [`RlError::Cancelled`] (the agent keeps the updates made so far).
 pub fn train_offline(
     agent: &mut Agent,
     dataset: &Dataset,
@@ -171,7 +173,7 @@ pub fn train_offline(
     env: Option<EnvKind>,
     settings: &TrainSettings,
     out: &Path,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<TrainReport, RlError> {
     settings.validate()?;
     dataset.validate()?;
@@ -236,13 +238,6 @@ pub fn train_offline(
         final_eval: None,
         seconds: 0.0,
     };
-    let spec = |agent: &Agent, kind: &str| PolicySpec {
-        kind: kind.to_string(),
-        hidden: agent.config().hidden.clone(),
-        flow_steps: agent.config().flow_steps,
-        act_dim: agent.act_dim(),
-        obs_dim: agent.obs_dim(),
-    };
     let mut sums: Vec<(&'static str, f32, usize)> = Vec::new();
     for step in 1..=settings.steps {
         let rows: Vec<usize> = (0..settings.batch_size)
@@ -283,7 +278,7 @@ pub fn train_offline(
                     .as_ref()
                     .is_none_or(|(_, b)| e.return_mean > b.return_mean);
                 if better {
-                    policy.save(&out.join("best"), &spec(agent, policy.kind()))?;
+                    policy.save(&out.join("best"), &agent.policy_spec())?;
                     report.best = Some((step, e.clone()));
                 }
                 evaluation = Some(e);
@@ -298,18 +293,22 @@ pub fn train_offline(
             });
             sums.clear();
             if step == settings.steps {
-                policy.save(&out.join("last"), &spec(agent, policy.kind()))?;
+                policy.save(&out.join("last"), &agent.policy_spec())?;
                 report.last = evaluation.clone();
             }
             report.seconds = started.elapsed().as_secs_f64();
             write_report(&out.join("report.json"), &report)?;
         }
-        progress(&Progress {
+        let flow = progress(&Progress {
             step,
             steps: settings.steps,
             losses,
             eval: evaluation,
         });
+        if flow.is_break() {
+            tracing::info!(step, "training cancelled");
+            return Err(RlError::Cancelled { step });
+        }
     }
     if let Some(kind) = env {
         let policy = agent.policy();

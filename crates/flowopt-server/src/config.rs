@@ -1,10 +1,13 @@
 //! What a server instance accepts and how it batches.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use flowopt_core::ValidationConfig;
 use flowopt_planner::{DeviceChoice, GeneratorChoice, WarmStartChoice};
+
+use crate::agents::store::AgentLimits;
 
 /// Settings of [`crate::Server`]; the `flowopt serve` flags set them.
 #[derive(Debug, Clone)]
@@ -38,6 +41,11 @@ pub struct ServerConfig {
     /// Plans by the CPU-only planners (`scp`, `orca`, `straight`) running at once, beyond
     /// which requests get 429 (default 2).
     pub cpu_workers: usize,
+    /// Folder of agent checkpoints: every one is loaded at start-up, and `save`/`load` use it
+    /// (default none: `flowopt serve` passes `assets/agents` when it exists).
+    pub agents_dir: Option<PathBuf>,
+    /// Bounds of the agent API.
+    pub agent_limits: AgentLimits,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +68,8 @@ impl Default for ServerConfig {
             batch_window: Duration::from_millis(2),
             max_batch: 32,
             cpu_workers: 2,
+            agents_dir: None,
+            agent_limits: AgentLimits::default(),
         }
     }
 }

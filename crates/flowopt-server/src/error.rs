@@ -19,6 +19,10 @@ pub enum ApiError {
     /// 404: no such route or resource.
     #[error("{0}")]
     NotFound(String),
+    /// 409: the resource is in a state that forbids this (an agent already training, a
+    /// policy-only agent asked to train).
+    #[error("{0}")]
+    Conflict(String),
     /// 413: the body is larger than the server accepts.
     #[error("request body larger than {0} bytes")]
     TooLarge(usize),
@@ -84,6 +88,7 @@ impl ApiError {
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -102,6 +107,7 @@ impl ApiError {
                 e.message.clone(),
             ),
             Self::NotFound(_) => ("not_found".into(), None, self.to_string()),
+            Self::Conflict(_) => ("conflict".into(), None, self.to_string()),
             Self::TooLarge(_) => ("too_large".into(), Some("body".into()), self.to_string()),
             Self::UnsupportedMediaType => (
                 "unsupported_media_type".into(),

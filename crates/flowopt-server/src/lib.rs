@@ -6,7 +6,8 @@
 //! filter calls ([`batcher`]), so Burn never blocks the tokio runtime. Requests are bounded
 //! (body size, robots, obstacles, candidates, queue length, deadline) and refused with
 //! `{"error":{"code","message","field"}}` and a 4xx/5xx status ([`ApiError`]). Also served:
-//! Prometheus metrics, the OpenAPI document and the browser visualizer (`web/`).
+//! Prometheus metrics, the OpenAPI document and the browser visualizer (`web/`). The RL
+//! flow-policy agents of [`flowopt_rl`] are served under `/v1/agents` ([`agents`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,6 +19,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod agents;
 pub mod batcher;
 mod config;
 mod error;
@@ -29,6 +31,7 @@ mod routes;
 mod state;
 mod web;
 
+pub use agents::store::AgentLimits;
 pub use config::ServerConfig;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use info::{PlannerInfo, ScenarioInfo, Status};

@@ -7,7 +7,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "Flow-Opt",
-        description = "Multi-robot trajectory planning: flow-matching generator + batched safety filter."
+        description = "Multi-robot trajectory planning: flow-matching generator + batched safety filter; RL flow-policy agents."
     ),
     paths(
         crate::plan::plan,
@@ -18,6 +18,20 @@ use utoipa::OpenApi;
         crate::info::healthz,
         crate::info::readyz,
         crate::info::metrics,
+        crate::agents::algorithms,
+        crate::agents::environments,
+        crate::agents::list,
+        crate::agents::create,
+        crate::agents::load,
+        crate::agents::agent,
+        crate::agents::remove,
+        crate::agents::train,
+        crate::agents::job,
+        crate::agents::cancel,
+        crate::agents::act,
+        crate::agents::observe,
+        crate::agents::evaluate,
+        crate::agents::save,
     ),
     components(schemas(
         flowopt_core::Problem,
@@ -30,6 +44,7 @@ use utoipa::OpenApi;
     tags(
         (name = "planning", description = "Plan joint trajectories"),
         (name = "catalog", description = "Planners and scenario families"),
+        (name = "agents", description = "RL flow-policy agents: create, train, act, observe, evaluate, checkpoints"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

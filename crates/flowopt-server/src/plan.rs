@@ -158,7 +158,7 @@ impl Request {
 }
 
 /// The body as text, after the content-type and size checks (415, 413).
-fn json_text(
+pub(crate) fn json_text(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,

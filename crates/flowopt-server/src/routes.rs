@@ -20,7 +20,7 @@ use utoipa::OpenApi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::{info, plan, web};
+use crate::{agents, info, plan, web};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -55,6 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/planners", get(info::planners))
         .route("/v1/scenarios", get(info::scenarios))
         .route("/v1/scenarios/{name}", get(info::scenario))
+        .merge(agents::routes())
         .route("/healthz", get(info::healthz))
         .route("/readyz", get(info::readyz))
         .route("/metrics", get(info::metrics))

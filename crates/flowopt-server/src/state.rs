@@ -12,6 +12,7 @@ use flowopt_planner::{
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::agents::store::AgentStore;
 use crate::batcher::{Batcher, NeuralPlanners};
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub flowopt_defaults: FlowOptSettings,
     /// Metrics.
     pub metrics: Metrics,
+    /// The RL agents.
+    pub agents: AgentStore,
     /// False once shutdown has begun (`/readyz` then answers 503).
     pub ready: AtomicBool,
 }
@@ -95,8 +98,14 @@ impl Server {
             config.max_batch,
             metrics.clone(),
         )?;
+        let agents = AgentStore::new(
+            config.agents_dir.clone(),
+            config.device.device(),
+            config.agent_limits.clone(),
+        );
         Ok(Self {
             state: Arc::new(AppState {
+                agents,
                 cpu_slots: Arc::new(Semaphore::new(config.cpu_workers.max(1))),
                 config,
                 batcher,

@@ -22,7 +22,7 @@ use crate::RlError;
 use crate::nets::{
     CriticEnsemble, FlowValue, Noise, OneStepActor, VelocityField, ema, fresh_copy, seeded,
 };
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicySpec};
 
 /// The offline algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,6 +58,25 @@ impl Algorithm {
             Algorithm::Qam => "qam",
             Algorithm::Gfp => "gfp",
             Algorithm::DecisionFlow => "decision-flow",
+        }
+    }
+
+    /// One line on what it does.
+    pub fn description(self) -> &'static str {
+        match self {
+            Algorithm::FlowBc => "behaviour cloning with a flow policy (the baseline)",
+            Algorithm::Fql => {
+                "flow Q-learning: a BC flow and a one-step actor distilled from it and trained on Q"
+            }
+            Algorithm::Qam => {
+                "Q-learning with adjoint matching: a flow fine-tuned toward pi_beta exp(beta Q)"
+            }
+            Algorithm::Gfp => {
+                "guided flow policy: a value-weighted BC flow and a one-step actor guided by it"
+            }
+            Algorithm::DecisionFlow => {
+                "Decision Flow: the flow's steps as an MDP with the critic as terminal reward"
+            }
         }
     }
 
@@ -102,8 +121,8 @@ pub struct AgentConfig {
     pub alpha: f32,
     /// GFP: guidance temperature eta (default 1e-3; 0 turns the guidance off, i.e. FQL).
     pub eta: f32,
-    /// QAM: inverse temperature of the tilt pi_beta exp(beta Q) applied to the normalized Q
-    /// (default 0.3 as in the reference code... times the Q normalization, see `qam.rs`).
+    /// QAM: inverse temperature beta of the tilt pi_beta exp(beta Q), in units of 1 / Q, so
+    /// it is set per task like the papers' (default 0.3, the reference code's; see `qam.rs`).
     pub inv_temp: f32,
     /// QAM: pessimism rho of the critic target mean - rho std (default 0.5).
     pub rho: f32,
@@ -481,7 +500,18 @@ impl Agent {
         }
     }
 
-    /// Saves every network (for resuming) to `path.bpk`.
+    /// What [`Policy::load`] needs to rebuild [`Self::policy`] from its weights.
+    pub fn policy_spec(&self) -> PolicySpec {
+        PolicySpec {
+            kind: self.policy().kind().to_string(),
+            hidden: self.config.hidden.clone(),
+            flow_steps: self.config.flow_steps,
+            act_dim: self.act_dim,
+            obs_dim: self.obs_dim,
+        }
+    }
+
+    /// Saves every network (for resuming; not the optimizer's moments) to `path.bpk`.
     pub fn save(&self, path: &Path) -> Result<(), RlError> {
         let weights = path.with_extension("bpk");
         self.nets

@@ -25,6 +25,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::RlError;
 
+/// One transition (s, a, r, s'), e.g. reported by an external environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// The observation s.
+    pub observation: Vec<f32>,
+    /// The action a taken, in [-1, 1]^act_dim.
+    pub action: Vec<f32>,
+    /// The reward r.
+    pub reward: f32,
+    /// The next observation s'.
+    pub next_observation: Vec<f32>,
+    /// Whether s' is terminal (no bootstrapping from it).
+    #[serde(default)]
+    pub terminal: bool,
+    /// Whether the episode was cut by a time limit at s'.
+    #[serde(default)]
+    pub timeout: bool,
+}
+
 /// Data quality of a scripted-expert dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -179,6 +198,92 @@ impl Dataset {
         Ok(())
     }
 
+    /// An empty dataset of `obs_dim`-dimensional observations and `act_dim`-dimensional
+    /// actions, to fill with [`Dataset::push`].
+    pub fn empty(obs_dim: usize, act_dim: usize) -> Self {
+        Self {
+            obs_dim,
+            act_dim,
+            ..Self::default()
+        }
+    }
+
+    /// Appends one transition after checking it as [`Dataset::validate`] would (lengths,
+    /// finite values, actions in [-1, 1]); the error names the field. Nothing is appended on
+    /// error.
+    pub fn push(&mut self, t: &Transition) -> Result<(), RlError> {
+        for (field, values, dim) in [
+            ("observation", &t.observation, self.obs_dim),
+            ("action", &t.action, self.act_dim),
+            ("next_observation", &t.next_observation, self.obs_dim),
+        ] {
+            if values.len() != dim {
+                return Err(RlError::Shape {
+                    field,
+                    expected: dim,
+                    got: values.len(),
+                });
+            }
+            if values.iter().any(|x| !x.is_finite()) {
+                return Err(RlError::NonFinite { field });
+            }
+        }
+        if !t.reward.is_finite() {
+            return Err(RlError::NonFinite { field: "reward" });
+        }
+        if let Some(bad) = t.action.iter().find(|a| a.abs() > 1.0) {
+            return Err(RlError::Invalid {
+                field: "action",
+                message: format!("must lie in [-1, 1], found {bad}"),
+            });
+        }
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        self.observations.extend_from_slice(&t.observation);
+        self.actions.extend_from_slice(&t.action);
+        self.rewards.push(t.reward);
+        self.terminals.push(flag(t.terminal));
+        self.next_observations
+            .extend_from_slice(&t.next_observation);
+        self.timeouts.push(flag(t.timeout));
+        Ok(())
+    }
+
+    /// Appends every transition of `other`, which must have the same dimensions.
+    pub fn extend(&mut self, other: &Dataset) -> Result<(), RlError> {
+        if (other.obs_dim, other.act_dim) != (self.obs_dim, self.act_dim) {
+            return Err(RlError::Invalid {
+                field: "dataset",
+                message: format!(
+                    "has observations of {} and actions of {} values, expected {} and {}",
+                    other.obs_dim, other.act_dim, self.obs_dim, self.act_dim
+                ),
+            });
+        }
+        self.observations.extend_from_slice(&other.observations);
+        self.actions.extend_from_slice(&other.actions);
+        self.rewards.extend_from_slice(&other.rewards);
+        self.terminals.extend_from_slice(&other.terminals);
+        self.next_observations
+            .extend_from_slice(&other.next_observations);
+        self.timeouts.extend_from_slice(&other.timeouts);
+        Ok(())
+    }
+
+    /// Drops the oldest transitions so that at most `capacity` remain (a FIFO replay buffer).
+    pub fn keep_last(&mut self, capacity: usize) {
+        let drop = self.len().saturating_sub(capacity);
+        if drop == 0 {
+            return;
+        }
+        let (o, a) = (self.obs_dim, self.act_dim);
+        self.observations.drain(..drop * o);
+        self.actions.drain(..drop * a);
+        self.rewards.drain(..drop);
+        self.terminals.drain(..drop);
+        self.next_observations.drain(..drop * o);
+        self.timeouts.drain(..drop);
+    }
+
     /// Episode returns: the rewards summed over runs of rows that end in a terminal or a
     /// timeout, and over a trailing unfinished run.
     pub fn episode_returns(&self) -> Vec<f32> {
@@ -304,5 +409,45 @@ mod tests {
         d.terminals[4] = 0.0;
         assert_eq!(d.episode_returns(), vec![6.0, 9.0]);
         assert_eq!(Dataset::default().summary().episodes, 0);
+    }
+
+    #[test]
+    fn pushed_transitions_validate_and_the_buffer_keeps_the_newest() {
+        let mut d = Dataset::empty(2, 1);
+        let t = |i: f32| Transition {
+            observation: vec![i, i],
+            action: vec![0.5],
+            reward: i,
+            next_observation: vec![i + 1.0, i + 1.0],
+            terminal: i == 2.0,
+            timeout: false,
+        };
+        for i in 0..3 {
+            d.push(&t(i as f32)).unwrap();
+        }
+        d.validate().unwrap();
+        assert_eq!(d.terminals, vec![0.0, 0.0, 1.0]);
+        d.keep_last(2);
+        d.validate().unwrap();
+        assert_eq!(d.rewards, vec![1.0, 2.0]);
+        assert_eq!(d.observations, vec![1.0, 1.0, 2.0, 2.0]);
+        // Refused, naming the field, and nothing appended.
+        let wrong = |f: fn(&mut Transition)| {
+            let mut x = t(0.0);
+            f(&mut x);
+            x
+        };
+        type Spoil = fn(&mut Transition);
+        let cases: [(Spoil, &str); 4] = [
+            (|x| x.observation.push(0.0), "observation"),
+            (|x| x.action[0] = 2.0, "action"),
+            (|x| x.next_observation[1] = f32::NAN, "next_observation"),
+            (|x| x.reward = f32::INFINITY, "reward"),
+        ];
+        for (f, field) in cases {
+            let err = d.push(&wrong(f)).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        assert_eq!(d.len(), 2);
     }
 }

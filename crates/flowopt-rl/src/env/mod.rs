@@ -114,6 +114,20 @@ impl EnvKind {
         }
     }
 
+    /// One line on what it is.
+    pub fn description(self) -> &'static str {
+        match self {
+            EnvKind::Pendulum => "Pendulum-v1: swing a pendulum up and hold it (torque = 2 a)",
+            EnvKind::PointMaze => {
+                "a point mass in a 5 x 5 m maze, goal-conditioned, reward 1 on reaching the goal"
+            }
+            EnvKind::SwarmNav => {
+                "one learner robot among 5 ORCA robots: reach the goal without a collision"
+            }
+            EnvKind::Bandit2d => "one step, a 2-D action, four reward modes of different heights",
+        }
+    }
+
     /// A fresh environment of this kind.
     pub fn make(self) -> Box<dyn Env> {
         match self {
