@@ -58,3 +58,14 @@ printf '%s\n' "${runs[@]}" | xargs -P "$JOBS" -L 1 bash -c '
     --dataset "'"$OUT"'/data/$env-$quality.npz" --steps '"$STEPS"' --eval-every 1000 \
     --seed "$seed" --config "$(config_for "$algo" "$env")" -o "$dir" '"$EXTRA"' 2>&1 | tail -1'
 "$BIN" agent summary "$OUT/runs" | tee "$OUT/summary.md"
+# SHIP=DIR: export each algorithm's best run (highest final evaluation over seeds and datasets)
+# on point-maze and pendulum as a checkpoint folder DIR/ENV-ALGO (assets/agents/ ships them).
+if [ -n "${SHIP:-}" ]; then
+  for env in point-maze pendulum; do
+    for algo in $ALGOS; do
+      runs=("$OUT"/runs/"$env"-*/"$algo"/seed*)
+      [ -e "${runs[0]}" ] || continue
+      "$BIN" agent export "${runs[@]}" -o "$SHIP/$env-$algo"
+    done
+  done
+fi

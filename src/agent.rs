@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use flowopt::rl::checkpoint::{CheckpointMeta, save_policy};
 use flowopt::rl::{
     Agent, AgentConfig, Algorithm, Dataset, EnvKind, Policy, Quality, TrainReport, TrainSettings,
-    evaluate, train_offline,
+    evaluate, train_offline, train_online,
 };
 
 use crate::cli::{AgentCommand, AgentDatasetArgs, AgentEvalArgs, AgentTrainArgs};
@@ -18,7 +18,7 @@ pub fn run(command: AgentCommand) -> Result<ExitCode> {
         AgentCommand::Train(args) => train(args),
         AgentCommand::Eval(args) => eval(args),
         AgentCommand::Summary { dir } => summary(&dir),
-        AgentCommand::Export { run, out } => export(&run, &out),
+        AgentCommand::Export { runs, policy, out } => export(&runs, &policy, &out),
         AgentCommand::List => list(),
     }
 }
@@ -98,7 +98,18 @@ fn train(args: AgentTrainArgs) -> Result<ExitCode> {
     if let Some(hidden) = args.hidden {
         config.hidden = hidden;
     }
-    let (data, name) = load_dataset(&args.dataset, kind, args.episodes)?;
+    let data = match (&args.dataset, algorithm.is_online()) {
+        (Some(spec), false) => Some(load_dataset(spec, kind, args.episodes)?),
+        (None, true) => None,
+        (None, false) => anyhow::bail!(
+            "`--dataset` is required: `{}` learns offline from a dataset",
+            algorithm.name()
+        ),
+        (Some(_), true) => anyhow::bail!(
+            "`--dataset`: `{}` learns online from its own interaction and takes no dataset",
+            algorithm.name()
+        ),
+    };
     let settings = TrainSettings {
         steps: args.steps,
         batch_size: args.batch_size,
@@ -106,37 +117,49 @@ fn train(args: AgentTrainArgs) -> Result<ExitCode> {
         eval_episodes: args.eval_episodes,
         seed: args.seed,
         final_episodes: args.final_episodes,
+        warmup: args.warmup,
     };
     settings.validate()?;
     let device = args.device.device();
+    let probe = kind.make();
     let mut agent = Agent::new(
         algorithm,
         config,
-        data.obs_dim,
-        data.act_dim,
+        probe.observation_space().dim(),
+        probe.action_space().dim(),
         args.seed,
         &device,
     )?;
     let bar = crate::steps_bar(args.steps)?;
-    let report = train_offline(
-        &mut agent,
-        &data,
-        &name,
-        Some(kind),
-        &settings,
-        &args.out,
-        &mut |p| {
-            bar.set_position(p.step as u64);
-            if let Some(e) = &p.eval {
-                bar.set_message(format!(
-                    "return {:.1}, success {:.0}%",
-                    e.return_mean,
-                    100.0 * e.success_rate
-                ));
-            }
-            std::ops::ControlFlow::Continue(())
-        },
-    )?;
+    let mut progress = |p: &flowopt::rl::train::Progress| {
+        bar.set_position(p.step as u64);
+        if let Some(e) = &p.eval {
+            bar.set_message(format!(
+                "return {:.1}, success {:.0}%",
+                e.return_mean,
+                100.0 * e.success_rate
+            ));
+        }
+        std::ops::ControlFlow::Continue(())
+    };
+    let (report, name) = match &data {
+        Some((data, name)) => (
+            train_offline(
+                &mut agent,
+                data,
+                name,
+                Some(kind),
+                &settings,
+                &args.out,
+                &mut progress,
+            )?,
+            name.clone(),
+        ),
+        None => (
+            train_online(&mut agent, kind, &settings, &args.out, &mut progress)?,
+            format!("{}-online", kind.name()),
+        ),
+    };
     bar.finish();
     let last = report
         .final_eval
@@ -158,7 +181,7 @@ fn train(args: AgentTrainArgs) -> Result<ExitCode> {
         args.out.display(),
         algorithm.name(),
         name,
-        data.len(),
+        report.transitions,
         args.steps,
         report.seconds
     );
@@ -174,38 +197,75 @@ fn eval(args: AgentEvalArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn export(run: &Path, out: &Path) -> Result<ExitCode> {
-    let path = run.join("report.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let report: TrainReport =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+fn export(runs: &[std::path::PathBuf], which: &str, out: &Path) -> Result<ExitCode> {
+    if !matches!(which, "last" | "best") {
+        anyhow::bail!("`--policy {which}`: expected `last` or `best`");
+    }
+    let mut chosen: Option<(&Path, TrainReport, f32)> = None;
+    for run in runs {
+        let path = run.join("report.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let report: TrainReport =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let score = match which {
+            "last" => report.final_eval.as_ref().map(|e| e.normalized_score),
+            _ => report.best.as_ref().map(|(_, e)| e.normalized_score),
+        }
+        .with_context(|| {
+            format!(
+                "{}: no {} evaluation (trained without an environment, or stopped early)",
+                run.display(),
+                if which == "last" { "final" } else { "periodic" }
+            )
+        })?;
+        if chosen.as_ref().is_none_or(|(_, _, best)| score > *best) {
+            chosen = Some((run, report, score));
+        }
+    }
+    let (run, report, _) = chosen.context("no run given")?;
     let device = flowopt::DeviceChoice::Cpu.device();
-    let (policy, spec) = Policy::load(&run.join("best"), &device)?;
-    let (step, best) = report
-        .best
-        .as_ref()
-        .context("the run has no evaluation (trained without an environment)")?;
+    let (policy, spec) = Policy::load(&run.join(which), &device)?;
+    let (updates, eval, episodes_kind) = match which {
+        "last" => (
+            report.settings.steps,
+            report.final_eval.clone(),
+            "fresh final-evaluation",
+        ),
+        _ => {
+            let (step, e) = report.best.clone().context("no periodic evaluation")?;
+            (
+                step,
+                Some(e),
+                "periodic-evaluation (optimistic: the policy was picked on them)",
+            )
+        }
+    };
+    let eval = eval.context("no evaluation")?;
     let meta = CheckpointMeta {
         algorithm: report.algorithm,
         env: report.env,
         obs_dim: spec.obs_dim,
         act_dim: spec.act_dim,
         config: report.config.clone(),
-        updates: *step,
+        updates,
         note: format!(
-            "best policy of {} (seed {}, {} updates of batch {}) at update {step}: return {:.1} \
-             on {} evaluation episodes",
+            "{which} policy of {} on {} (seed {}, update {updates} of {}, batch {}): return \
+             {:.1} ± {:.1}, success {:.0}%, normalized score {:.1} on {} {episodes_kind} episodes",
+            report.algorithm.name(),
             report.dataset,
             report.settings.seed,
             report.settings.steps,
             report.settings.batch_size,
-            best.return_mean,
-            best.episodes
+            eval.return_mean,
+            eval.return_std,
+            100.0 * eval.success_rate,
+            eval.normalized_score,
+            eval.episodes,
         ),
     };
     save_policy(out, &policy, &spec, &meta)?;
-    eprintln!("{}: {}", out.display(), meta.note);
+    eprintln!("{} <- {}: {}", out.display(), run.display(), meta.note);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -85,11 +85,17 @@ pub enum AgentCommand {
         /// Directory holding the runs' output directories.
         dir: PathBuf,
     },
-    /// Turn a training run's best policy into a checkpoint folder (meta.json +
-    /// policy.{bpk,json}), as shipped in assets/agents/ and loaded by `flowopt serve`.
+    /// Turn a training run's policy into a checkpoint folder (meta.json + policy.{bpk,json}),
+    /// as shipped in assets/agents/ and loaded by `flowopt serve`. Given several runs (e.g.
+    /// the seeds of one algorithm), exports the one whose final evaluation scored highest.
     Export {
-        /// The run's output directory (`flowopt agent train -o`).
-        run: PathBuf,
+        /// The runs' output directories (`flowopt agent train -o`).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Which policy: `last` (the one the final evaluation measured) or `best` (the best
+        /// periodic evaluation's).
+        #[arg(long, default_value = "last")]
+        policy: String,
         /// The checkpoint folder to write.
         #[arg(short, long)]
         out: PathBuf,
@@ -119,22 +125,28 @@ pub struct AgentDatasetArgs {
 
 #[derive(Debug, Args)]
 pub struct AgentTrainArgs {
-    /// Algorithm: flow-bc, fql, qam, gfp or decision-flow.
+    /// Algorithm: flow-bc, fql, qam, gfp, decision-flow (offline), fpmd-r, fpmd-m (online).
     #[arg(long)]
     pub algo: String,
-    /// Environment the dataset comes from (evaluation runs there).
+    /// Environment the dataset comes from, or the online agent acts in (evaluation runs
+    /// there).
     #[arg(long)]
     pub env: String,
-    /// An .npz file (D4RL/OGBench layout), or a quality (expert, noisy, mixed) to collect
-    /// `--episodes` episodes of the scripted expert with seed 0 first.
+    /// Offline algorithms: an .npz file (D4RL/OGBench layout), or a quality (expert, noisy,
+    /// mixed) to collect `--episodes` episodes of the scripted expert with seed 0 first.
+    /// Online algorithms take none.
     #[arg(long)]
-    pub dataset: String,
+    pub dataset: Option<String>,
     /// Episodes collected when `--dataset` is a quality.
     #[arg(long, default_value_t = 200)]
     pub episodes: usize,
-    /// Gradient updates.
+    /// Gradient updates (offline) or environment steps (online, one update per step after
+    /// the warm-up).
     #[arg(long, default_value_t = 20_000)]
     pub steps: usize,
+    /// Online: environment steps of uniform random actions before the first update.
+    #[arg(long, default_value_t = 1000)]
+    pub warmup: usize,
     /// Transitions per update.
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,

@@ -75,7 +75,11 @@ fn an_agent_lives_from_creation_to_reloaded_checkpoint() {
             .iter()
             .map(|a| a["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["flow-bc", "fql", "qam", "gfp", "decision-flow"]);
+        assert_eq!(
+            names,
+            ["flow-bc", "fql", "qam", "gfp", "decision-flow", "fpmd-r", "fpmd-m"]
+        );
+        assert_eq!(algorithms[5]["online"], true);
         let (_, envs) = get(&router, "/v1/agents/environments").await;
         assert_eq!(envs.as_array().unwrap().len(), EnvKind::ALL.len());
         assert_eq!(envs[0]["name"], "pendulum");
@@ -294,5 +298,35 @@ fn bad_agent_requests_get_4xx_naming_the_field() {
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, body) = post(&router, &format!("/v1/agents/{id}/save"), r#"{"name":"x"}"#).await;
         assert_eq!(error(status, &body).0, 409, "{body}");
+
+        // Online agents learn in their environment: no dataset, and a job without one runs.
+        let (status, online) = post(
+            &router,
+            "/v1/agents",
+            r#"{"algorithm":"fpmd-m","env":"bandit2d","config":{"hidden":[16],"particles":4}}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{online}");
+        assert_eq!(online["calls_per_action"], 1);
+        let online = online["id"].as_str().unwrap().to_string();
+        let train = format!("/v1/agents/{online}/train");
+        let (status, body) = post(
+            &router,
+            &train,
+            r#"{"dataset":{"source":"observed"},"steps":50}"#,
+        )
+        .await;
+        assert_eq!(error(status, &body).2, "dataset", "{body}");
+        let (status, job) = post(
+            &router,
+            &train,
+            r#"{"steps":120,"warmup":60,"batch_size":16,"eval_every":60,"eval_episodes":4,"final_episodes":4}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+        let done = finished(&router, &online, job["id"].as_u64().unwrap()).await;
+        assert_eq!(done["state"], "done", "{done}");
+        assert_eq!(done["step"], 120);
+        assert!(done["losses"]["critic"].is_number(), "{done}");
     });
 }

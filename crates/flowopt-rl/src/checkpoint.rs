@@ -41,6 +41,8 @@ pub struct Checkpoint {
     pub meta: CheckpointMeta,
     /// The acting policy.
     pub policy: Policy,
+    /// What rebuilds the policy from its weights.
+    pub spec: PolicySpec,
     /// The whole agent, when the checkpoint has `agent.bpk`.
     pub agent: Option<Agent>,
 }
@@ -124,6 +126,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<Checkpoint, RlError> {
     Ok(Checkpoint {
         meta,
         policy,
+        spec,
         agent,
     })
 }

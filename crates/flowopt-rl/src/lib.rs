@@ -8,7 +8,9 @@
 //!   D4RL/OGBench npz layout, and a loader for such files;
 //! - [`nets`]: MLP velocity fields, one-step actors, critic ensembles with LayerNorm and EMA
 //!   targets;
-//! - [`algo`]: `flow-bc`, `fql`, `qam`, `gfp`, `decision-flow`;
+//! - [`algo`]: `flow-bc`, `fql`, `qam`, `gfp`, `decision-flow` (offline) and `fpmd-r`, `fpmd-m`
+//!   (online);
+//! - [`online`]: online training with Burn's `TransitionBuffer` as the replay buffer;
 //! - [`train`], [`eval`] and [`summary`]: offline training with periodic evaluation, JSON
 //!   metrics and checkpoints; tables over seeds;
 //! - [`checkpoint`]: a directory holding an agent (or only its acting policy) and what it is.
@@ -22,6 +24,7 @@ mod error;
 pub mod eval;
 pub mod expert;
 pub mod nets;
+pub mod online;
 pub mod policy;
 pub mod summary;
 pub mod train;
@@ -31,5 +34,6 @@ pub use dataset::{Dataset, Quality, Transition};
 pub use env::{Env, EnvKind, Space, Step};
 pub use error::RlError;
 pub use eval::{Evaluation, evaluate};
+pub use online::train_online;
 pub use policy::Policy;
 pub use train::{TrainReport, TrainSettings, train_offline};

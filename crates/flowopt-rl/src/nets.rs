@@ -134,6 +134,11 @@ impl CriticEnsemble {
         }
     }
 
+    /// Members.
+    pub fn size(&self) -> usize {
+        self.members.len()
+    }
+
     /// Every member's Q(s, a): (E, B).
     pub fn forward(&self, obs: Tensor<2>, act: Tensor<2>) -> Tensor<2> {
         let input = Tensor::cat(vec![obs, act], 1);

@@ -1,5 +1,6 @@
-//! The acting part of an agent: a flow integrated from noise, or a one-step actor. Policies are
-//! what `assets/agents/` ships (a few hundred kB each) and what `act` runs.
+//! The acting part of an agent: a flow integrated from noise, a one-step actor, or FPMD's
+//! one-step particles with the critic that picks among them. Policies are what
+//! `assets/agents/` ships (a few hundred kB each) and what `act` runs.
 
 use std::path::Path;
 
@@ -8,7 +9,8 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::RlError;
-use crate::nets::{Noise, OneStepActor, VelocityField};
+use crate::algo::fpmd::best_of_n;
+use crate::nets::{CriticEnsemble, Noise, OneStepActor, VelocityField};
 
 /// How a policy turns noise into an action.
 #[derive(Module, Debug)]
@@ -17,6 +19,18 @@ pub enum PolicyNet {
     Flow(VelocityField),
     /// One network call mu(s, z).
     OneStep(OneStepActor),
+    /// FPMD: one-step particles, the best under the critic.
+    Particles(ParticlePolicy),
+}
+
+/// FPMD's acting networks: the (EMA) policy flow and the critics that choose among its
+/// particles.
+#[derive(Module, Debug)]
+pub struct ParticlePolicy {
+    /// v(s, x, t) (FPMD-R) or u([s, r], z, t) (FPMD-M).
+    pub flow: VelocityField,
+    /// The critic ensemble (min over members).
+    pub critic: CriticEnsemble,
 }
 
 /// What a saved policy needs besides its weights.
@@ -32,6 +46,12 @@ pub struct PolicySpec {
     pub act_dim: usize,
     /// Observation dimension.
     pub obs_dim: usize,
+    /// FPMD: particles per action (0 otherwise).
+    #[serde(default)]
+    pub particles: usize,
+    /// FPMD: critics in the ensemble (0 otherwise).
+    #[serde(default)]
+    pub critics: usize,
 }
 
 /// A policy: actions in [-1, 1]^d from observations and seeded noise.
@@ -41,6 +61,10 @@ pub struct Policy {
     steps: usize,
     obs_dim: usize,
     act_dim: usize,
+    /// FPMD: particles per action.
+    particles: usize,
+    /// FPMD-M (MeanFlow) rather than FPMD-R.
+    mean_flow: bool,
 }
 
 impl Policy {
@@ -51,6 +75,8 @@ impl Policy {
             steps,
             obs_dim,
             act_dim,
+            particles: 1,
+            mean_flow: false,
         }
     }
 
@@ -58,9 +84,29 @@ impl Policy {
     pub fn one_step(actor: OneStepActor, obs_dim: usize, act_dim: usize) -> Self {
         Self {
             net: PolicyNet::OneStep(actor),
+            particles: 1,
+            mean_flow: false,
             steps: 1,
             obs_dim,
             act_dim,
+        }
+    }
+
+    /// An FPMD policy: `particles` one-step proposals per action, the best under the critic.
+    pub fn particles(
+        net: ParticlePolicy,
+        mean_flow: bool,
+        particles: usize,
+        obs_dim: usize,
+        act_dim: usize,
+    ) -> Self {
+        Self {
+            net: PolicyNet::Particles(net),
+            steps: 1,
+            obs_dim,
+            act_dim,
+            particles: particles.max(1),
+            mean_flow,
         }
     }
 
@@ -69,12 +115,18 @@ impl Policy {
         self.obs_dim
     }
 
-    /// Network calls per action.
+    /// Sequential policy-network calls per action (FPMD's particles go through one batched
+    /// call, then one critic call picks among them).
     pub fn calls_per_action(&self) -> usize {
         match self.net {
             PolicyNet::Flow(_) => self.steps,
-            PolicyNet::OneStep(_) => 1,
+            PolicyNet::OneStep(_) | PolicyNet::Particles(_) => 1,
         }
+    }
+
+    /// Noise rows per action: the particles (1 unless FPMD).
+    pub fn noise_rows(&self) -> usize {
+        self.particles
     }
 
     /// Action dimension.
@@ -82,11 +134,27 @@ impl Policy {
         self.act_dim
     }
 
-    /// Actions (B, act) for observations (B, obs), from the noise z (B, act).
+    /// Actions (B, act) for observations (B, obs), from the noise z (B [`Self::noise_rows`],
+    /// act).
     pub fn act_with(&self, obs: Tensor<2>, z: Tensor<2>) -> Tensor<2> {
+        self.act_noisy(obs, z, None)
+    }
+
+    /// [`Self::act_with`], FPMD's particles moved by `explore` (B particles, act) before the
+    /// choice (ignored by the other policies).
+    fn act_noisy(&self, obs: Tensor<2>, z: Tensor<2>, explore: Option<Tensor<2>>) -> Tensor<2> {
         match &self.net {
             PolicyNet::Flow(v) => v.sample(obs, z, self.steps),
             PolicyNet::OneStep(mu) => mu.forward(obs, z).clamp(-1.0, 1.0),
+            PolicyNet::Particles(p) => best_of_n(
+                &p.flow,
+                self.mean_flow,
+                &p.critic,
+                obs,
+                z,
+                explore,
+                self.particles,
+            ),
         }
     }
 
@@ -96,6 +164,18 @@ impl Policy {
         &self,
         observations: &[Vec<f32>],
         noise: &mut Noise,
+        device: &Device,
+    ) -> Result<Vec<Vec<f32>>, RlError> {
+        self.act_exploring(observations, noise, 0.0, device)
+    }
+
+    /// [`Self::act`] with FPMD's exploration noise of standard deviation `sigma` on every
+    /// particle before the critic's choice (other policies ignore it).
+    pub fn act_exploring(
+        &self,
+        observations: &[Vec<f32>],
+        noise: &mut Noise,
+        sigma: f32,
         device: &Device,
     ) -> Result<Vec<Vec<f32>>, RlError> {
         let b = observations.len();
@@ -119,9 +199,12 @@ impl Policy {
             flat.extend_from_slice(row);
         }
         let obs = Tensor::<2>::from_data(TensorData::new(flat, [b, self.obs_dim]), device);
-        let z = noise.normal(b, self.act_dim).to_device(device);
+        let rows = b * self.particles;
+        let z = noise.normal(rows, self.act_dim).to_device(device);
+        let explore = (sigma > 0.0 && matches!(self.net, PolicyNet::Particles(_)))
+            .then(|| noise.normal(rows, self.act_dim).to_device(device) * sigma);
         let values = self
-            .act_with(obs, z)
+            .act_noisy(obs, z, explore)
             .into_data()
             .convert::<f32>()
             .try_to_vec::<f32>()
@@ -164,7 +247,7 @@ impl Policy {
             source,
         })?;
         let spec: PolicySpec = serde_json::from_str(&text).map_err(|e| RlError::Weights {
-            path: json,
+            path: json.clone(),
             message: e.to_string(),
         })?;
         let net = match spec.kind.as_str() {
@@ -180,11 +263,30 @@ impl Policy {
                 &spec.hidden,
                 device,
             )),
+            kind @ ("fpmd-r" | "fpmd-m") => {
+                if spec.particles == 0 || spec.critics == 0 {
+                    return Err(RlError::Weights {
+                        path: json,
+                        message: format!("a `{kind}` policy needs `particles` and `critics`"),
+                    });
+                }
+                let flow_obs = spec.obs_dim + usize::from(kind == "fpmd-m");
+                PolicyNet::Particles(ParticlePolicy {
+                    flow: VelocityField::new(flow_obs, spec.act_dim, &spec.hidden, device),
+                    critic: CriticEnsemble::new(
+                        spec.critics,
+                        spec.obs_dim,
+                        spec.act_dim,
+                        &spec.hidden,
+                        device,
+                    ),
+                })
+            }
             other => {
                 return Err(RlError::Unknown {
                     what: "policy kind",
                     name: other.to_string(),
-                    known: vec!["flow", "one-step"],
+                    known: vec!["flow", "one-step", "fpmd-r", "fpmd-m"],
                 });
             }
         };
@@ -195,8 +297,18 @@ impl Policy {
         })?;
         Ok((
             Self {
+                steps: if matches!(net, PolicyNet::Flow(_)) {
+                    spec.flow_steps
+                } else {
+                    1
+                },
+                particles: if matches!(net, PolicyNet::Particles(_)) {
+                    spec.particles
+                } else {
+                    1
+                },
+                mean_flow: spec.kind == "fpmd-m",
                 net,
-                steps: spec.flow_steps,
                 obs_dim: spec.obs_dim,
                 act_dim: spec.act_dim,
             },
@@ -209,6 +321,8 @@ impl Policy {
         match self.net {
             PolicyNet::Flow(_) => "flow",
             PolicyNet::OneStep(_) => "one-step",
+            PolicyNet::Particles(_) if self.mean_flow => "fpmd-m",
+            PolicyNet::Particles(_) => "fpmd-r",
         }
     }
 }
@@ -231,6 +345,8 @@ mod tests {
             flow_steps: 4,
             act_dim: 2,
             obs_dim: 3,
+            particles: 0,
+            critics: 0,
         };
         policy.save(&dir.join("p"), &spec).expect("saved");
         let (loaded, read) = Policy::load(&dir.join("p"), &device).expect("loaded");

@@ -39,6 +39,9 @@ pub struct TrainSettings {
     /// Episodes of the final evaluation of the last policy, on reset seeds
     /// [`FINAL_SEEDS`].. that no periodic evaluation uses (default 50).
     pub final_episodes: usize,
+    /// Online training: environment steps of uniform random actions before the first update
+    /// (default 1000; ignored offline).
+    pub warmup: usize,
 }
 
 /// First reset seed of the final evaluation.
@@ -53,6 +56,7 @@ impl Default for TrainSettings {
             eval_episodes: 10,
             seed: 0,
             final_episodes: 50,
+            warmup: 1000,
         }
     }
 }
@@ -332,7 +336,7 @@ pub fn train_offline(
     Ok(report)
 }
 
-fn write_report(path: &PathBuf, report: &TrainReport) -> Result<(), RlError> {
+pub(crate) fn write_report(path: &PathBuf, report: &TrainReport) -> Result<(), RlError> {
     let text = serde_json::to_string_pretty(report).map_err(|e| RlError::Invalid {
         field: "report",
         message: e.to_string(),

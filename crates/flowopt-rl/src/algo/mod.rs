@@ -1,5 +1,6 @@
-//! The offline algorithms (RL-ALGORITHMS.md): one [`Agent`] type whose networks and losses
-//! depend on its [`Algorithm`].
+//! The algorithms (RL-ALGORITHMS.md): one [`Agent`] type whose networks and losses depend on
+//! its [`Algorithm`]; the offline ones train on datasets ([`crate::train`]), the online ones
+//! (FPMD) on their own replay ([`crate::online`]).
 //!
 //! An update computes every loss from the same weights, back-propagates each loss separately
 //! and keeps from each only the gradients of the networks that loss trains (the actor's
@@ -7,6 +8,7 @@
 //! receive gradients), then takes one Adam step per loss and moves the target networks by EMA.
 
 mod decision_flow;
+pub mod fpmd;
 mod fql;
 mod gfp;
 mod qam;
@@ -22,7 +24,7 @@ use crate::RlError;
 use crate::nets::{
     CriticEnsemble, FlowValue, Noise, OneStepActor, VelocityField, ema, fresh_copy, seeded,
 };
-use crate::policy::{Policy, PolicySpec};
+use crate::policy::{ParticlePolicy, Policy, PolicySpec};
 
 /// The offline algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,16 +40,22 @@ pub enum Algorithm {
     Gfp,
     /// Decision Flow: the flow's generation steps as an MDP with the critic as terminal reward.
     DecisionFlow,
+    /// Flow policy mirror descent, rectified-flow variant (online, one-step sampling).
+    FpmdR,
+    /// Flow policy mirror descent, MeanFlow variant (online, one average-velocity call).
+    FpmdM,
 }
 
 impl Algorithm {
     /// Every algorithm.
-    pub const ALL: [Algorithm; 5] = [
+    pub const ALL: [Algorithm; 7] = [
         Algorithm::FlowBc,
         Algorithm::Fql,
         Algorithm::Qam,
         Algorithm::Gfp,
         Algorithm::DecisionFlow,
+        Algorithm::FpmdR,
+        Algorithm::FpmdM,
     ];
 
     /// The registry name.
@@ -58,6 +66,8 @@ impl Algorithm {
             Algorithm::Qam => "qam",
             Algorithm::Gfp => "gfp",
             Algorithm::DecisionFlow => "decision-flow",
+            Algorithm::FpmdR => "fpmd-r",
+            Algorithm::FpmdM => "fpmd-m",
         }
     }
 
@@ -77,12 +87,24 @@ impl Algorithm {
             Algorithm::DecisionFlow => {
                 "Decision Flow: the flow's steps as an MDP with the critic as terminal reward"
             }
+            Algorithm::FpmdR => {
+                "online flow policy mirror descent, rectified flow: one-step particles, best by Q"
+            }
+            Algorithm::FpmdM => {
+                "online flow policy mirror descent, MeanFlow: one average-velocity call per particle"
+            }
         }
     }
 
     /// Whether it learns a critic (and so needs rewards).
     pub fn uses_critic(self) -> bool {
         self != Algorithm::FlowBc
+    }
+
+    /// Whether it learns online, from its own interaction ([`crate::online::train_online`]),
+    /// rather than from a dataset.
+    pub fn is_online(self) -> bool {
+        matches!(self, Algorithm::FpmdR | Algorithm::FpmdM)
     }
 }
 
@@ -130,6 +152,17 @@ pub struct AgentConfig {
     pub beta: f32,
     /// Decision Flow: weight of the BC term of the policy loss (default 1.0).
     pub lambda_bc: f32,
+    /// FPMD: particles per state, the best under min Q acts (default 32).
+    pub particles: usize,
+    /// FPMD: temperature T of the policy weight exp(Q / (std(Q) T)) (default 3).
+    pub temperature: f32,
+    /// FPMD: factor on rewards in the critic target (default 1; the reference uses 0.2 on
+    /// MuJoCo).
+    pub reward_scale: f32,
+    /// FPMD: exploration noise alpha * noise_scale * N(0, I) (default 0.1).
+    pub noise_scale: f32,
+    /// FPMD: initial alpha of the exploration noise (default 5).
+    pub alpha_init: f32,
 }
 
 impl Default for AgentConfig {
@@ -147,6 +180,11 @@ impl Default for AgentConfig {
             rho: 0.5,
             beta: 0.1,
             lambda_bc: 1.0,
+            particles: 32,
+            temperature: 3.0,
+            reward_scale: 1.0,
+            noise_scale: 0.1,
+            alpha_init: 5.0,
         }
     }
 }
@@ -177,6 +215,19 @@ impl AgentConfig {
         }
         if !(1..=32).contains(&self.critics) {
             return bad("critics", "must be in 1..=32");
+        }
+        if !(1..=1024).contains(&self.particles) {
+            return bad("particles", "must be in 1..=1024");
+        }
+        for (field, v) in [
+            ("temperature", self.temperature),
+            ("reward_scale", self.reward_scale),
+            ("noise_scale", self.noise_scale),
+            ("alpha_init", self.alpha_init),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(field, "must be a finite number > 0");
+            }
         }
         for (field, v) in [
             ("alpha", self.alpha),
@@ -288,6 +339,7 @@ pub struct Agent {
     optim: ModuleOptimizer,
     device: Device,
     updates: usize,
+    fpmd: fpmd::FpmdState,
 }
 
 impl std::fmt::Debug for Agent {
@@ -323,7 +375,9 @@ impl Agent {
         let ad = device.clone().autodiff();
         let h = &config.hidden;
         let nets = seeded(&ad, seed, || {
-            let flow = VelocityField::new(obs_dim, act_dim, h, &ad);
+            // FPMD-M's average velocity u(s, z, r, t) is a velocity field over [s, r].
+            let flow_obs = obs_dim + usize::from(algorithm == Algorithm::FpmdM);
+            let flow = VelocityField::new(flow_obs, act_dim, h, &ad);
             let one_step = matches!(algorithm, Algorithm::Fql | Algorithm::Gfp);
             let critic = algorithm
                 .uses_critic()
@@ -335,7 +389,11 @@ impl Agent {
             AgentNets {
                 actor: one_step.then(|| OneStepActor::new(obs_dim, act_dim, h, &ad)),
                 fine,
-                flow_target: (algorithm == Algorithm::Qam).then(|| fresh_copy(&flow)),
+                flow_target: matches!(
+                    algorithm,
+                    Algorithm::Qam | Algorithm::FpmdR | Algorithm::FpmdM
+                )
+                .then(|| fresh_copy(&flow)),
                 critic_target: critic.as_ref().map(fresh_copy),
                 critic,
                 value_target: value.as_ref().map(fresh_copy),
@@ -343,6 +401,7 @@ impl Agent {
                 flow,
             }
         });
+        let config_alpha = config.alpha_init;
         Ok(Self {
             algorithm,
             config,
@@ -352,6 +411,7 @@ impl Agent {
             optim: AdamConfig::new().init(),
             device: device.clone(),
             updates: 0,
+            fpmd: fpmd::FpmdState::new(config_alpha),
         })
     }
 
@@ -427,6 +487,13 @@ impl Agent {
             Algorithm::Gfp => gfp::objectives(&step, noise),
             Algorithm::Qam => qam::objectives(&step, noise),
             Algorithm::DecisionFlow => decision_flow::objectives(&step, noise),
+            Algorithm::FpmdR | Algorithm::FpmdM => fpmd::objectives(
+                &step,
+                noise,
+                &mut self.fpmd,
+                self.algorithm == Algorithm::FpmdM,
+                self.updates,
+            ),
         };
         if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
             return Err(RlError::Invalid {
@@ -449,7 +516,12 @@ impl Agent {
         for grads in all.into_iter().flatten() {
             nets = self.optim.step(lr, nets, grads);
         }
-        let tau = self.config.tau;
+        // FPMD moves its targets every second update, as its policy.
+        let tau = if self.algorithm.is_online() && self.updates % 2 == 1 {
+            0.0
+        } else {
+            self.config.tau
+        };
         if let (Some(t), Some(c)) = (nets.critic_target.take(), &nets.critic) {
             nets.critic_target = Some(ema(t, c, tau));
         }
@@ -497,7 +569,47 @@ impl Agent {
             Algorithm::FlowBc => {
                 Policy::flow(self.nets.flow.valid(), steps, self.obs_dim, self.act_dim)
             }
+            Algorithm::FpmdR | Algorithm::FpmdM => match &self.nets.critic {
+                // The EMA policy acts, choosing among particles with the online critics.
+                Some(critic) => Policy::particles(
+                    ParticlePolicy {
+                        flow: self
+                            .nets
+                            .flow_target
+                            .as_ref()
+                            .unwrap_or(&self.nets.flow)
+                            .valid(),
+                        critic: critic.valid(),
+                    },
+                    self.algorithm == Algorithm::FpmdM,
+                    self.config.particles,
+                    self.obs_dim,
+                    self.act_dim,
+                ),
+                None => Policy::flow(self.nets.flow.valid(), 1, self.obs_dim, self.act_dim),
+            },
         }
+    }
+
+    /// Actions to explore with in the environment: the policy's, plus FPMD's exploration
+    /// noise among its particles.
+    pub fn explore(
+        &self,
+        observations: &[Vec<f32>],
+        noise: &mut Noise,
+    ) -> Result<Vec<Vec<f32>>, RlError> {
+        let policy = self.policy();
+        let sigma = self.fpmd.explore_std(self.config.noise_scale);
+        if self.algorithm.is_online() {
+            policy.act_exploring(observations, noise, sigma, &self.device)
+        } else {
+            policy.act(observations, noise, &self.device)
+        }
+    }
+
+    /// FPMD's exploration noise standard deviation now (alpha * noise_scale).
+    pub fn explore_std(&self) -> f32 {
+        self.fpmd.explore_std(self.config.noise_scale)
     }
 
     /// What [`Policy::load`] needs to rebuild [`Self::policy`] from its weights.
@@ -508,6 +620,8 @@ impl Agent {
             flow_steps: self.config.flow_steps,
             act_dim: self.act_dim,
             obs_dim: self.obs_dim,
+            particles: self.config.particles,
+            critics: self.config.critics,
         }
     }
 

@@ -56,6 +56,7 @@ pub async fn algorithms() -> Json<Vec<AlgorithmInfo>> {
                 name: a.name().into(),
                 description: a.description().into(),
                 uses_critic: a.uses_critic(),
+                online: a.is_online(),
                 default_config: AgentConfig::default(),
             })
             .collect(),
@@ -249,6 +250,7 @@ pub async fn train(
         eval_episodes: request.eval_episodes.unwrap_or(defaults.eval_episodes),
         final_episodes: request.final_episodes.unwrap_or(defaults.final_episodes),
         seed: request.seed.unwrap_or(0),
+        warmup: request.warmup.unwrap_or(defaults.warmup),
     };
     settings.validate().map_err(|e| rl(e, ""))?;
     if settings.steps > limits.max_train_steps {
@@ -268,13 +270,47 @@ pub async fn train(
             ));
         }
     }
-    let (obs_dim, act_dim, env) = {
+    let (obs_dim, act_dim, env, online) = {
         let meta = read(&slot.meta);
-        (meta.obs_dim, meta.act_dim, meta.env)
+        (
+            meta.obs_dim,
+            meta.act_dim,
+            meta.env,
+            meta.algorithm.is_online(),
+        )
     };
     let max_episodes = limits.max_episodes;
     let buffer_capacity = limits.buffer_capacity;
-    let (data, name) = match request.dataset {
+    let source = match (request.dataset, online) {
+        (None, true) => {
+            let kind = env.ok_or_else(|| {
+                ApiError::invalid(
+                    "env",
+                    "an online agent learns in a built-in environment; this agent has none",
+                )
+            })?;
+            let status =
+                state
+                    .agents
+                    .train(slot, None, format!("{}-online", kind.name()), settings)?;
+            tracing::info!(agent = %id, job = status.id, "online training job started");
+            return Ok((StatusCode::ACCEPTED, Json(status)));
+        }
+        (Some(_), true) => {
+            return Err(ApiError::invalid(
+                "dataset",
+                "online algorithms learn from their own interaction and take no dataset",
+            ));
+        }
+        (None, false) => {
+            return Err(ApiError::invalid(
+                "dataset",
+                "is required: offline algorithms learn from a dataset",
+            ));
+        }
+        (Some(source), false) => source,
+    };
+    let (data, name) = match source {
         DatasetSource::Collect {
             quality,
             episodes,
@@ -317,7 +353,7 @@ pub async fn train(
     if data.is_empty() {
         return Err(ApiError::invalid("dataset", "has no transitions"));
     }
-    let status = state.agents.train(slot, data, name, settings)?;
+    let status = state.agents.train(slot, Some(data), name, settings)?;
     tracing::info!(agent = %id, job = status.id, "training job started");
     Ok((StatusCode::ACCEPTED, Json(status)))
 }

@@ -15,6 +15,8 @@ pub struct AlgorithmInfo {
     pub description: String,
     /// Whether it learns a critic (and so uses rewards).
     pub uses_critic: bool,
+    /// Whether it learns online in its built-in environment (`train` then takes no dataset).
+    pub online: bool,
     /// Its default hyperparameters (`config` of `POST /v1/agents` overrides any of them).
     #[schema(value_type = Object)]
     pub default_config: AgentConfig,
@@ -120,9 +122,13 @@ fn default_episodes() -> usize {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainRequest {
-    /// The data.
-    pub dataset: DatasetSource,
-    /// Gradient updates (default 2000).
+    /// The data of an offline algorithm (online ones, `fpmd-r`/`fpmd-m`, take none: they
+    /// act in the agent's built-in environment).
+    pub dataset: Option<DatasetSource>,
+    /// Online: environment steps of uniform random actions before the first update
+    /// (default 1000).
+    pub warmup: Option<usize>,
+    /// Gradient updates, or environment steps for online algorithms (default 2000).
     pub steps: Option<usize>,
     /// Transitions per update (default 256).
     pub batch_size: Option<usize>,

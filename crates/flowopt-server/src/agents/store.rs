@@ -17,7 +17,9 @@ use flowopt_rl::checkpoint::{self, CheckpointMeta};
 use flowopt_rl::nets::Noise;
 use flowopt_rl::policy::PolicySpec;
 use flowopt_rl::train::Progress;
-use flowopt_rl::{Agent, Dataset, EnvKind, Policy, RlError, TrainSettings, train_offline};
+use flowopt_rl::{
+    Agent, Dataset, EnvKind, Policy, RlError, TrainSettings, train_offline, train_online,
+};
 
 use super::schema::{AgentInfo, JobState, JobStatus};
 use crate::error::ApiError;
@@ -233,13 +235,6 @@ impl AgentStore {
         }
         let ckpt = checkpoint::load(&dir, &self.device)
             .map_err(|e| ApiError::Internal(format!("loading checkpoint `{name}`: {e}")))?;
-        let spec = PolicySpec {
-            kind: ckpt.policy.kind().to_string(),
-            hidden: ckpt.meta.config.hidden.clone(),
-            flow_steps: ckpt.meta.config.flow_steps,
-            act_dim: ckpt.meta.act_dim,
-            obs_dim: ckpt.meta.obs_dim,
-        };
         let taken = read(&self.slots).contains_key(name);
         let id = if taken {
             format!("{name}-{}", self.next_agent.fetch_add(1, Ordering::Relaxed))
@@ -250,7 +245,7 @@ impl AgentStore {
             id,
             format!("checkpoint {name}"),
             ckpt.meta,
-            spec,
+            ckpt.spec,
             ckpt.policy,
             ckpt.agent,
         )
@@ -274,11 +269,12 @@ impl AgentStore {
         written.map_err(|e| ApiError::Internal(format!("saving checkpoint `{name}`: {e}")))
     }
 
-    /// Starts training `slot` on `data` on a thread of its own.
+    /// Starts training `slot` on a thread of its own: offline on `data`, or online in its
+    /// built-in environment when `data` is `None`.
     pub fn train(
         &self,
         slot: Arc<AgentSlot>,
-        data: Dataset,
+        data: Option<Dataset>,
         dataset_name: String,
         settings: TrainSettings,
     ) -> Result<JobStatus, ApiError> {
@@ -311,7 +307,7 @@ impl AgentStore {
                 state: JobState::Queued,
                 step: 0,
                 steps: settings.steps,
-                transitions: data.len(),
+                transitions: data.as_ref().map_or(0, Dataset::len),
                 losses: BTreeMap::new(),
                 eval: None,
                 final_eval: None,
@@ -337,29 +333,38 @@ impl AgentStore {
                     let _span =
                         tracing::info_span!("agent_job", agent = %slot.id, job = id).entered();
                     let run = std::panic::AssertUnwindSafe(|| {
-                        train_offline(
-                            &mut agent,
-                            &data,
-                            &dataset_name,
-                            env,
-                            &settings,
-                            &out,
-                            &mut |p: &Progress| {
-                                let mut s = lock(&job.status);
-                                s.state = JobState::Running;
-                                s.step = p.step;
-                                s.losses =
-                                    p.losses.iter().map(|&(n, v)| (n.to_string(), v)).collect();
-                                if let Some(e) = &p.eval {
-                                    s.eval = Some(e.clone().into());
-                                }
-                                if job.cancel.load(Ordering::SeqCst) {
-                                    ControlFlow::Break(())
-                                } else {
-                                    ControlFlow::Continue(())
-                                }
-                            },
-                        )
+                        let mut progress = |p: &Progress| {
+                            let mut s = lock(&job.status);
+                            s.state = JobState::Running;
+                            s.step = p.step;
+                            s.losses = p.losses.iter().map(|&(n, v)| (n.to_string(), v)).collect();
+                            if let Some(e) = &p.eval {
+                                s.eval = Some(e.clone().into());
+                            }
+                            if job.cancel.load(Ordering::SeqCst) {
+                                ControlFlow::Break(())
+                            } else {
+                                ControlFlow::Continue(())
+                            }
+                        };
+                        match (&data, env) {
+                            (Some(data), _) => train_offline(
+                                &mut agent,
+                                data,
+                                &dataset_name,
+                                env,
+                                &settings,
+                                &out,
+                                &mut progress,
+                            ),
+                            (None, Some(kind)) => {
+                                train_online(&mut agent, kind, &settings, &out, &mut progress)
+                            }
+                            (None, None) => Err(RlError::Invalid {
+                                field: "env",
+                                message: "online training needs a built-in environment".into(),
+                            }),
+                        }
                     });
                     let result = std::panic::catch_unwind(run).unwrap_or_else(|_| {
                         Err(RlError::Invalid {
