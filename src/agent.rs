@@ -121,6 +121,20 @@ fn train(args: AgentTrainArgs) -> Result<ExitCode> {
     };
     settings.validate()?;
     let device = args.device.device();
+    let pretrained = match (&args.init, algorithm == Algorithm::Swfp) {
+        (Some(path), true) => {
+            let (policy, spec) = Policy::load(path, &device)?;
+            config.hidden = spec.hidden;
+            config.flow_steps = spec.flow_steps;
+            Some(policy)
+        }
+        (None, true) => anyhow::bail!(
+            "`--init` is required: swfp fine-tunes a pretrained flow policy (e.g. OUT/last of a \
+             flow-bc run)"
+        ),
+        (Some(_), false) => anyhow::bail!("`--init`: only swfp starts from a pretrained flow"),
+        (None, false) => None,
+    };
     let probe = kind.make();
     let mut agent = Agent::new(
         algorithm,
@@ -130,6 +144,9 @@ fn train(args: AgentTrainArgs) -> Result<ExitCode> {
         args.seed,
         &device,
     )?;
+    if let Some(policy) = &pretrained {
+        agent.set_pretrained_flow(policy)?;
+    }
     let bar = crate::steps_bar(args.steps)?;
     let mut progress = |p: &flowopt::rl::train::Progress| {
         bar.set_position(p.step as u64);
@@ -177,12 +194,17 @@ fn train(args: AgentTrainArgs) -> Result<ExitCode> {
         })
         .unwrap_or_default();
     eprintln!(
-        "{}: {} on {} ({} transitions), {} updates in {:.0} s; {last}",
+        "{}: {} on {} ({} transitions), {} {} in {:.0} s; {last}",
         args.out.display(),
         algorithm.name(),
         name,
         report.transitions,
         args.steps,
+        if algorithm.is_online() {
+            "environment steps"
+        } else {
+            "updates"
+        },
         report.seconds
     );
     Ok(ExitCode::SUCCESS)

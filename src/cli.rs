@@ -147,6 +147,10 @@ pub struct AgentTrainArgs {
     /// Online: environment steps of uniform random actions before the first update.
     #[arg(long, default_value_t = 1000)]
     pub warmup: usize,
+    /// SWFP: the pretrained flow policy it fine-tunes (e.g. `OUT/last` of a `flow-bc` run);
+    /// its hidden widths and flow steps become the agent's.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// Transitions per update.
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,

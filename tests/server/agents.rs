@@ -77,7 +77,16 @@ fn an_agent_lives_from_creation_to_reloaded_checkpoint() {
             .collect();
         assert_eq!(
             names,
-            ["flow-bc", "fql", "qam", "gfp", "decision-flow", "fpmd-r", "fpmd-m"]
+            [
+                "flow-bc",
+                "fql",
+                "qam",
+                "gfp",
+                "decision-flow",
+                "fpmd-r",
+                "fpmd-m",
+                "swfp"
+            ]
         );
         assert_eq!(algorithms[5]["online"], true);
         let (_, envs) = get(&router, "/v1/agents/environments").await;
@@ -135,6 +144,19 @@ fn an_agent_lives_from_creation_to_reloaded_checkpoint() {
             post(&router, &format!("/v1/agents/{id}/save"), r#"{"name":"bandit-bc"}"#).await;
         assert_eq!(status, StatusCode::CREATED, "{saved}");
         assert_eq!(saved["trainable"], true);
+        // SWFP starts from the saved flow; without one it is refused.
+        let (status, swfp) = post(
+            &router,
+            "/v1/agents",
+            r#"{"algorithm":"swfp","env":"bandit2d","init":"bandit-bc"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{swfp}");
+        assert_eq!(swfp["config"]["hidden"], json!([64, 64]));
+        assert_eq!(swfp["calls_per_action"], 6);
+        let (status, body) =
+            post(&router, "/v1/agents", r#"{"algorithm":"swfp","env":"bandit2d"}"#).await;
+        assert_eq!(error(status, &body).2, "init", "{body}");
         let (status, loaded) = post(&router, "/v1/agents/load", r#"{"name":"bandit-bc"}"#).await;
         assert_eq!(status, StatusCode::CREATED, "{loaded}");
         let copy = loaded["id"].as_str().unwrap().to_string();

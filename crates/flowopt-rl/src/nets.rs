@@ -118,6 +118,62 @@ impl OneStepActor {
     }
 }
 
+/// SWFP's cascade of Euler blocks B_i(s, x) = x + h v_i(s, x), each v_i a time-free MLP.
+#[derive(Module, Debug)]
+pub struct Cascade {
+    blocks: Vec<Mlp>,
+}
+
+impl Cascade {
+    /// `steps` blocks for `obs`-dimensional observations and `act`-dimensional actions.
+    pub fn new(steps: usize, obs: usize, act: usize, hidden: &[usize], device: &Device) -> Self {
+        Self {
+            blocks: (0..steps)
+                .map(|_| Mlp::new(obs + act, hidden, act, false, device))
+                .collect(),
+        }
+    }
+
+    /// Blocks (Euler steps).
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Whether it has no block.
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    /// v_i(s, x).
+    pub fn velocity(&self, i: usize, obs: Tensor<2>, x: Tensor<2>) -> Tensor<2> {
+        self.blocks[i].forward(Tensor::cat(vec![obs, x], 1))
+    }
+
+    /// The states x_0 = `x0`, x_{i+1} = x_i + h v_i(s, x_i) + `sigma` eps_i (h = 1 / len),
+    /// `eps` holding eps_0, eps_1, ... as consecutive (B, act) row blocks (ignored when `sigma`
+    /// is 0). Not clipped.
+    pub fn rollout(
+        &self,
+        obs: Tensor<2>,
+        x0: Tensor<2>,
+        eps: Option<Tensor<2>>,
+        sigma: f32,
+    ) -> Vec<Tensor<2>> {
+        let [b, _] = x0.dims();
+        let h = 1.0 / self.len() as f32;
+        let mut xs = vec![x0];
+        for i in 0..self.len() {
+            let x = xs[i].clone();
+            let mut next = x.clone() + self.velocity(i, obs.clone(), x) * h;
+            if let (Some(eps), true) = (&eps, sigma > 0.0) {
+                next = next + eps.clone().narrow(0, i * b, b) * sigma;
+            }
+            xs.push(next);
+        }
+        xs
+    }
+}
+
 /// An ensemble of critics Q_k(s, a) with LayerNorm.
 #[derive(Module, Debug)]
 pub struct CriticEnsemble {

@@ -273,4 +273,60 @@ mod tests {
             std::fs::remove_dir_all(&out).unwrap();
         }
     }
+
+    /// SWFP fine-tunes a BC flow of the bandit's four modes toward the best one: its final
+    /// policy earns more than the pretrained flow it started from.
+    #[test]
+    fn swfp_improves_on_the_flow_it_fine_tunes() {
+        use crate::dataset::{Dataset, Quality};
+        use crate::train::batch_of;
+        let device = Device::flex();
+        let config = AgentConfig {
+            hidden: vec![64, 64],
+            learning_rate: 1e-3,
+            distill_steps: 500,
+            trust_refresh: 200,
+            ..AgentConfig::default()
+        };
+        let data = Dataset::collect(EnvKind::Bandit2d, Quality::Expert, 2000, 0).unwrap();
+        let mut bc = Agent::new(Algorithm::FlowBc, config.clone(), 1, 2, 0, &device).unwrap();
+        let train = bc.training_device();
+        let mut noise = Noise::new(0, &train);
+        for step in 0..2000 {
+            let rows: Vec<usize> = (0..128)
+                .map(|i| (step * 128 + i * 13) % data.len())
+                .collect();
+            bc.update(&batch_of(&data, &rows, &train), &mut noise)
+                .unwrap();
+        }
+        let pretrained = bc.policy();
+        let before = evaluate(&pretrained, EnvKind::Bandit2d, 200, FINAL_SEEDS, &device)
+            .unwrap()
+            .return_mean;
+
+        let mut agent = Agent::new(Algorithm::Swfp, config, 1, 2, 1, &device).unwrap();
+        agent.set_pretrained_flow(&pretrained).unwrap();
+        let settings = TrainSettings {
+            steps: 1500,
+            warmup: 200,
+            batch_size: 64,
+            eval_every: 1500,
+            eval_episodes: 10,
+            final_episodes: 200,
+            seed: 1,
+        };
+        let out = std::env::temp_dir().join(format!("flowopt-swfp-{}", std::process::id()));
+        let report = train_online(&mut agent, EnvKind::Bandit2d, &settings, &out, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        let after = report.final_eval.expect("final evaluation").return_mean;
+        assert!(after > before + 0.2, "return {before} -> {after}");
+        assert_eq!(agent.policy().kind(), "cascade");
+        let (loaded, _) = Policy::load(&out.join("last"), &device).unwrap();
+        let obs = vec![vec![1.0]; 3];
+        let act = |p: &Policy| p.act(&obs, &mut Noise::new(2, &device), &device).unwrap();
+        assert_eq!(act(&agent.policy()), act(&loaded));
+        std::fs::remove_dir_all(&out).unwrap();
+    }
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::RlError;
 use crate::algo::fpmd::best_of_n;
-use crate::nets::{CriticEnsemble, Noise, OneStepActor, VelocityField};
+use crate::algo::swfp::cascade_act;
+use crate::nets::{Cascade, CriticEnsemble, Noise, OneStepActor, VelocityField};
 
 /// How a policy turns noise into an action.
 #[derive(Module, Debug)]
@@ -21,6 +22,8 @@ pub enum PolicyNet {
     OneStep(OneStepActor),
     /// FPMD: one-step particles, the best under the critic.
     Particles(ParticlePolicy),
+    /// SWFP: a cascade of Euler blocks with Langevin noise.
+    Cascade(Cascade),
 }
 
 /// FPMD's acting networks: the (EMA) policy flow and the critics that choose among its
@@ -52,6 +55,9 @@ pub struct PolicySpec {
     /// FPMD: critics in the ensemble (0 otherwise).
     #[serde(default)]
     pub critics: usize,
+    /// SWFP: Langevin noise per block (0 otherwise).
+    #[serde(default)]
+    pub noise: f32,
 }
 
 /// A policy: actions in [-1, 1]^d from observations and seeded noise.
@@ -65,6 +71,8 @@ pub struct Policy {
     particles: usize,
     /// FPMD-M (MeanFlow) rather than FPMD-R.
     mean_flow: bool,
+    /// SWFP: Langevin noise per block.
+    noise: f32,
 }
 
 impl Policy {
@@ -77,6 +85,7 @@ impl Policy {
             act_dim,
             particles: 1,
             mean_flow: false,
+            noise: 0.0,
         }
     }
 
@@ -86,6 +95,7 @@ impl Policy {
             net: PolicyNet::OneStep(actor),
             particles: 1,
             mean_flow: false,
+            noise: 0.0,
             steps: 1,
             obs_dim,
             act_dim,
@@ -107,6 +117,28 @@ impl Policy {
             act_dim,
             particles: particles.max(1),
             mean_flow,
+            noise: 0.0,
+        }
+    }
+
+    /// A SWFP policy: the cascade's blocks with Langevin noise `noise` per block.
+    pub fn cascade(blocks: Cascade, noise: f32, obs_dim: usize, act_dim: usize) -> Self {
+        Self {
+            steps: blocks.len(),
+            net: PolicyNet::Cascade(blocks),
+            obs_dim,
+            act_dim,
+            particles: 1,
+            mean_flow: false,
+            noise,
+        }
+    }
+
+    /// The velocity field of a flow policy.
+    pub fn flow_field(&self) -> Option<&VelocityField> {
+        match &self.net {
+            PolicyNet::Flow(v) => Some(v),
+            _ => None,
         }
     }
 
@@ -119,14 +151,18 @@ impl Policy {
     /// call, then one critic call picks among them).
     pub fn calls_per_action(&self) -> usize {
         match self.net {
-            PolicyNet::Flow(_) => self.steps,
+            PolicyNet::Flow(_) | PolicyNet::Cascade(_) => self.steps,
             PolicyNet::OneStep(_) | PolicyNet::Particles(_) => 1,
         }
     }
 
-    /// Noise rows per action: the particles (1 unless FPMD).
+    /// Noise rows per action: FPMD's particles, SWFP's x_0 and one per block, else 1.
     pub fn noise_rows(&self) -> usize {
-        self.particles
+        match &self.net {
+            PolicyNet::Particles(_) => self.particles,
+            PolicyNet::Cascade(c) => c.len() + 1,
+            _ => 1,
+        }
     }
 
     /// Action dimension.
@@ -155,6 +191,7 @@ impl Policy {
                 explore,
                 self.particles,
             ),
+            PolicyNet::Cascade(c) => cascade_act(c, obs, z, self.noise),
         }
     }
 
@@ -199,7 +236,7 @@ impl Policy {
             flat.extend_from_slice(row);
         }
         let obs = Tensor::<2>::from_data(TensorData::new(flat, [b, self.obs_dim]), device);
-        let rows = b * self.particles;
+        let rows = b * self.noise_rows();
         let z = noise.normal(rows, self.act_dim).to_device(device);
         let explore = (sigma > 0.0 && matches!(self.net, PolicyNet::Particles(_)))
             .then(|| noise.normal(rows, self.act_dim).to_device(device) * sigma);
@@ -263,6 +300,13 @@ impl Policy {
                 &spec.hidden,
                 device,
             )),
+            "cascade" => PolicyNet::Cascade(Cascade::new(
+                spec.flow_steps,
+                spec.obs_dim,
+                spec.act_dim,
+                &spec.hidden,
+                device,
+            )),
             kind @ ("fpmd-r" | "fpmd-m") => {
                 if spec.particles == 0 || spec.critics == 0 {
                     return Err(RlError::Weights {
@@ -286,7 +330,7 @@ impl Policy {
                 return Err(RlError::Unknown {
                     what: "policy kind",
                     name: other.to_string(),
-                    known: vec!["flow", "one-step", "fpmd-r", "fpmd-m"],
+                    known: vec!["flow", "one-step", "fpmd-r", "fpmd-m", "cascade"],
                 });
             }
         };
@@ -297,7 +341,7 @@ impl Policy {
         })?;
         Ok((
             Self {
-                steps: if matches!(net, PolicyNet::Flow(_)) {
+                steps: if matches!(net, PolicyNet::Flow(_) | PolicyNet::Cascade(_)) {
                     spec.flow_steps
                 } else {
                     1
@@ -308,6 +352,7 @@ impl Policy {
                     1
                 },
                 mean_flow: spec.kind == "fpmd-m",
+                noise: spec.noise,
                 net,
                 obs_dim: spec.obs_dim,
                 act_dim: spec.act_dim,
@@ -323,6 +368,7 @@ impl Policy {
             PolicyNet::OneStep(_) => "one-step",
             PolicyNet::Particles(_) if self.mean_flow => "fpmd-m",
             PolicyNet::Particles(_) => "fpmd-r",
+            PolicyNet::Cascade(_) => "cascade",
         }
     }
 }
@@ -347,6 +393,7 @@ mod tests {
             obs_dim: 3,
             particles: 0,
             critics: 0,
+            noise: 0.0,
         };
         policy.save(&dir.join("p"), &spec).expect("saved");
         let (loaded, read) = Policy::load(&dir.join("p"), &device).expect("loaded");

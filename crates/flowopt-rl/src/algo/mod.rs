@@ -12,6 +12,7 @@ pub mod fpmd;
 mod fql;
 mod gfp;
 mod qam;
+pub mod swfp;
 
 use std::path::Path;
 
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::RlError;
 use crate::nets::{
-    CriticEnsemble, FlowValue, Noise, OneStepActor, VelocityField, ema, fresh_copy, seeded,
+    Cascade, CriticEnsemble, FlowValue, Noise, OneStepActor, VelocityField, ema, fresh_copy, seeded,
 };
 use crate::policy::{ParticlePolicy, Policy, PolicySpec};
 
@@ -44,11 +45,14 @@ pub enum Algorithm {
     FpmdR,
     /// Flow policy mirror descent, MeanFlow variant (online, one average-velocity call).
     FpmdM,
+    /// Stepwise flow policy: a pretrained BC flow's Euler steps as blocks fine-tuned online by
+    /// JKO steps.
+    Swfp,
 }
 
 impl Algorithm {
     /// Every algorithm.
-    pub const ALL: [Algorithm; 7] = [
+    pub const ALL: [Algorithm; 8] = [
         Algorithm::FlowBc,
         Algorithm::Fql,
         Algorithm::Qam,
@@ -56,6 +60,7 @@ impl Algorithm {
         Algorithm::DecisionFlow,
         Algorithm::FpmdR,
         Algorithm::FpmdM,
+        Algorithm::Swfp,
     ];
 
     /// The registry name.
@@ -68,6 +73,7 @@ impl Algorithm {
             Algorithm::DecisionFlow => "decision-flow",
             Algorithm::FpmdR => "fpmd-r",
             Algorithm::FpmdM => "fpmd-m",
+            Algorithm::Swfp => "swfp",
         }
     }
 
@@ -93,6 +99,9 @@ impl Algorithm {
             Algorithm::FpmdM => {
                 "online flow policy mirror descent, MeanFlow: one average-velocity call per particle"
             }
+            Algorithm::Swfp => {
+                "online fine-tuning of a pretrained BC flow, its Euler steps as JKO-trained blocks"
+            }
         }
     }
 
@@ -104,7 +113,7 @@ impl Algorithm {
     /// Whether it learns online, from its own interaction ([`crate::online::train_online`]),
     /// rather than from a dataset.
     pub fn is_online(self) -> bool {
-        matches!(self, Algorithm::FpmdR | Algorithm::FpmdM)
+        matches!(self, Algorithm::FpmdR | Algorithm::FpmdM | Algorithm::Swfp)
     }
 }
 
@@ -163,6 +172,14 @@ pub struct AgentConfig {
     pub noise_scale: f32,
     /// FPMD: initial alpha of the exploration noise (default 5).
     pub alpha_init: f32,
+    /// SWFP: entropy weight alpha, Langevin noise sqrt(2 alpha h) per block (default 1e-3).
+    pub swfp_alpha: f32,
+    /// SWFP: trust region eta of the W2 term h^2 / (2 eta) |v - v_old|^2 (default 0.1).
+    pub trust_eta: f32,
+    /// SWFP: updates that distill the pretrained flow into the blocks first (default 1000).
+    pub distill_steps: usize,
+    /// SWFP: updates between refreshes of the trust region's previous blocks (default 1000).
+    pub trust_refresh: usize,
 }
 
 impl Default for AgentConfig {
@@ -185,6 +202,10 @@ impl Default for AgentConfig {
             reward_scale: 1.0,
             noise_scale: 0.1,
             alpha_init: 5.0,
+            swfp_alpha: 1e-3,
+            trust_eta: 0.1,
+            distill_steps: 1000,
+            trust_refresh: 1000,
         }
     }
 }
@@ -216,6 +237,12 @@ impl AgentConfig {
         if !(1..=32).contains(&self.critics) {
             return bad("critics", "must be in 1..=32");
         }
+        if !(self.swfp_alpha.is_finite() && self.swfp_alpha >= 0.0) {
+            return bad("swfp_alpha", "must be a finite number >= 0");
+        }
+        if self.trust_refresh == 0 {
+            return bad("trust_refresh", "must be >= 1");
+        }
         if !(1..=1024).contains(&self.particles) {
             return bad("particles", "must be in 1..=1024");
         }
@@ -224,6 +251,7 @@ impl AgentConfig {
             ("reward_scale", self.reward_scale),
             ("noise_scale", self.noise_scale),
             ("alpha_init", self.alpha_init),
+            ("trust_eta", self.trust_eta),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(field, "must be a finite number > 0");
@@ -295,6 +323,10 @@ pub struct AgentNets {
     pub value: Option<FlowValue>,
     /// Its EMA target.
     pub value_target: Option<FlowValue>,
+    /// SWFP's blocks.
+    pub blocks: Option<Cascade>,
+    /// SWFP's previous blocks (the trust region's reference; never trained).
+    pub blocks_old: Option<Cascade>,
 }
 
 /// The networks a loss trains.
@@ -305,6 +337,7 @@ pub(crate) enum Part {
     Fine,
     Critic,
     Value,
+    Blocks,
 }
 
 /// What an update reads: the networks (on the autodiff device), their inference copy for
@@ -386,7 +419,11 @@ impl Agent {
                 .then(|| FlowValue::new(obs_dim, act_dim, h, &ad));
             let fine = matches!(algorithm, Algorithm::Qam | Algorithm::DecisionFlow)
                 .then(|| VelocityField::new(obs_dim, act_dim, h, &ad));
+            let blocks = (algorithm == Algorithm::Swfp)
+                .then(|| Cascade::new(config.flow_steps, obs_dim, act_dim, h, &ad));
             AgentNets {
+                blocks_old: blocks.as_ref().map(fresh_copy),
+                blocks,
                 actor: one_step.then(|| OneStepActor::new(obs_dim, act_dim, h, &ad)),
                 fine,
                 flow_target: matches!(
@@ -494,6 +531,9 @@ impl Agent {
                 self.algorithm == Algorithm::FpmdM,
                 self.updates,
             ),
+            Algorithm::Swfp => {
+                swfp::objectives(&step, noise, self.updates < self.config.distill_steps)
+            }
         };
         if let Some((name, v)) = losses.iter().find(|(_, v)| !v.is_finite()) {
             return Err(RlError::Invalid {
@@ -531,6 +571,16 @@ impl Agent {
         if let Some(t) = nets.flow_target.take() {
             nets.flow_target = Some(ema(t, &nets.flow, tau));
         }
+        if self.algorithm == Algorithm::Swfp {
+            let done = self.updates + 1;
+            let refresh = done == self.config.distill_steps
+                || (done > self.config.distill_steps
+                    && (done - self.config.distill_steps)
+                        .is_multiple_of(self.config.trust_refresh));
+            if let (true, Some(blocks)) = (refresh, &nets.blocks) {
+                nets.blocks_old = Some(fresh_copy(blocks));
+            }
+        }
         self.nets = nets;
         self.updates += 1;
         losses.retain(|(_, v)| v.is_finite());
@@ -549,6 +599,7 @@ impl Agent {
             Part::Fine => GradientsParams::from_module(grads, n.fine.as_ref()?),
             Part::Critic => GradientsParams::from_module(grads, n.critic.as_ref()?),
             Part::Value => GradientsParams::from_module(grads, n.value.as_ref()?),
+            Part::Blocks => GradientsParams::from_module(grads, n.blocks.as_ref()?),
         })
     }
 
@@ -588,7 +639,48 @@ impl Agent {
                 ),
                 None => Policy::flow(self.nets.flow.valid(), 1, self.obs_dim, self.act_dim),
             },
+            // The pretrained flow acts until the blocks have distilled it.
+            Algorithm::Swfp => match &self.nets.blocks {
+                Some(blocks) if self.updates >= self.config.distill_steps => Policy::cascade(
+                    blocks.valid(),
+                    self.swfp_sigma(),
+                    self.obs_dim,
+                    self.act_dim,
+                ),
+                _ => Policy::flow(self.nets.flow.valid(), steps, self.obs_dim, self.act_dim),
+            },
         }
+    }
+
+    /// SWFP's Langevin noise per block, sqrt(2 alpha h).
+    fn swfp_sigma(&self) -> f32 {
+        (2.0 * self.config.swfp_alpha / self.config.flow_steps as f32).sqrt()
+    }
+
+    /// Starts from a pretrained flow (SWFP fine-tunes one; e.g. `flow-bc`'s policy): its
+    /// hidden widths and steps must be the agent's.
+    pub fn set_pretrained_flow(&mut self, flow: &Policy) -> Result<(), RlError> {
+        let Some(field) = flow.flow_field() else {
+            return Err(RlError::Invalid {
+                field: "init",
+                message: format!("is a `{}` policy; a flow policy is needed", flow.kind()),
+            });
+        };
+        if (flow.obs_dim(), flow.act_dim()) != (self.obs_dim, self.act_dim) {
+            return Err(RlError::Invalid {
+                field: "init",
+                message: format!(
+                    "acts on {} x {}, the agent on {} x {}",
+                    flow.obs_dim(),
+                    flow.act_dim(),
+                    self.obs_dim,
+                    self.act_dim
+                ),
+            });
+        }
+        let ad = self.device.clone().autodiff();
+        self.nets.flow = field.clone().to_device(&ad);
+        Ok(())
     }
 
     /// Actions to explore with in the environment: the policy's, plus FPMD's exploration
@@ -622,6 +714,7 @@ impl Agent {
             obs_dim: self.obs_dim,
             particles: self.config.particles,
             critics: self.config.critics,
+            noise: self.swfp_sigma(),
         }
     }
 

@@ -143,19 +143,44 @@ pub async fn create(
             )
         }
     };
-    let config: AgentConfig = match request.config {
+    let mut config: AgentConfig = match request.config {
         Some(value) => {
             serde_json::from_value(value).map_err(|e| ApiError::invalid("config", e.to_string()))?
         }
         None => AgentConfig::default(),
     };
+    let pretrained = match (request.init, algorithm == Algorithm::Swfp) {
+        (Some(name), true) => {
+            let ckpt = state.agents.read_checkpoint(&name)?;
+            config.hidden = ckpt.spec.hidden;
+            config.flow_steps = ckpt.spec.flow_steps;
+            Some(ckpt.policy)
+        }
+        (None, true) => {
+            return Err(ApiError::invalid(
+                "init",
+                "swfp fine-tunes a pretrained flow: name a checkpoint holding one",
+            ));
+        }
+        (Some(_), false) => {
+            return Err(ApiError::invalid(
+                "init",
+                "only swfp starts from a pretrained flow",
+            ));
+        }
+        (None, false) => None,
+    };
     let device = state.agents.device.clone();
     let agent = tokio::task::spawn_blocking(move || {
-        Agent::new(algorithm, config, obs_dim, act_dim, request.seed, &device)
+        let mut agent = Agent::new(algorithm, config, obs_dim, act_dim, request.seed, &device)
+            .map_err(|e| rl(e, "config"))?;
+        if let Some(policy) = &pretrained {
+            agent.set_pretrained_flow(policy).map_err(|e| rl(e, ""))?;
+        }
+        Ok::<_, ApiError>(agent)
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| rl(e, "config"))?;
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     let slot = state.agents.create(agent, env)?;
     tracing::info!(agent = %slot.id, algorithm = algorithm.name(), "created agent");
     Ok((StatusCode::CREATED, Json(slot.info())))

@@ -53,6 +53,9 @@ pub struct CreateAgent {
     /// Hyperparameters overriding the algorithm's defaults (unknown keys are refused).
     #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Value>,
+    /// `swfp`: the checkpoint (of the agents folder) whose flow policy it fine-tunes, e.g. a
+    /// saved `flow-bc` agent; its hidden widths and flow steps become the agent's.
+    pub init: Option<String>,
     /// Seed of the initial weights (default 0).
     #[serde(default)]
     pub seed: u64,

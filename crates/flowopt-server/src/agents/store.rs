@@ -229,12 +229,7 @@ impl AgentStore {
     /// Loads the checkpoint `name` of the agents folder as a new agent (id `name`, or
     /// `name-N` when taken).
     pub fn load(&self, name: &str) -> Result<Arc<AgentSlot>, ApiError> {
-        let dir = self.checkpoint_dir(name)?;
-        if !dir.join("meta.json").is_file() {
-            return Err(ApiError::NotFound(format!("no checkpoint `{name}`")));
-        }
-        let ckpt = checkpoint::load(&dir, &self.device)
-            .map_err(|e| ApiError::Internal(format!("loading checkpoint `{name}`: {e}")))?;
+        let ckpt = self.read_checkpoint(name)?;
         let taken = read(&self.slots).contains_key(name);
         let id = if taken {
             format!("{name}-{}", self.next_agent.fetch_add(1, Ordering::Relaxed))
@@ -249,6 +244,16 @@ impl AgentStore {
             ckpt.policy,
             ckpt.agent,
         )
+    }
+
+    /// Reads the checkpoint `name` of the agents folder (404 when there is none).
+    pub fn read_checkpoint(&self, name: &str) -> Result<checkpoint::Checkpoint, ApiError> {
+        let dir = self.checkpoint_dir(name)?;
+        if !dir.join("meta.json").is_file() {
+            return Err(ApiError::NotFound(format!("no checkpoint `{name}`")));
+        }
+        checkpoint::load(&dir, &self.device)
+            .map_err(|e| ApiError::Internal(format!("loading checkpoint `{name}`: {e}")))
     }
 
     /// Saves agent `slot` as checkpoint `name` (its whole agent when it is not training,
