@@ -352,3 +352,61 @@ fn bad_agent_requests_get_4xx_naming_the_field() {
         assert!(done["losses"]["critic"].is_number(), "{done}");
     });
 }
+
+/// The shipped checkpoints (`assets/agents/`) load at start-up: listed, acting in range, policy
+/// only (so `train` answers 409), and the point-maze FQL one (89% success when exported)
+/// succeeds on most fresh episodes.
+#[test]
+fn shipped_agents_are_listed_and_act() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/agents");
+    let router = server(flowopt_server::ServerConfig {
+        agents_dir: Some(dir),
+        ..Default::default()
+    })
+    .router();
+    runtime().block_on(async {
+        let (status, listed) = get(&router, "/v1/agents").await;
+        assert_eq!(status, StatusCode::OK);
+        let ids: Vec<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
+        for env in ["point-maze", "pendulum"] {
+            for algo in ["flow-bc", "fql", "qam", "gfp", "decision-flow"] {
+                assert!(ids.contains(&format!("{env}-{algo}").as_str()), "{ids:?}");
+            }
+        }
+        for agent in listed.as_array().unwrap() {
+            assert_eq!(agent["trainable"], false, "{agent}");
+            let id = agent["id"].as_str().unwrap();
+            let dim = agent["observation_dim"].as_u64().unwrap() as usize;
+            let rows = vec![vec![0.1f32; dim]; 3];
+            let body = json!({"observations": rows, "seed": 1}).to_string();
+            let (status, answer) = post(&router, &format!("/v1/agents/{id}/act"), &body).await;
+            assert_eq!(status, StatusCode::OK, "{id}: {answer}");
+            for a in answer["actions"].as_array().unwrap() {
+                let a: Vec<f32> = serde_json::from_value(a.clone()).unwrap();
+                assert_eq!(a.len(), agent["action_dim"].as_u64().unwrap() as usize);
+                assert!(a.iter().all(|v| v.abs() <= 1.0), "{id}: {a:?}");
+            }
+        }
+        let (status, body) = post(
+            &router,
+            "/v1/agents/point-maze-fql/train",
+            r#"{"dataset":{"source":"collect","quality":"noisy"}}"#,
+        )
+        .await;
+        assert_eq!(error(status, &body).0, 409, "{body}");
+        // The shipped point-maze FQL policy succeeds on most fresh episodes.
+        let (status, eval) = post(
+            &router,
+            "/v1/agents/point-maze-fql/evaluate",
+            r#"{"episodes":30,"seed":777}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{eval}");
+        assert!(eval["success_rate"].as_f64().unwrap() > 0.6, "{eval}");
+    });
+}
