@@ -10,7 +10,7 @@
 //!   targets;
 //! - [`algo`]: `flow-bc`, `fql`, `qam`, `gfp`, `decision-flow` (offline) and `fpmd-r`, `fpmd-m`
 //!   (online);
-//! - [`online`]: online training with Burn's `TransitionBuffer` as the replay buffer;
+//! - [`online`] and [`replay`]: online training from a seeded host-side replay buffer;
 //! - [`train`], [`eval`] and [`summary`]: offline training with periodic evaluation, JSON
 //!   metrics and checkpoints; tables over seeds;
 //! - [`checkpoint`]: a directory holding an agent (or only its acting policy) and what it is.
@@ -26,6 +26,7 @@ pub mod expert;
 pub mod nets;
 pub mod online;
 pub mod policy;
+pub mod replay;
 pub mod summary;
 pub mod train;
 
