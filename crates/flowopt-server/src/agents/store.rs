@@ -322,11 +322,10 @@ impl AgentStore {
         });
         lock(&slot.jobs).insert(id, job.clone());
         let status = job.status();
-        let out = match &self.dir {
-            Some(dir) => dir.join(".jobs"),
-            None => std::env::temp_dir().join(format!("flowopt-agent-jobs-{}", std::process::id())),
-        }
-        .join(format!("{}-{id}", slot.id));
+        // The run's report and checkpoints; the agent itself is kept by `save`.
+        let out = std::env::temp_dir()
+            .join(format!("flowopt-agent-jobs-{}", std::process::id()))
+            .join(format!("{}-{id}", slot.id));
         let env = read(&slot.meta).env;
         let spawned = std::thread::Builder::new()
             .name(format!("train-{}-{id}", slot.id))
