@@ -119,6 +119,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<Checkpoint, RlError> {
             device,
         )?;
         agent.load(&dir.join("agent"))?;
+        agent.resume_at(meta.updates);
         Some(agent)
     } else {
         None
@@ -144,7 +145,13 @@ mod tests {
             flow_steps: 3,
             ..AgentConfig::default()
         };
-        let agent = Agent::new(Algorithm::Fql, config, 3, 1, 7, &device).unwrap();
+        let mut agent = Agent::new(Algorithm::Fql, config, 3, 1, 7, &device).unwrap();
+        let data = crate::Dataset::collect(EnvKind::Pendulum, crate::Quality::Noisy, 1, 0).unwrap();
+        let train = agent.training_device();
+        let batch = crate::train::batch_of(&data, &[0, 5, 9, 11], &train);
+        for _ in 0..3 {
+            agent.update(&batch, &mut Noise::new(1, &train)).unwrap();
+        }
         let dir = std::env::temp_dir().join(format!("flowopt-ckpt-{}", std::process::id()));
         save_agent(&dir, &agent, Some(EnvKind::Pendulum), "test").unwrap();
         let loaded = load(&dir, &device).unwrap();
@@ -154,6 +161,7 @@ mod tests {
         let act = |p: &Policy| p.act(&obs, &mut Noise::new(3, &device), &device).unwrap();
         assert_eq!(act(&agent.policy()), act(&loaded.policy));
         let resumed = loaded.agent.expect("agent.bpk was written");
+        assert_eq!(resumed.updates(), 3);
         assert_eq!(act(&agent.policy()), act(&resumed.policy()));
 
         std::fs::remove_file(dir.join("agent.bpk")).unwrap();

@@ -718,6 +718,12 @@ impl Agent {
         }
     }
 
+    /// Sets the count of updates made, for an agent loaded from a checkpoint (SWFP acts with
+    /// its blocks, and FPMD/SWFP schedule their steps, by this count).
+    pub fn resume_at(&mut self, updates: usize) {
+        self.updates = updates;
+    }
+
     /// Saves every network (for resuming; not the optimizer's moments) to `path.bpk`.
     pub fn save(&self, path: &Path) -> Result<(), RlError> {
         let weights = path.with_extension("bpk");
