@@ -5,7 +5,6 @@
 
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::time::Instant;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -14,10 +13,9 @@ use crate::RlError;
 use crate::algo::Agent;
 use crate::dataset::Transition;
 use crate::env::EnvKind;
-use crate::eval::evaluate;
 use crate::nets::Noise;
 use crate::replay::ReplayBuffer;
-use crate::train::{CurvePoint, FINAL_SEEDS, Progress, TrainReport, TrainSettings, write_report};
+use crate::train::{Progress, Run, TrainReport, TrainSettings};
 
 /// Trains `agent` online in `kind` for `settings.steps` environment steps (one update per step
 /// after `settings.warmup` random ones), evaluating every `eval_every` steps. Writes the same
@@ -56,30 +54,23 @@ pub fn train_online(
         steps = settings.steps
     )
     .entered();
-    let started = Instant::now();
     let device = agent.training_device();
     let inference = agent.device().clone();
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let mut noise = Noise::new(settings.seed.wrapping_add(1), &device);
     let mut act_noise = Noise::new(settings.seed.wrapping_add(2), &inference);
     let mut buffer = ReplayBuffer::new(obs_dim, act_dim, settings.steps.min(1_000_000));
-    let mut report = TrainReport {
-        algorithm: agent.algorithm(),
-        env: Some(kind),
-        dataset: format!("{}-online", kind.name()),
-        transitions: 0,
-        config: agent.config().clone(),
-        settings: settings.clone(),
-        curve: Vec::new(),
-        last: None,
-        best: None,
-        final_eval: None,
-        seconds: 0.0,
-    };
+    let mut run = Run::start(
+        agent,
+        Some(kind),
+        format!("{}-online", kind.name()),
+        0,
+        settings,
+        out,
+    );
     let mut episode = 0u64;
     let reset_seed = |episode: u64| settings.seed.wrapping_mul(1_000_003).wrapping_add(episode);
     let mut obs = env.reset(reset_seed(episode));
-    let mut sums: Vec<(&'static str, f32, usize)> = Vec::new();
     for step in 1..=settings.steps {
         let action = if step <= settings.warmup {
             (0..act_dim)
@@ -103,7 +94,7 @@ pub fn train_online(
             terminal: outcome.terminated,
             timeout: outcome.truncated && !outcome.terminated,
         })?;
-        report.transitions += 1;
+        run.report.transitions += 1;
         obs = if outcome.terminated || outcome.truncated {
             episode += 1;
             env.reset(reset_seed(episode))
@@ -114,92 +105,19 @@ pub fn train_online(
         if step > settings.warmup && buffer.len() >= settings.batch_size.min(step) {
             let batch = buffer.sample(settings.batch_size.min(buffer.len()), &mut rng, &device);
             losses = agent.update(&batch, &mut noise)?;
-            for &(name, v) in &losses {
-                match sums.iter_mut().find(|(n, ..)| *n == name) {
-                    Some(entry) => {
-                        entry.1 += v;
-                        entry.2 += 1;
-                    }
-                    None => sums.push((name, v, 1)),
-                }
-            }
         }
-        let mut evaluation = None;
-        if step % settings.eval_every == 0 || step == settings.steps {
-            let policy = agent.policy();
-            let e = evaluate(
-                &policy,
-                kind,
-                settings.eval_episodes,
-                settings.seed ^ 0xE7A1,
-                &inference,
-            )?;
-            tracing::info!(
-                step,
-                ret = e.return_mean,
-                success = e.success_rate,
-                "evaluated"
-            );
-            if report
-                .best
-                .as_ref()
-                .is_none_or(|(_, b)| e.return_mean > b.return_mean)
-            {
-                policy.save(&out.join("best"), &agent.policy_spec())?;
-                report.best = Some((step, e.clone()));
-            }
-            report.curve.push(CurvePoint {
-                step,
-                losses: sums
-                    .iter()
-                    .map(|(n, s, c)| (n.to_string(), s / *c as f32))
-                    .collect(),
-                eval: Some(e.clone()),
-            });
-            sums.clear();
-            if step == settings.steps {
-                policy.save(&out.join("last"), &agent.policy_spec())?;
-                report.last = Some(e.clone());
-            }
-            evaluation = Some(e);
-            report.seconds = started.elapsed().as_secs_f64();
-            write_report(&out.join("report.json"), &report)?;
-        }
-        let flow = progress(&Progress {
-            step,
-            steps: settings.steps,
-            losses,
-            eval: evaluation,
-        });
-        if flow.is_break() {
-            tracing::info!(step, "training cancelled");
-            return Err(RlError::Cancelled { step });
-        }
+        run.step(agent, step, losses, progress)?;
     }
-    let e = evaluate(
-        &agent.policy(),
-        kind,
-        settings.final_episodes,
-        FINAL_SEEDS,
-        &inference,
-    )?;
-    tracing::info!(
-        ret = e.return_mean,
-        success = e.success_rate,
-        "final evaluation"
-    );
-    report.final_eval = Some(e);
-    agent.save(&out.join("agent"))?;
-    report.seconds = started.elapsed().as_secs_f64();
-    write_report(&out.join("report.json"), &report)?;
-    Ok(report)
+    run.finish(agent)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::algo::{AgentConfig, Algorithm};
+    use crate::eval::evaluate;
     use crate::policy::Policy;
+    use crate::train::FINAL_SEEDS;
     use burn::prelude::Device;
 
     /// FPMD learns the bandit online: in 1000 steps its final policy earns at least 0.2 more

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::RlError;
-use crate::algo::{Agent, AgentConfig, Algorithm, Batch};
+use crate::algo::{Agent, AgentConfig, Algorithm, Batch, Losses};
 use crate::dataset::Dataset;
 use crate::env::EnvKind;
 use crate::eval::{Evaluation, evaluate};
@@ -224,52 +224,105 @@ pub fn train_offline(
         steps = settings.steps
     )
     .entered();
-    let started = Instant::now();
     let device = agent.training_device();
-    let inference = agent.device().clone();
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let mut noise = Noise::new(settings.seed.wrapping_add(1), &device);
-    let mut report = TrainReport {
-        algorithm: agent.algorithm(),
+    let mut run = Run::start(
+        agent,
         env,
-        dataset: dataset_name.to_string(),
-        transitions: dataset.len(),
-        config: agent.config().clone(),
-        settings: settings.clone(),
-        curve: Vec::new(),
-        last: None,
-        best: None,
-        final_eval: None,
-        seconds: 0.0,
-    };
-    let mut sums: Vec<(&'static str, f32, usize)> = Vec::new();
+        dataset_name.to_string(),
+        dataset.len(),
+        settings,
+        out,
+    );
     for step in 1..=settings.steps {
         let rows: Vec<usize> = (0..settings.batch_size)
             .map(|_| rng.random_range(0..dataset.len()))
             .collect();
         let batch = batch_of(dataset, &rows, &device);
         let losses = agent.update(&batch, &mut noise)?;
+        run.step(agent, step, losses, progress)?;
+    }
+    run.finish(agent)
+}
+
+/// What both training loops record: the losses averaged between evaluations, the periodic
+/// evaluation on the same episodes, `best`/`last` policies, `report.json`, progress (with its
+/// cancellation), and at the end the final evaluation and the agent's weights.
+pub(crate) struct Run<'a> {
+    /// The report being written.
+    pub report: TrainReport,
+    sums: Vec<(&'static str, f32, usize)>,
+    started: Instant,
+    settings: &'a TrainSettings,
+    out: &'a Path,
+    inference: Device,
+}
+
+impl<'a> Run<'a> {
+    /// A run of `agent` on data `dataset` (`transitions` rows so far), evaluated in `env`.
+    pub fn start(
+        agent: &Agent,
+        env: Option<EnvKind>,
+        dataset: String,
+        transitions: usize,
+        settings: &'a TrainSettings,
+        out: &'a Path,
+    ) -> Self {
+        Self {
+            report: TrainReport {
+                algorithm: agent.algorithm(),
+                env,
+                dataset,
+                transitions,
+                config: agent.config().clone(),
+                settings: settings.clone(),
+                curve: Vec::new(),
+                last: None,
+                best: None,
+                final_eval: None,
+                seconds: 0.0,
+            },
+            sums: Vec::new(),
+            started: Instant::now(),
+            settings,
+            out,
+            inference: agent.device().clone(),
+        }
+    }
+
+    /// After step `step` (which made `losses`, empty without an update): accumulates the
+    /// losses, evaluates and writes at a checkpoint, reports progress, and stops with
+    /// [`RlError::Cancelled`] when `progress` asks.
+    pub fn step(
+        &mut self,
+        agent: &Agent,
+        step: usize,
+        losses: Losses,
+        progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+    ) -> Result<(), RlError> {
         for &(name, v) in &losses {
-            match sums.iter_mut().find(|(n, ..)| *n == name) {
+            match self.sums.iter_mut().find(|(n, ..)| *n == name) {
                 Some(entry) => {
                     entry.1 += v;
                     entry.2 += 1;
                 }
-                None => sums.push((name, v, 1)),
+                None => self.sums.push((name, v, 1)),
             }
         }
-        let checkpoint = step % settings.eval_every == 0 || step == settings.steps;
+        let settings = self.settings;
         let mut evaluation = None;
-        if checkpoint {
+        if step.is_multiple_of(settings.eval_every) || step == settings.steps {
             let policy = agent.policy();
-            if let Some(kind) = env {
+            let report = &mut self.report;
+            if let Some(kind) = report.env {
                 // The same episodes at every point: the curve compares policies, not luck.
                 let e = evaluate(
                     &policy,
                     kind,
                     settings.eval_episodes,
                     settings.seed ^ 0xE7A1,
-                    &inference,
+                    &self.inference,
                 )?;
                 tracing::info!(
                     step,
@@ -282,26 +335,27 @@ pub fn train_offline(
                     .as_ref()
                     .is_none_or(|(_, b)| e.return_mean > b.return_mean);
                 if better {
-                    policy.save(&out.join("best"), &agent.policy_spec())?;
+                    policy.save(&self.out.join("best"), &agent.policy_spec())?;
                     report.best = Some((step, e.clone()));
                 }
                 evaluation = Some(e);
             }
             report.curve.push(CurvePoint {
                 step,
-                losses: sums
+                losses: self
+                    .sums
                     .iter()
                     .map(|(n, s, c)| (n.to_string(), s / *c as f32))
                     .collect(),
                 eval: evaluation.clone(),
             });
-            sums.clear();
+            self.sums.clear();
             if step == settings.steps {
-                policy.save(&out.join("last"), &agent.policy_spec())?;
+                policy.save(&self.out.join("last"), &agent.policy_spec())?;
                 report.last = evaluation.clone();
             }
-            report.seconds = started.elapsed().as_secs_f64();
-            write_report(&out.join("report.json"), &report)?;
+            report.seconds = self.started.elapsed().as_secs_f64();
+            write_report(&self.out.join("report.json"), report)?;
         }
         let flow = progress(&Progress {
             step,
@@ -313,30 +367,34 @@ pub fn train_offline(
             tracing::info!(step, "training cancelled");
             return Err(RlError::Cancelled { step });
         }
+        Ok(())
     }
-    if let Some(kind) = env {
-        let policy = agent.policy();
-        let e = evaluate(
-            &policy,
-            kind,
-            settings.final_episodes,
-            FINAL_SEEDS,
-            &inference,
-        )?;
-        tracing::info!(
-            ret = e.return_mean,
-            success = e.success_rate,
-            "final evaluation"
-        );
-        report.final_eval = Some(e);
+
+    /// The final evaluation of the last policy on fresh episodes, `agent.bpk` and the report.
+    pub fn finish(mut self, agent: &Agent) -> Result<TrainReport, RlError> {
+        if let Some(kind) = self.report.env {
+            let e = evaluate(
+                &agent.policy(),
+                kind,
+                self.settings.final_episodes,
+                FINAL_SEEDS,
+                &self.inference,
+            )?;
+            tracing::info!(
+                ret = e.return_mean,
+                success = e.success_rate,
+                "final evaluation"
+            );
+            self.report.final_eval = Some(e);
+        }
+        agent.save(&self.out.join("agent"))?;
+        self.report.seconds = self.started.elapsed().as_secs_f64();
+        write_report(&self.out.join("report.json"), &self.report)?;
+        Ok(self.report)
     }
-    agent.save(&out.join("agent"))?;
-    report.seconds = started.elapsed().as_secs_f64();
-    write_report(&out.join("report.json"), &report)?;
-    Ok(report)
 }
 
-pub(crate) fn write_report(path: &PathBuf, report: &TrainReport) -> Result<(), RlError> {
+fn write_report(path: &PathBuf, report: &TrainReport) -> Result<(), RlError> {
     let text = serde_json::to_string_pretty(report).map_err(|e| RlError::Invalid {
         field: "report",
         message: e.to_string(),
