@@ -125,7 +125,8 @@ pub struct AgentDatasetArgs {
 
 #[derive(Debug, Args)]
 pub struct AgentTrainArgs {
-    /// Algorithm: flow-bc, fql, qam, gfp, decision-flow (offline), fpmd-r, fpmd-m (online).
+    /// Algorithm: flow-bc, fql, qam, gfp, decision-flow, streaming-flow (offline), fpmd-r,
+    /// fpmd-m, swfp (online).
     #[arg(long)]
     pub algo: String,
     /// Environment the dataset comes from, or the online agent acts in (evaluation runs

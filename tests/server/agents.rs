@@ -85,10 +85,13 @@ fn an_agent_lives_from_creation_to_reloaded_checkpoint() {
                 "decision-flow",
                 "fpmd-r",
                 "fpmd-m",
-                "swfp"
+                "swfp",
+                "streaming-flow"
             ]
         );
         assert_eq!(algorithms[5]["online"], true);
+        assert_eq!(algorithms[8]["streams"], true);
+        assert_eq!(algorithms[0]["streams"], false);
         let (_, envs) = get(&router, "/v1/agents/environments").await;
         assert_eq!(envs.as_array().unwrap().len(), EnvKind::ALL.len());
         assert_eq!(envs[0]["name"], "pendulum");
@@ -408,5 +411,79 @@ fn shipped_agents_are_listed_and_act() {
         .await;
         assert_eq!(status, StatusCode::OK, "{eval}");
         assert!(eval["success_rate"].as_f64().unwrap() > 0.6, "{eval}");
+    });
+}
+
+#[test]
+fn a_streaming_agent_sends_its_chunk_action_by_action() {
+    let router = server(flowopt_server::ServerConfig::default()).router();
+    runtime().block_on(async {
+        let (status, agent) = post(
+            &router,
+            "/v1/agents",
+            r#"{"algorithm":"streaming-flow","env":"point-maze","config":{"hidden":[32,32],"horizon":8,"execute":4},"seed":2}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{agent}");
+        assert_eq!(agent["chunk_actions"], 4);
+        let id = agent["id"].as_str().unwrap().to_string();
+        // A short job on expert chunks goes through.
+        let (status, job) = post(
+            &router,
+            &format!("/v1/agents/{id}/train"),
+            r#"{"dataset":{"source":"collect","quality":"expert","episodes":20},
+               "steps":100,"batch_size":32,"eval_every":100,"eval_episodes":2,"final_episodes":2}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+        let done = finished(&router, &id, job["id"].as_u64().unwrap()).await;
+        assert_eq!(done["state"], "done", "{done}");
+
+        let observations = vec![vec![0.5f32, 0.5, 0.0, 0.0, 4.5, 4.5]; 3];
+        let previous = vec![vec![0.3f32, -0.2], vec![0.0, 0.0], vec![-1.0, 1.0]];
+        let request = json!({"observations": observations, "previous_actions": previous, "seed": 1});
+        let (status, answer) = post(&router, &format!("/v1/agents/{id}/act"), &request.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let chunks: Vec<Vec<Vec<f32>>> = serde_json::from_value(answer["chunks"].clone()).unwrap();
+        let actions: Vec<Vec<f32>> = serde_json::from_value(answer["actions"].clone()).unwrap();
+        assert_eq!(chunks.len(), 3);
+        for (i, chunk) in chunks.iter().enumerate() {
+            assert_eq!(chunk.len(), 4);
+            assert_eq!(chunk[0], actions[i]);
+            assert!(chunk.iter().flatten().all(|v| v.abs() <= 1.0));
+        }
+
+        // The stream: one line per action of the chunk, the same actions.
+        let (status, body) = call(
+            &router,
+            "POST",
+            &format!("/v1/agents/{id}/act/stream"),
+            Some("application/json"),
+            request.to_string(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let text = String::from_utf8(body).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        for (k, line) in lines.iter().enumerate() {
+            assert_eq!(line["index"], k);
+            let streamed: Vec<Vec<f32>> = serde_json::from_value(line["actions"].clone()).unwrap();
+            let expected: Vec<Vec<f32>> = chunks.iter().map(|c| c[k].clone()).collect();
+            assert_eq!(streamed, expected);
+        }
+
+        // Bad previous actions are refused, naming the row.
+        for (previous, field) in [
+            (json!([[0.0, 0.0]]), "previous_actions"),
+            (json!([[0.0, 0.0], [0.0], [0.0, 0.0]]), "previous_actions[1]"),
+            (json!([[0.0, 0.0], [0.0, 2.0], [0.0, 0.0]]), "previous_actions[1][1]"),
+        ] {
+            let request = json!({"observations": observations, "previous_actions": previous});
+            for path in ["act", "act/stream"] {
+                let (status, body) = post(&router, &format!("/v1/agents/{id}/{path}"), &request.to_string()).await;
+                assert_eq!(error(status, &body), (422, "out_of_range".into(), field.into()), "{path}: {body}");
+            }
+        }
     });
 }

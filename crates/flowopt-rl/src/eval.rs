@@ -1,5 +1,10 @@
 //! Evaluation of a policy over seeded episodes of an environment, all episodes stepped together
-//! so that each policy call is one batch.
+//! so that each policy call is one batch. A streaming policy's chunks are executed open-loop,
+//! `execute` actions each, before it is asked again from the new observation and its last
+//! action.
+
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -67,12 +72,35 @@ pub fn evaluate(
     let mut returns = vec![0.0f32; episodes];
     let mut success = vec![false; episodes];
     let mut active: Vec<usize> = (0..episodes).collect();
+    // Actions still to execute per episode (a streaming policy's chunk), and the last one.
+    let mut pending: Vec<VecDeque<Vec<f32>>> = vec![VecDeque::new(); episodes];
+    let mut previous = vec![vec![0.0f32; act_dim]; episodes];
     while !active.is_empty() {
-        let batch: Vec<Vec<f32>> = active.iter().map(|&i| observations[i].clone()).collect();
-        let actions = policy.act(&batch, &mut noise, device)?;
+        let asking: Vec<usize> = active
+            .iter()
+            .copied()
+            .filter(|&i| pending[i].is_empty())
+            .collect();
+        if !asking.is_empty() {
+            let batch: Vec<Vec<f32>> = asking.iter().map(|&i| observations[i].clone()).collect();
+            let last: Vec<Vec<f32>> = asking.iter().map(|&i| previous[i].clone()).collect();
+            let chunks = policy.chunk(&batch, &last, &mut noise, device, &mut |_, _| {
+                ControlFlow::Continue(())
+            })?;
+            for (&i, chunk) in asking.iter().zip(chunks) {
+                pending[i].extend(chunk);
+            }
+        }
         let mut still = Vec::with_capacity(active.len());
-        for (&i, action) in active.iter().zip(&actions) {
-            let step = envs[i].step(action)?;
+        for &i in &active {
+            let Some(action) = pending[i].pop_front() else {
+                return Err(RlError::Invalid {
+                    field: "policy",
+                    message: "gave no action".into(),
+                });
+            };
+            let step = envs[i].step(&action)?;
+            previous[i] = action;
             returns[i] += step.reward;
             success[i] |= step.success;
             observations[i] = step.observation;

@@ -1,7 +1,9 @@
-//! The acting part of an agent: a flow integrated from noise, a one-step actor, or FPMD's
-//! one-step particles with the critic that picks among them. Policies are what
+//! The acting part of an agent: a flow integrated from noise, a one-step actor, FPMD's
+//! one-step particles with the critic that picks among them, SWFP's cascade, or a streaming
+//! flow integrated from the last action into a chunk of actions. Policies are what
 //! `assets/agents/` ships (a few hundred kB each) and what `act` runs.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use burn::module::Module;
@@ -10,8 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::RlError;
 use crate::algo::fpmd::best_of_n;
+use crate::algo::streaming::{Streaming, stream};
 use crate::algo::swfp::cascade_act;
 use crate::nets::{Cascade, CriticEnsemble, Noise, OneStepActor, VelocityField};
+
+/// Called with the k-th action of every row of a chunk as soon as it is integrated
+/// ([`Policy::chunk`]); `ControlFlow::Break` stops the integration.
+pub type OnActions<'a> = dyn FnMut(usize, &[Vec<f32>]) -> ControlFlow<()> + 'a;
 
 /// How a policy turns noise into an action.
 #[derive(Module, Debug)]
@@ -24,6 +31,9 @@ pub enum PolicyNet {
     Particles(ParticlePolicy),
     /// SWFP: a cascade of Euler blocks with Langevin noise.
     Cascade(Cascade),
+    /// Streaming flow: Euler integration from the last action, each action interval's end
+    /// point the next action.
+    Streaming(VelocityField),
 }
 
 /// FPMD's acting networks: the (EMA) policy flow and the critics that choose among its
@@ -58,6 +68,13 @@ pub struct PolicySpec {
     /// SWFP: Langevin noise per block (0 otherwise).
     #[serde(default)]
     pub noise: f32,
+    /// Streaming flow: actions per chunk H (0 otherwise; `flow_steps` are then the Euler steps
+    /// per action).
+    #[serde(default)]
+    pub horizon: usize,
+    /// Streaming flow: actions emitted per chunk (0 otherwise).
+    #[serde(default)]
+    pub execute: usize,
 }
 
 /// A policy: actions in [-1, 1]^d from observations and seeded noise.
@@ -73,6 +90,8 @@ pub struct Policy {
     mean_flow: bool,
     /// SWFP: Langevin noise per block.
     noise: f32,
+    /// Streaming flow: how it integrates a chunk.
+    chunking: Option<Streaming>,
 }
 
 impl Policy {
@@ -86,6 +105,7 @@ impl Policy {
             particles: 1,
             mean_flow: false,
             noise: 0.0,
+            chunking: None,
         }
     }
 
@@ -96,6 +116,7 @@ impl Policy {
             particles: 1,
             mean_flow: false,
             noise: 0.0,
+            chunking: None,
             steps: 1,
             obs_dim,
             act_dim,
@@ -118,6 +139,7 @@ impl Policy {
             particles: particles.max(1),
             mean_flow,
             noise: 0.0,
+            chunking: None,
         }
     }
 
@@ -131,7 +153,29 @@ impl Policy {
             particles: 1,
             mean_flow: false,
             noise,
+            chunking: None,
         }
+    }
+
+    /// A streaming-flow policy: `field` (over observations and the action interval's one-hot
+    /// code) integrated from the last action, chunks integrated as `how` says.
+    pub fn streaming(field: VelocityField, how: Streaming, obs_dim: usize, act_dim: usize) -> Self {
+        Self {
+            net: PolicyNet::Streaming(field),
+            steps: how.substeps,
+            obs_dim,
+            act_dim,
+            particles: 1,
+            mean_flow: false,
+            noise: 0.0,
+            chunking: Some(how),
+        }
+    }
+
+    /// How a streaming policy integrates its chunks (`None` for the others, which act one
+    /// action per observation).
+    pub fn chunking(&self) -> Option<Streaming> {
+        self.chunking
     }
 
     /// The velocity field of a flow policy.
@@ -151,7 +195,7 @@ impl Policy {
     /// call, then one critic call picks among them).
     pub fn calls_per_action(&self) -> usize {
         match self.net {
-            PolicyNet::Flow(_) | PolicyNet::Cascade(_) => self.steps,
+            PolicyNet::Flow(_) | PolicyNet::Cascade(_) | PolicyNet::Streaming(_) => self.steps,
             PolicyNet::OneStep(_) | PolicyNet::Particles(_) => 1,
         }
     }
@@ -192,6 +236,23 @@ impl Policy {
                 self.particles,
             ),
             PolicyNet::Cascade(c) => cascade_act(c, obs, z, self.noise),
+            // From the zero action (an episode's start), the first streamed action.
+            PolicyNet::Streaming(v) => {
+                let how = Streaming {
+                    execute: 1,
+                    ..self.chunking.unwrap_or(Streaming {
+                        horizon: 1,
+                        execute: 1,
+                        substeps: self.steps,
+                    })
+                };
+                let mut first = None;
+                stream(v, obs, z.zeros_like(), how, &mut |_, a| {
+                    first = Some(a);
+                    ControlFlow::Break(())
+                });
+                first.unwrap_or_else(|| unreachable!("a stream emits at least one action"))
+            }
         }
     }
 
@@ -219,7 +280,98 @@ impl Policy {
         if b == 0 {
             return Ok(Vec::new());
         }
-        let mut flat = Vec::with_capacity(b * self.obs_dim);
+        let obs = self.observations(observations, device)?;
+        let rows = b * self.noise_rows();
+        let z = noise.normal(rows, self.act_dim).to_device(device);
+        let explore = (sigma > 0.0 && matches!(self.net, PolicyNet::Particles(_)))
+            .then(|| noise.normal(rows, self.act_dim).to_device(device) * sigma);
+        host_rows(self.act_noisy(obs, z, explore), self.act_dim)
+    }
+
+    /// The next actions for each observation: a streaming policy's chunk of `execute` actions
+    /// integrated from `previous` (each row's last action; zeros at an episode's start), calling
+    /// `on_action(k, actions)` with the k-th action of every row as soon as it is integrated
+    /// (stop early with `ControlFlow::Break`); every other policy gives one action per row
+    /// (`previous` unused). Returns the actions emitted, per observation.
+    pub fn chunk(
+        &self,
+        observations: &[Vec<f32>],
+        previous: &[Vec<f32>],
+        noise: &mut Noise,
+        device: &Device,
+        on_action: &mut OnActions,
+    ) -> Result<Vec<Vec<Vec<f32>>>, RlError> {
+        let (PolicyNet::Streaming(field), Some(how)) = (&self.net, self.chunking) else {
+            let actions = self.act(observations, noise, device)?;
+            let _ = on_action(0, &actions);
+            return Ok(actions.into_iter().map(|a| vec![a]).collect());
+        };
+        let b = observations.len();
+        if previous.len() != b {
+            return Err(RlError::Shape {
+                field: "previous_actions",
+                expected: b,
+                got: previous.len(),
+            });
+        }
+        if b == 0 {
+            return Ok(Vec::new());
+        }
+        let obs = self.observations(observations, device)?;
+        let mut start = Vec::with_capacity(b * self.act_dim);
+        for row in previous {
+            if row.len() != self.act_dim {
+                return Err(RlError::Shape {
+                    field: "previous_actions",
+                    expected: self.act_dim,
+                    got: row.len(),
+                });
+            }
+            if row.iter().any(|v| !v.is_finite() || v.abs() > 1.0) {
+                return Err(RlError::Invalid {
+                    field: "previous_actions",
+                    message: "must be finite and lie in [-1, 1]".into(),
+                });
+            }
+            start.extend_from_slice(row);
+        }
+        // From the last action itself, as the reference does (sigma0 widens the training
+        // tube around the demonstrations only).
+        let start = Tensor::<2>::from_data(TensorData::new(start, [b, self.act_dim]), device);
+        let mut chunks = vec![Vec::with_capacity(how.execute); b];
+        let mut failed = None;
+        stream(
+            field,
+            obs,
+            start,
+            how,
+            &mut |k, actions| match host_rows(actions, self.act_dim) {
+                Ok(actions) => {
+                    for (chunk, a) in chunks.iter_mut().zip(&actions) {
+                        chunk.push(a.clone());
+                    }
+                    on_action(k, &actions)
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    ControlFlow::Break(())
+                }
+            },
+        );
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(chunks),
+        }
+    }
+
+    /// Host observations as a (B, obs) tensor; rows of the wrong length or with NaN are
+    /// refused.
+    fn observations(
+        &self,
+        observations: &[Vec<f32>],
+        device: &Device,
+    ) -> Result<Tensor<2>, RlError> {
+        let mut flat = Vec::with_capacity(observations.len() * self.obs_dim);
         for row in observations {
             if row.len() != self.obs_dim {
                 return Err(RlError::Shape {
@@ -235,21 +387,10 @@ impl Policy {
             }
             flat.extend_from_slice(row);
         }
-        let obs = Tensor::<2>::from_data(TensorData::new(flat, [b, self.obs_dim]), device);
-        let rows = b * self.noise_rows();
-        let z = noise.normal(rows, self.act_dim).to_device(device);
-        let explore = (sigma > 0.0 && matches!(self.net, PolicyNet::Particles(_)))
-            .then(|| noise.normal(rows, self.act_dim).to_device(device) * sigma);
-        let values = self
-            .act_noisy(obs, z, explore)
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|e| RlError::Invalid {
-                field: "actions",
-                message: format!("reading the actions back: {e:?}"),
-            })?;
-        Ok(values.chunks(self.act_dim).map(<[f32]>::to_vec).collect())
+        Ok(Tensor::from_data(
+            TensorData::new(flat, [observations.len(), self.obs_dim]),
+            device,
+        ))
     }
 
     /// Saves the weights to `path.bpk` and `spec` to `path.json`.
@@ -300,6 +441,20 @@ impl Policy {
                 &spec.hidden,
                 device,
             )),
+            "streaming" => {
+                if spec.horizon == 0 || !(1..=spec.horizon).contains(&spec.execute) {
+                    return Err(RlError::Weights {
+                        path: json,
+                        message: "a `streaming` policy needs `horizon` >= `execute` >= 1".into(),
+                    });
+                }
+                PolicyNet::Streaming(VelocityField::new(
+                    spec.obs_dim + spec.horizon,
+                    spec.act_dim,
+                    &spec.hidden,
+                    device,
+                ))
+            }
             "cascade" => PolicyNet::Cascade(Cascade::new(
                 spec.flow_steps,
                 spec.obs_dim,
@@ -330,7 +485,14 @@ impl Policy {
                 return Err(RlError::Unknown {
                     what: "policy kind",
                     name: other.to_string(),
-                    known: vec!["flow", "one-step", "fpmd-r", "fpmd-m", "cascade"],
+                    known: vec![
+                        "flow",
+                        "one-step",
+                        "fpmd-r",
+                        "fpmd-m",
+                        "cascade",
+                        "streaming",
+                    ],
                 });
             }
         };
@@ -341,7 +503,15 @@ impl Policy {
         })?;
         Ok((
             Self {
-                steps: if matches!(net, PolicyNet::Flow(_) | PolicyNet::Cascade(_)) {
+                chunking: matches!(net, PolicyNet::Streaming(_)).then_some(Streaming {
+                    horizon: spec.horizon,
+                    execute: spec.execute,
+                    substeps: spec.flow_steps.max(1),
+                }),
+                steps: if matches!(
+                    net,
+                    PolicyNet::Flow(_) | PolicyNet::Cascade(_) | PolicyNet::Streaming(_)
+                ) {
                     spec.flow_steps
                 } else {
                     1
@@ -369,8 +539,22 @@ impl Policy {
             PolicyNet::Particles(_) if self.mean_flow => "fpmd-m",
             PolicyNet::Particles(_) => "fpmd-r",
             PolicyNet::Cascade(_) => "cascade",
+            PolicyNet::Streaming(_) => "streaming",
         }
     }
+}
+
+/// A (B, act) tensor's rows on the host.
+fn host_rows(actions: Tensor<2>, act_dim: usize) -> Result<Vec<Vec<f32>>, RlError> {
+    let values = actions
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| RlError::Invalid {
+            field: "actions",
+            message: format!("reading the actions back: {e:?}"),
+        })?;
+    Ok(values.chunks(act_dim).map(<[f32]>::to_vec).collect())
 }
 
 #[cfg(test)]
@@ -394,6 +578,8 @@ mod tests {
             particles: 0,
             critics: 0,
             noise: 0.0,
+            horizon: 0,
+            execute: 0,
         };
         policy.save(&dir.join("p"), &spec).expect("saved");
         let (loaded, read) = Policy::load(&dir.join("p"), &device).expect("loaded");

@@ -224,6 +224,14 @@ pub fn train_offline(
         steps = settings.steps
     )
     .entered();
+    // Streaming flow imitates the chunk of actions that follows each observation.
+    let chunked;
+    let dataset = if agent.algorithm() == Algorithm::StreamingFlow {
+        chunked = dataset.action_chunks(agent.config().horizon)?;
+        &chunked
+    } else {
+        dataset
+    };
     let device = agent.training_device();
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let mut noise = Noise::new(settings.seed.wrapping_add(1), &device);

@@ -29,6 +29,7 @@ use utoipa::OpenApi;
         crate::agents::job,
         crate::agents::cancel,
         crate::agents::act,
+        crate::agents::act_stream,
         crate::agents::observe,
         crate::agents::evaluate,
         crate::agents::save,

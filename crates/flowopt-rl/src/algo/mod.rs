@@ -1,6 +1,7 @@
 //! The algorithms (RL-ALGORITHMS.md): one [`Agent`] type whose networks and losses depend on
 //! its [`Algorithm`]; the offline ones train on datasets ([`crate::train`]), the online ones
-//! (FPMD) on their own replay ([`crate::online`]).
+//! (FPMD, SWFP) on their own replay ([`crate::online`]); Streaming Flow Policy imitates the
+//! action chunks of a dataset ([`crate::Dataset::action_chunks`]).
 //!
 //! An update computes every loss from the same weights, back-propagates each loss separately
 //! and keeps from each only the gradients of the networks that loss trains (the actor's
@@ -12,6 +13,7 @@ pub mod fpmd;
 mod fql;
 mod gfp;
 mod qam;
+pub mod streaming;
 pub mod swfp;
 
 use std::path::Path;
@@ -48,11 +50,14 @@ pub enum Algorithm {
     /// Stepwise flow policy: a pretrained BC flow's Euler steps as blocks fine-tuned online by
     /// JKO steps.
     Swfp,
+    /// Streaming Flow Policy: imitation of action chunks, the flow integrated from the last
+    /// action is the action trajectory, streamed as it is produced.
+    StreamingFlow,
 }
 
 impl Algorithm {
     /// Every algorithm.
-    pub const ALL: [Algorithm; 8] = [
+    pub const ALL: [Algorithm; 9] = [
         Algorithm::FlowBc,
         Algorithm::Fql,
         Algorithm::Qam,
@@ -61,6 +66,7 @@ impl Algorithm {
         Algorithm::FpmdR,
         Algorithm::FpmdM,
         Algorithm::Swfp,
+        Algorithm::StreamingFlow,
     ];
 
     /// The registry name.
@@ -74,6 +80,7 @@ impl Algorithm {
             Algorithm::FpmdR => "fpmd-r",
             Algorithm::FpmdM => "fpmd-m",
             Algorithm::Swfp => "swfp",
+            Algorithm::StreamingFlow => "streaming-flow",
         }
     }
 
@@ -102,12 +109,15 @@ impl Algorithm {
             Algorithm::Swfp => {
                 "online fine-tuning of a pretrained BC flow, its Euler steps as JKO-trained blocks"
             }
+            Algorithm::StreamingFlow => {
+                "imitation of action chunks: the flow from the last action is the action trajectory, streamed"
+            }
         }
     }
 
     /// Whether it learns a critic (and so needs rewards).
     pub fn uses_critic(self) -> bool {
-        self != Algorithm::FlowBc
+        !matches!(self, Algorithm::FlowBc | Algorithm::StreamingFlow)
     }
 
     /// Whether it learns online, from its own interaction ([`crate::online::train_online`]),
@@ -180,6 +190,19 @@ pub struct AgentConfig {
     pub distill_steps: usize,
     /// SWFP: updates between refreshes of the trust region's previous blocks (default 1000).
     pub trust_refresh: usize,
+    /// Streaming flow: actions per chunk H, spanning flow time [0, 1] (default 8; the
+    /// reference's 16 does worse on our short point-maze episodes, see the README).
+    pub horizon: usize,
+    /// Streaming flow: actions executed from each chunk before asking again (default 4).
+    pub execute: usize,
+    /// Streaming flow: Euler steps per streamed action (default 2).
+    pub substeps: usize,
+    /// Streaming flow: sigma0 of the training tube x(0) ~ N(xi(0), sigma0^2 I) around each
+    /// demonstration (default 0.2; acting starts at the last action itself).
+    pub stream_sigma: f32,
+    /// Streaming flow: stabilizing gain k pulling the flow back to the demonstration,
+    /// u = xi'(t) - k (x - xi(t)) (default 2; the reference's robot configs use 0).
+    pub stream_gain: f32,
 }
 
 impl Default for AgentConfig {
@@ -206,6 +229,11 @@ impl Default for AgentConfig {
             trust_eta: 0.1,
             distill_steps: 1000,
             trust_refresh: 1000,
+            horizon: 8,
+            execute: 4,
+            substeps: 2,
+            stream_sigma: 0.2,
+            stream_gain: 2.0,
         }
     }
 }
@@ -243,6 +271,15 @@ impl AgentConfig {
         if self.trust_refresh == 0 {
             return bad("trust_refresh", "must be >= 1");
         }
+        if !(1..=256).contains(&self.horizon) {
+            return bad("horizon", "must be in 1..=256");
+        }
+        if !(1..=self.horizon).contains(&self.execute) {
+            return bad("execute", "must be in 1..=horizon");
+        }
+        if !(1..=100).contains(&self.substeps) {
+            return bad("substeps", "must be in 1..=100");
+        }
         if !(1..=1024).contains(&self.particles) {
             return bad("particles", "must be in 1..=1024");
         }
@@ -252,6 +289,7 @@ impl AgentConfig {
             ("noise_scale", self.noise_scale),
             ("alpha_init", self.alpha_init),
             ("trust_eta", self.trust_eta),
+            ("stream_sigma", self.stream_sigma),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(field, "must be a finite number > 0");
@@ -264,6 +302,7 @@ impl AgentConfig {
             ("rho", self.rho),
             ("beta", self.beta),
             ("lambda_bc", self.lambda_bc),
+            ("stream_gain", self.stream_gain),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return bad(field, "must be a finite number >= 0");
@@ -409,7 +448,12 @@ impl Agent {
         let h = &config.hidden;
         let nets = seeded(&ad, seed, || {
             // FPMD-M's average velocity u(s, z, r, t) is a velocity field over [s, r].
-            let flow_obs = obs_dim + usize::from(algorithm == Algorithm::FpmdM);
+            // Streaming flow's field also sees the action interval's one-hot code.
+            let flow_obs = match algorithm {
+                Algorithm::FpmdM => obs_dim + 1,
+                Algorithm::StreamingFlow => obs_dim + config.horizon,
+                _ => obs_dim,
+            };
             let flow = VelocityField::new(flow_obs, act_dim, h, &ad);
             let one_step = matches!(algorithm, Algorithm::Fql | Algorithm::Gfp);
             let critic = algorithm
@@ -509,6 +553,7 @@ impl Agent {
             },
         };
         let (objectives, mut losses) = match self.algorithm {
+            Algorithm::StreamingFlow => streaming::objectives(&step, noise),
             Algorithm::FlowBc => {
                 let bc = flow_bc_loss(&self.nets.flow, batch, None, noise);
                 let value = scalar(&bc);
@@ -620,6 +665,12 @@ impl Agent {
             Algorithm::FlowBc => {
                 Policy::flow(self.nets.flow.valid(), steps, self.obs_dim, self.act_dim)
             }
+            Algorithm::StreamingFlow => Policy::streaming(
+                self.nets.flow.valid(),
+                self.streaming(),
+                self.obs_dim,
+                self.act_dim,
+            ),
             Algorithm::FpmdR | Algorithm::FpmdM => match &self.nets.critic {
                 // The EMA policy acts, choosing among particles with the online critics.
                 Some(critic) => Policy::particles(
@@ -649,6 +700,15 @@ impl Agent {
                 ),
                 _ => Policy::flow(self.nets.flow.valid(), steps, self.obs_dim, self.act_dim),
             },
+        }
+    }
+
+    /// How a streaming-flow agent integrates its chunks.
+    fn streaming(&self) -> streaming::Streaming {
+        streaming::Streaming {
+            horizon: self.config.horizon,
+            execute: self.config.execute,
+            substeps: self.config.substeps,
         }
     }
 
@@ -706,15 +766,22 @@ impl Agent {
 
     /// What [`Policy::load`] needs to rebuild [`Self::policy`] from its weights.
     pub fn policy_spec(&self) -> PolicySpec {
+        let streaming = self.algorithm == Algorithm::StreamingFlow;
         PolicySpec {
             kind: self.policy().kind().to_string(),
             hidden: self.config.hidden.clone(),
-            flow_steps: self.config.flow_steps,
+            flow_steps: if streaming {
+                self.config.substeps
+            } else {
+                self.config.flow_steps
+            },
             act_dim: self.act_dim,
             obs_dim: self.obs_dim,
             particles: self.config.particles,
             critics: self.config.critics,
-            noise: self.swfp_sigma(),
+            noise: if streaming { 0.0 } else { self.swfp_sigma() },
+            horizon: if streaming { self.config.horizon } else { 0 },
+            execute: if streaming { self.config.execute } else { 0 },
         }
     }
 

@@ -161,6 +161,14 @@ fn bad_configs_are_refused_naming_the_field() {
             },
             "alpha",
         ),
+        (
+            AgentConfig {
+                horizon: 4,
+                execute: 5,
+                ..Default::default()
+            },
+            "execute",
+        ),
     ] {
         match config.validate() {
             Err(crate::RlError::Invalid { field: f, .. }) => assert_eq!(f, field),

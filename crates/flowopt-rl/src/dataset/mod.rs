@@ -16,6 +16,7 @@
 //! # Ok::<(), flowopt_rl::RlError>(())
 //! ```
 
+mod chunks;
 mod collect;
 mod npz;
 

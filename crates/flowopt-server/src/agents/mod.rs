@@ -8,15 +8,18 @@
 pub mod schema;
 pub mod store;
 
+use std::convert::Infallible;
+use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use flowopt_core::InputError;
 use flowopt_rl::nets::Noise;
@@ -41,6 +44,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v1/agents/{id}/train", post(train))
         .route("/v1/agents/{id}/jobs/{job}", get(job).delete(cancel))
         .route("/v1/agents/{id}/act", post(act))
+        .route("/v1/agents/{id}/act/stream", post(act_stream))
         .route("/v1/agents/{id}/observe", post(observe))
         .route("/v1/agents/{id}/evaluate", post(evaluate))
         .route("/v1/agents/{id}/save", post(save))
@@ -57,6 +61,7 @@ pub async fn algorithms() -> Json<Vec<AlgorithmInfo>> {
                 description: a.description().into(),
                 uses_critic: a.uses_critic(),
                 online: a.is_online(),
+                streams: *a == Algorithm::StreamingFlow,
                 default_config: AgentConfig::default(),
             })
             .collect(),
@@ -438,45 +443,180 @@ pub async fn act(
 ) -> Result<Json<ActResponse>, ApiError> {
     let slot = state.agents.get(&id)?;
     let request: ActRequest = parse(&state, &headers, body, "act")?;
+    let (observations, previous) = act_inputs(
+        &state,
+        &slot,
+        request.observations,
+        request.previous_actions,
+    )?;
+    let device = state.agents.device.clone();
+    let chunks = tokio::task::spawn_blocking(move || {
+        let policy = read(&slot.policy).clone();
+        let run = |noise: &mut Noise| {
+            policy.chunk(&observations, &previous, noise, &device, &mut |_, _| {
+                ControlFlow::Continue(())
+            })
+        };
+        match request.seed {
+            Some(seed) => run(&mut Noise::new(seed, &device)),
+            None => run(&mut lock(&slot.noise)),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| rl(e, "observations"))?;
+    let streams = chunks.iter().any(|c| c.len() > 1);
+    let actions = chunks
+        .iter()
+        .map(|c| c.first().cloned().unwrap_or_default())
+        .collect();
+    Ok(Json(ActResponse {
+        actions,
+        chunks: streams.then_some(chunks),
+    }))
+}
+
+/// Rows of numbers (observations, actions).
+type Rows = Vec<Vec<f32>>;
+
+/// Checks an act request's observations (and previous actions, zeros when absent) against the
+/// agent's dimensions and the batch limit; errors name the offending row.
+fn act_inputs(
+    state: &AppState,
+    slot: &AgentSlot,
+    observations: Vec<Vec<f32>>,
+    previous: Option<Vec<Vec<f32>>>,
+) -> Result<(Rows, Rows), ApiError> {
     let max = state.agents.limits.max_act_batch;
-    if request.observations.len() > max {
+    if observations.len() > max {
         return Err(ApiError::Invalid(InputError::new(
             flowopt_core::ErrorKind::TooMany,
             "observations",
             format!("at most {max} observations per call"),
         )));
     }
-    let obs_dim = read(&slot.meta).obs_dim;
-    for (i, row) in request.observations.iter().enumerate() {
-        if row.len() != obs_dim {
+    let (obs_dim, act_dim) = {
+        let meta = read(&slot.meta);
+        (meta.obs_dim, meta.act_dim)
+    };
+    let previous = match previous {
+        Some(previous) if previous.len() != observations.len() => {
             return Err(ApiError::invalid(
-                &format!("observations[{i}]"),
-                format!("has {} values, expected {obs_dim}", row.len()),
+                "previous_actions",
+                format!(
+                    "has {} rows for {} observations",
+                    previous.len(),
+                    observations.len()
+                ),
             ));
         }
-        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
-            return Err(ApiError::invalid(
-                &format!("observations[{i}][{j}]"),
-                "is NaN or infinite",
-            ));
+        Some(previous) => previous,
+        None => vec![vec![0.0; act_dim]; observations.len()],
+    };
+    for (name, rows, dim) in [
+        ("observations", &observations, obs_dim),
+        ("previous_actions", &previous, act_dim),
+    ] {
+        for (i, row) in rows.iter().enumerate() {
+            if row.len() != dim {
+                return Err(ApiError::invalid(
+                    &format!("{name}[{i}]"),
+                    format!("has {} values, expected {dim}", row.len()),
+                ));
+            }
+            if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+                return Err(ApiError::invalid(
+                    &format!("{name}[{i}][{j}]"),
+                    "is NaN or infinite",
+                ));
+            }
+            if name == "previous_actions"
+                && let Some(j) = row.iter().position(|v| v.abs() > 1.0)
+            {
+                return Err(ApiError::invalid(
+                    &format!("{name}[{i}][{j}]"),
+                    "must lie in [-1, 1]",
+                ));
+            }
         }
     }
+    Ok((observations, previous))
+}
+
+/// A streaming policy's chunk, each action sent as soon as it is integrated.
+///
+/// The body is newline-delimited JSON (`application/x-ndjson`), one [`StreamedActions`] line
+/// per action of the chunk, so a controller can execute the first action while the next ones
+/// are still being integrated. Other policies send one line. An error after the first line
+/// ends the stream with a line `{"error": ...}`.
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{id}/act/stream",
+    params(("id" = String, Path, description = "agent id")),
+    request_body = ActRequest,
+    responses(
+        (status = 200, description = "One StreamedActions JSON object per line", body = StreamedActions, content_type = "application/x-ndjson"),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "An observation or previous action of the wrong length, not finite, or outside [-1, 1]; `field` names it", body = ErrorBody),
+    ),
+    tag = "agents"
+)]
+pub async fn act_stream(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let slot = state.agents.get(&id)?;
+    let request: ActRequest = parse(&state, &headers, body, "act")?;
+    let (observations, previous) = act_inputs(
+        &state,
+        &slot,
+        request.observations,
+        request.previous_actions,
+    )?;
     let device = state.agents.device.clone();
-    let actions = tokio::task::spawn_blocking(move || {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    tokio::task::spawn_blocking(move || {
         let policy = read(&slot.policy).clone();
-        match request.seed {
-            Some(seed) => policy.act(
-                &request.observations,
-                &mut Noise::new(seed, &device),
+        let run = |noise: &mut Noise| {
+            policy.chunk(
+                &observations,
+                &previous,
+                noise,
                 &device,
-            ),
-            None => policy.act(&request.observations, &mut lock(&slot.noise), &device),
+                &mut |index, actions| {
+                    let line = StreamedActions {
+                        index,
+                        actions: actions.to_vec(),
+                    };
+                    let mut text = serde_json::to_vec(&line).unwrap_or_default();
+                    text.push(b'\n');
+                    // A client that hung up stops the integration.
+                    match tx.blocking_send(Bytes::from(text)) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(_) => ControlFlow::Break(()),
+                    }
+                },
+            )
+        };
+        let result = match request.seed {
+            Some(seed) => run(&mut Noise::new(seed, &device)),
+            None => run(&mut lock(&slot.noise)),
+        };
+        if let Err(e) = result {
+            let line = serde_json::json!({ "error": e.to_string() }).to_string() + "\n";
+            let _ = tx.blocking_send(Bytes::from(line));
         }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| rl(e, "observations"))?;
-    Ok(Json(ActResponse { actions }))
+    });
+    let lines = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|line| (Ok::<_, Infallible>(line), rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(lines),
+    )
+        .into_response())
 }
 
 /// Transitions from an external environment, kept for `train` with `"source": "observed"`.

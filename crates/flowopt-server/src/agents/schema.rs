@@ -17,6 +17,8 @@ pub struct AlgorithmInfo {
     pub uses_critic: bool,
     /// Whether it learns online in its built-in environment (`train` then takes no dataset).
     pub online: bool,
+    /// Whether it acts in chunks of actions that `act/stream` streams as they are integrated.
+    pub streams: bool,
     /// Its default hyperparameters (`config` of `POST /v1/agents` overrides any of them).
     #[schema(value_type = Object)]
     pub default_config: AgentConfig,
@@ -76,6 +78,9 @@ pub struct AgentInfo {
     pub action_dim: usize,
     /// Network calls per action (1 for one-step policies, the flow steps otherwise).
     pub calls_per_action: usize,
+    /// Actions per `act` call and observation: a streaming policy's chunk (execute them in
+    /// order, then ask again with the last one as `previous_actions`), else 1.
+    pub chunk_actions: usize,
     /// Whether it can be trained (checkpoints with only a policy, like the shipped ones,
     /// cannot).
     pub trainable: bool,
@@ -224,12 +229,28 @@ pub struct ActRequest {
     /// Seed of the policy's noise: the same seed and observations give the same actions.
     /// Without it the agent's own noise stream is used.
     pub seed: Option<u64>,
+    /// Streaming policies: the last action executed for each observation, where the chunk's
+    /// flow starts (zeros, an episode's start, when absent). Other policies ignore it.
+    pub previous_actions: Option<Vec<Vec<f32>>>,
 }
 
 /// The actions, one per observation, in [-1, 1]^action_dim.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ActResponse {
-    /// Actions.
+    /// Actions: the first of each chunk for a streaming policy.
+    pub actions: Vec<Vec<f32>>,
+    /// Streaming policies: the whole chunk per observation (`chunk_actions` actions to execute
+    /// in order; `actions` holds the first of each).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<Vec<Vec<f32>>>>,
+}
+
+/// One line of `POST /v1/agents/{id}/act/stream` (newline-delimited JSON).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StreamedActions {
+    /// The action's index in the chunk (0, 1, ...).
+    pub index: usize,
+    /// The index-th action of every observation's chunk.
     pub actions: Vec<Vec<f32>>,
 }
 

@@ -93,6 +93,7 @@ impl AgentSlot {
             observation_dim: meta.obs_dim,
             action_dim: meta.act_dim,
             calls_per_action: read(&self.policy).calls_per_action(),
+            chunk_actions: read(&self.policy).chunking().map_or(1, |c| c.execute),
             trainable: self.trainable,
             source: self.source.clone(),
             updates: meta.updates,
