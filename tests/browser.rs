@@ -1,6 +1,7 @@
-//! The visualizer in headless Chromium (Debian `chromium`, installed by `.ci/run`): load `/`,
+//! The visualizers in headless Chromium (Debian `chromium`, installed by `.ci/run`): load `/`,
 //! plan a circle scenario, let the animation run, and check that the robots are drawn and the
-//! metrics shown. A screenshot is saved under the target directory.
+//! metrics shown; load `/agents`, run a shipped agent's episode and check that it is replayed.
+//! Screenshots are saved under the target directory.
 //!
 //! Without a Chromium binary the test fails, unless `FLOWOPT_SKIP_BROWSER=1` says to skip it.
 
@@ -15,6 +16,40 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// `flowopt serve` on a free port, and its address.
+fn serve() -> (Running, String) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("flowopt"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowopt serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let server = Running(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.split("listening on ").nth(1).map(str::to_string))
+        .expect("the server prints its address");
+    // Keep draining the server's log so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (server, addr)
+}
+
+/// The Chromium binary, or `None` when the test should be skipped (`FLOWOPT_SKIP_BROWSER=1`).
+fn chromium_or_skip() -> Option<PathBuf> {
+    match chromium() {
+        Some(path) => Some(path),
+        None if std::env::var("FLOWOPT_SKIP_BROWSER").is_ok_and(|v| v == "1") => {
+            eprintln!("skipped: no chromium (FLOWOPT_SKIP_BROWSER=1)");
+            None
+        }
+        None => panic!(
+            "no chromium on PATH: install Debian's `chromium` (see .ci/run) or set FLOWOPT_SKIP_BROWSER=1"
+        ),
     }
 }
 
@@ -51,30 +86,10 @@ fn headless(chromium: &PathBuf, extra: &[&str], url: &str) -> std::process::Outp
 
 #[test]
 fn the_visualizer_plans_and_animates_a_circle_in_chromium() {
-    let Some(chromium) = chromium() else {
-        if std::env::var("FLOWOPT_SKIP_BROWSER").is_ok_and(|v| v == "1") {
-            eprintln!("skipped: no chromium (FLOWOPT_SKIP_BROWSER=1)");
-            return;
-        }
-        panic!(
-            "no chromium on PATH: install Debian's `chromium` (see .ci/run) or set FLOWOPT_SKIP_BROWSER=1"
-        );
+    let Some(chromium) = chromium_or_skip() else {
+        return;
     };
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("flowopt"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("flowopt serve starts");
-    let stderr = child.stderr.take().unwrap();
-    let server = Running(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| line.split("listening on ").nth(1).map(str::to_string))
-        .expect("the server prints its address");
-    // Keep draining the server's log so it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let (server, addr) = serve();
     let url = format!("{addr}/?scenario=circle&robots=8&seed=1&autoplan=1");
 
     let dom = headless(&chromium, &["--dump-dom"], &url);
@@ -104,6 +119,50 @@ fn the_visualizer_plans_and_animates_a_circle_in_chromium() {
         shot.metadata().is_ok_and(|m| m.len() > 10_000),
         "no screenshot: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    drop(server);
+}
+
+#[test]
+fn the_agent_visualizer_replays_a_shipped_agents_episode_in_chromium() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let (server, addr) = serve();
+    let url = format!("{addr}/agents?agent=point-maze-fql&seed=1&autorun=1");
+    let dom = headless(&chromium, &["--dump-dom"], &url);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let head = &dom[..dom.len().min(2000)];
+    assert!(
+        dom.contains(r#"data-bodies-drawn="1""#),
+        "learner not drawn: {head}"
+    );
+    let frames: usize = dom
+        .split(r#"data-frames=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no episode: {head}"));
+    assert!(frames >= 2, "{frames} frames");
+    assert!(
+        dom.contains("fql on point-maze, seed 1"),
+        "no title: {head}"
+    );
+    assert!(
+        dom.contains("network calls per action"),
+        "metrics not shown"
+    );
+
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("agents.png");
+    let _ = std::fs::remove_file(&shot);
+    headless(
+        &chromium,
+        &[&format!("--screenshot={}", shot.display())],
+        &url,
+    );
+    assert!(
+        shot.metadata().is_ok_and(|m| m.len() > 10_000),
+        "no screenshot"
     );
     drop(server);
 }

@@ -473,6 +473,27 @@ fn a_streaming_agent_sends_its_chunk_action_by_action() {
             assert_eq!(streamed, expected);
         }
 
+        // A recorded episode for the visualizer: every step's scene, action and reward.
+        let uri = format!("/v1/agents/{id}/rollout");
+        let (status, rollout) = post(&router, &uri, r#"{"seed":4}"#).await;
+        assert_eq!(status, StatusCode::OK, "{rollout}");
+        let frames = rollout["frames"].as_array().unwrap();
+        assert!(frames.len() >= 2, "{rollout}");
+        assert!(frames.len() <= 301);
+        let mut total = 0.0;
+        for (i, frame) in frames.iter().enumerate() {
+            let scene = &frame["scene"];
+            assert_eq!(scene["bounds"], json!([0.0, 0.0, 5.0, 5.0]));
+            assert_eq!(scene["bodies"].as_array().unwrap().len(), 1);
+            assert!(!scene["walls"].as_array().unwrap().is_empty());
+            let last = i + 1 == frames.len();
+            assert_eq!(frame["action"].as_array().unwrap().len(), if last { 0 } else { 2 });
+            total += frame["reward"].as_f64().unwrap();
+        }
+        assert!((total - rollout["episode_return"].as_f64().unwrap()).abs() < 1e-5);
+        let (_, again) = post(&router, &uri, r#"{"seed":4}"#).await;
+        assert_eq!(again, rollout, "a rollout is deterministic per seed");
+
         // Bad previous actions are refused, naming the row.
         for (previous, field) in [
             (json!([[0.0, 0.0]]), "previous_actions"),

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::RlError;
-use crate::env::EnvKind;
+use crate::env::{EnvKind, Scene};
 use crate::expert::normalized_score;
 use crate::nets::Noise;
 use crate::policy::Policy;
@@ -40,6 +40,77 @@ pub fn evaluate(
     device: &Device,
 ) -> Result<Evaluation, RlError> {
     let _span = tracing::debug_span!("evaluate", env = kind.name(), episodes).entered();
+    let (returns, success) = run_episodes(policy, kind, episodes, seed, device, None)?;
+    let n = episodes as f32;
+    let mean = returns.iter().sum::<f32>() / n;
+    let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f32>() / n).sqrt();
+    Ok(Evaluation {
+        episodes,
+        return_mean: mean,
+        return_std: std,
+        success_rate: success.iter().filter(|&&s| s).count() as f32 / n,
+        normalized_score: normalized_score(kind, mean),
+    })
+}
+
+/// One step of a recorded episode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// The observation.
+    pub observation: Vec<f32>,
+    /// What a viewer draws ([`crate::Env::scene`]; `None` for non-plane environments).
+    pub scene: Option<Scene>,
+    /// The action taken from here (empty in the last frame).
+    pub action: Vec<f32>,
+    /// The reward of the step that led here (0 in the first frame).
+    pub reward: f32,
+}
+
+/// A recorded episode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// The environment.
+    pub env: EnvKind,
+    /// The reset seed.
+    pub seed: u64,
+    /// The states from the reset to the end, one per step plus the first.
+    pub frames: Vec<Frame>,
+    /// The episode's return.
+    pub episode_return: f32,
+    /// Whether it succeeded.
+    pub success: bool,
+}
+
+/// Runs one episode of `kind` from reset seed `seed` with `policy`, exactly as [`evaluate`]
+/// runs its first one, and records every step.
+pub fn rollout(
+    policy: &Policy,
+    kind: EnvKind,
+    seed: u64,
+    device: &Device,
+) -> Result<Rollout, RlError> {
+    let _span = tracing::debug_span!("rollout", env = kind.name(), seed).entered();
+    let mut frames = Vec::new();
+    let (returns, success) = run_episodes(policy, kind, 1, seed, device, Some(&mut frames))?;
+    Ok(Rollout {
+        env: kind,
+        seed,
+        frames,
+        episode_return: returns[0],
+        success: success[0],
+    })
+}
+
+/// Steps `episodes` episodes together; returns each one's return and success, and records the
+/// first one's frames into `frames`.
+fn run_episodes(
+    policy: &Policy,
+    kind: EnvKind,
+    episodes: usize,
+    seed: u64,
+    device: &Device,
+    mut frames: Option<&mut Vec<Frame>>,
+) -> Result<(Vec<f32>, Vec<bool>), RlError> {
     if episodes == 0 {
         return Err(RlError::Invalid {
             field: "episodes",
@@ -66,6 +137,14 @@ pub fn evaluate(
             field: "policy actions",
             expected: act_dim,
             got: policy.act_dim(),
+        });
+    }
+    if let Some(frames) = frames.as_deref_mut() {
+        frames.push(Frame {
+            observation: observations[0].clone(),
+            scene: envs[0].scene(),
+            action: Vec::new(),
+            reward: 0.0,
         });
     }
     let mut noise = Noise::new(seed ^ 0x5EED_E7A1, device);
@@ -100,6 +179,17 @@ pub fn evaluate(
                 });
             };
             let step = envs[i].step(&action)?;
+            if let (0, Some(frames)) = (i, frames.as_deref_mut()) {
+                if let Some(last) = frames.last_mut() {
+                    last.action.clone_from(&action);
+                }
+                frames.push(Frame {
+                    observation: step.observation.clone(),
+                    scene: envs[0].scene(),
+                    action: Vec::new(),
+                    reward: step.reward,
+                });
+            }
             previous[i] = action;
             returns[i] += step.reward;
             success[i] |= step.success;
@@ -110,14 +200,5 @@ pub fn evaluate(
         }
         active = still;
     }
-    let n = episodes as f32;
-    let mean = returns.iter().sum::<f32>() / n;
-    let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f32>() / n).sqrt();
-    Ok(Evaluation {
-        episodes,
-        return_mean: mean,
-        return_std: std,
-        success_rate: success.iter().filter(|&&s| s).count() as f32 / n,
-        normalized_score: normalized_score(kind, mean),
-    })
+    Ok((returns, success))
 }

@@ -32,9 +32,9 @@ pub mod train;
 
 pub use algo::{Agent, AgentConfig, Algorithm};
 pub use dataset::{Dataset, Quality, Transition};
-pub use env::{Env, EnvKind, Space, Step};
+pub use env::{Disc, Env, EnvKind, Scene, Space, Step};
 pub use error::RlError;
-pub use eval::{Evaluation, evaluate};
+pub use eval::{Evaluation, Frame, Rollout, evaluate, rollout};
 pub use online::train_online;
 pub use policy::Policy;
 pub use train::{TrainReport, TrainSettings, train_offline};

@@ -32,6 +32,7 @@ use utoipa::OpenApi;
         crate::agents::act_stream,
         crate::agents::observe,
         crate::agents::evaluate,
+        crate::agents::rollout,
         crate::agents::save,
     ),
     components(schemas(

@@ -64,6 +64,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(web::index))
         .route("/app.js", get(web::app))
         .route("/style.css", get(web::style))
+        .route("/agents", get(web::agents))
+        .route("/agents.js", get(web::agents_app))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), track))

@@ -79,6 +79,45 @@ pub trait Env: Send {
     /// Applies `action` (clipped into the action box; its length must be the action
     /// dimension). Stepping past the end of an episode is an error.
     fn step(&mut self, action: &[f32]) -> Result<Step, RlError>;
+    /// What a viewer draws of the current state (plane environments; `None` for the others).
+    fn scene(&self) -> Option<Scene> {
+        None
+    }
+}
+
+/// A picture of a plane environment's state, in metres: what the agent visualizer draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scene {
+    /// The workspace [x_min, y_min, x_max, y_max].
+    pub bounds: [f32; 4],
+    /// Wall boxes [x_min, y_min, x_max, y_max].
+    pub walls: Vec<[f32; 4]>,
+    /// Round bodies, the learner first.
+    pub bodies: Vec<Disc>,
+    /// The learner's goal region.
+    pub goal: Disc,
+}
+
+/// A disc.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Disc {
+    /// Centre x (m).
+    pub x: f32,
+    /// Centre y (m).
+    pub y: f32,
+    /// Radius (m).
+    pub r: f32,
+}
+
+impl Disc {
+    /// The disc of radius `r` around `p`.
+    pub fn at(p: [f64; 2], r: f64) -> Self {
+        Self {
+            x: p[0] as f32,
+            y: p[1] as f32,
+            r: r as f32,
+        }
+    }
 }
 
 /// The environments, by registry name.

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Env, Space, Step, burn_environment, clip_action};
+use super::{Disc, Env, Scene, Space, Step, burn_environment, clip_action};
 use crate::RlError;
 
 /// Cells per side; cells are 1 m squares, so the maze spans [0, 5]^2 m.
@@ -239,6 +239,22 @@ impl Env for PointMaze {
             .flatten()
             .map(|&x| x as f32)
             .collect()
+    }
+
+    fn scene(&self) -> Option<Scene> {
+        let n = SIZE as f32;
+        let walls = (0..SIZE)
+            .flat_map(|r| (0..SIZE).map(move |c| (c, r)))
+            .filter(|&(c, r)| !is_free(c as i64, r as i64))
+            .map(|(c, r)| [c as f32, r as f32, c as f32 + 1.0, r as f32 + 1.0])
+            .collect();
+        Some(Scene {
+            bounds: [0.0, 0.0, n, n],
+            walls,
+            // A point mass, drawn as a small disc.
+            bodies: vec![Disc::at(self.position, 0.1)],
+            goal: Disc::at(self.goal, GOAL_RADIUS),
+        })
     }
 
     fn step(&mut self, action: &[f32]) -> Result<Step, RlError> {

@@ -6,7 +6,7 @@ use flowopt_baselines::{OrcaAgent, orca_velocities};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Env, Space, Step, burn_environment, clip_action};
+use super::{Disc, Env, Scene, Space, Step, burn_environment, clip_action};
 use crate::RlError;
 
 /// Robots, the learner (index 0) included.
@@ -217,6 +217,20 @@ impl Env for SwarmNav {
             obs.extend([q[0] - p[0], q[1] - p[1], w[0] - v[0], w[1] - v[1]]);
         }
         obs.into_iter().map(|x| x as f32).collect()
+    }
+
+    fn scene(&self) -> Option<Scene> {
+        let h = HALF as f32;
+        Some(Scene {
+            bounds: [-h, -h, h, h],
+            walls: Vec::new(),
+            bodies: self
+                .positions
+                .iter()
+                .map(|&p| Disc::at(p, RADIUS))
+                .collect(),
+            goal: Disc::at(self.goals[0], GOAL_RADIUS),
+        })
     }
 
     fn step(&mut self, action: &[f32]) -> Result<Step, RlError> {

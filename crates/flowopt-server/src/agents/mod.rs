@@ -47,6 +47,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v1/agents/{id}/act/stream", post(act_stream))
         .route("/v1/agents/{id}/observe", post(observe))
         .route("/v1/agents/{id}/evaluate", post(evaluate))
+        .route("/v1/agents/{id}/rollout", post(rollout))
         .route("/v1/agents/{id}/save", post(save))
 }
 
@@ -704,6 +705,52 @@ pub async fn evaluate(
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(evaluation.into()))
+}
+
+/// One episode of the agent's built-in environment, every step recorded (the agent
+/// visualizer at `/agents` draws it).
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{id}/rollout",
+    params(("id" = String, Path, description = "agent id")),
+    request_body = RolloutRequest,
+    responses(
+        (status = 200, body = RolloutBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "No built-in environment", body = ErrorBody),
+    ),
+    tag = "agents"
+)]
+pub async fn rollout(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RolloutBody>, ApiError> {
+    let slot = state.agents.get(&id)?;
+    let request: RolloutRequest = match &body {
+        Ok(bytes) if bytes.is_empty() => RolloutRequest::default(),
+        _ => parse(&state, &headers, body, "rollout")?,
+    };
+    let kind = read(&slot.meta).env.ok_or_else(|| {
+        ApiError::invalid("env", "the agent has no built-in environment to act in")
+    })?;
+    let device = state.agents.device.clone();
+    let seed = request.seed.unwrap_or(0);
+    let rollout = tokio::task::spawn_blocking(move || {
+        let policy = read(&slot.policy).clone();
+        flowopt_rl::rollout(&policy, kind, seed, &device)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(RolloutBody {
+        env: kind.name().to_string(),
+        seed,
+        frames: rollout.frames,
+        episode_return: rollout.episode_return,
+        success: rollout.success,
+    }))
 }
 
 /// Saves the agent as a checkpoint of the agents folder (`flowopt serve --agents DIR`).

@@ -314,6 +314,32 @@ pub struct EvaluateRequest {
     pub seed: Option<u64>,
 }
 
+/// `POST /v1/agents/{id}/rollout`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutRequest {
+    /// Reset seed of the episode (default 0).
+    pub seed: Option<u64>,
+}
+
+/// One recorded episode, for the agent visualizer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RolloutBody {
+    /// The environment.
+    pub env: String,
+    /// The reset seed.
+    pub seed: u64,
+    /// Every state from the reset to the end: `observation`, `scene` (for `point-maze` and
+    /// `swarm-nav`: `bounds`, `walls`, `bodies` (learner first) and `goal`, in metres),
+    /// `action` taken from it and `reward` of the step that led to it.
+    #[schema(value_type = Vec<Object>)]
+    pub frames: Vec<flowopt_rl::Frame>,
+    /// The episode's return.
+    pub episode_return: f32,
+    /// Whether it succeeded.
+    pub success: bool,
+}
+
 /// `POST /v1/agents/{id}/save` and `POST /v1/agents/load`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
