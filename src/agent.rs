@@ -271,6 +271,7 @@ fn export(runs: &[std::path::PathBuf], which: &str, out: &Path) -> Result<ExitCo
         act_dim: spec.act_dim,
         config: report.config.clone(),
         updates,
+        fpmd: None,
         note: format!(
             "{which} policy of {} on {} (seed {}, update {updates} of {}, batch {}): return \
              {:.1} ± {:.1}, success {:.0}%, normalized score {:.1} on {} {episodes_kind} episodes",

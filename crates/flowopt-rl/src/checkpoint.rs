@@ -10,6 +10,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::RlError;
+use crate::algo::fpmd::FpmdState;
 use crate::algo::{Agent, AgentConfig, Algorithm};
 use crate::env::EnvKind;
 use crate::policy::{Policy, PolicySpec};
@@ -32,6 +33,9 @@ pub struct CheckpointMeta {
     /// Where it comes from (dataset, seed, evaluation), free text.
     #[serde(default)]
     pub note: String,
+    /// FPMD's state besides its networks (whole-agent checkpoints of `fpmd-r`/`fpmd-m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fpmd: Option<FpmdState>,
 }
 
 /// A loaded checkpoint.
@@ -62,6 +66,7 @@ pub fn save_agent(
         config: agent.config().clone(),
         updates: agent.updates(),
         note: note.to_string(),
+        fpmd: agent.fpmd_state().cloned(),
     };
     save_policy(dir, &agent.policy(), &agent.policy_spec(), &meta)?;
     agent.save(&dir.join("agent"))
@@ -120,6 +125,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<Checkpoint, RlError> {
         )?;
         agent.load(&dir.join("agent"))?;
         agent.resume_at(meta.updates);
+        if let Some(state) = &meta.fpmd {
+            agent.set_fpmd_state(state.clone());
+        }
         Some(agent)
     } else {
         None
@@ -168,6 +176,32 @@ mod tests {
         let policy_only = load(&dir, &device).unwrap();
         assert!(policy_only.agent.is_none());
         assert_eq!(act(&agent.policy()), act(&policy_only.policy));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fpmd_resumes_with_its_running_std_and_exploration_alpha() {
+        let device = Device::flex();
+        let config = AgentConfig {
+            hidden: vec![16],
+            particles: 4,
+            ..AgentConfig::default()
+        };
+        let mut agent = Agent::new(Algorithm::FpmdR, config, 3, 1, 7, &device).unwrap();
+        let fresh = agent.fpmd_state().cloned().unwrap();
+        let data = crate::Dataset::collect(EnvKind::Pendulum, crate::Quality::Noisy, 1, 0).unwrap();
+        let train = agent.training_device();
+        let batch = crate::train::batch_of(&data, &[0, 5, 9, 11], &train);
+        for _ in 0..4 {
+            agent.update(&batch, &mut Noise::new(1, &train)).unwrap();
+        }
+        let state = agent.fpmd_state().cloned().unwrap();
+        assert_ne!(state, fresh, "the updates moved FPMD's state");
+        let dir = std::env::temp_dir().join(format!("flowopt-ckpt-fpmd-{}", std::process::id()));
+        save_agent(&dir, &agent, Some(EnvKind::Pendulum), "test").unwrap();
+        let resumed = load(&dir, &device).unwrap().agent.unwrap();
+        assert_eq!(resumed.fpmd_state(), Some(&state));
+        assert_eq!(resumed.explore_std(), agent.explore_std());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -40,13 +40,14 @@ const MAX_EXPONENT: f32 = 60.0;
 const ALPHA_EVERY: usize = 250;
 const ALPHA_LR: f32 = 7e-3;
 
-/// The state FPMD keeps besides its networks.
-#[derive(Debug, Clone, PartialEq)]
+/// The state FPMD keeps besides its networks (saved in a checkpoint's `meta.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FpmdState {
     /// EMA of the batch std of min_k Q (the weight's scale), from 1.
     pub running_std: f32,
     /// log alpha (exploration noise scale alpha * noise_scale).
     pub log_alpha: f32,
+    /// Adam's first and second moments and step count for log alpha.
     adam: [f32; 3],
 }
 

@@ -785,6 +785,17 @@ impl Agent {
         }
     }
 
+    /// FPMD's state besides its networks (running std of Q, alpha and its Adam moments);
+    /// `None` for the other algorithms.
+    pub fn fpmd_state(&self) -> Option<&fpmd::FpmdState> {
+        matches!(self.algorithm, Algorithm::FpmdR | Algorithm::FpmdM).then_some(&self.fpmd)
+    }
+
+    /// Restores FPMD's state saved from [`Self::fpmd_state`].
+    pub fn set_fpmd_state(&mut self, state: fpmd::FpmdState) {
+        self.fpmd = state;
+    }
+
     /// Sets the count of updates made, for an agent loaded from a checkpoint (SWFP acts with
     /// its blocks, and FPMD/SWFP schedule their steps, by this count).
     pub fn resume_at(&mut self, updates: usize) {

@@ -177,7 +177,7 @@ pub async fn create(
         (None, false) => None,
     };
     let device = state.agents.device.clone();
-    let agent = tokio::task::spawn_blocking(move || {
+    let agent = blocking(move || {
         let mut agent = Agent::new(algorithm, config, obs_dim, act_dim, request.seed, &device)
             .map_err(|e| rl(e, "config"))?;
         if let Some(policy) = &pretrained {
@@ -185,8 +185,7 @@ pub async fn create(
         }
         Ok::<_, ApiError>(agent)
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    .await??;
     let slot = state.agents.create(agent, env)?;
     tracing::info!(agent = %slot.id, algorithm = algorithm.name(), "created agent");
     Ok((StatusCode::CREATED, Json(slot.info())))
@@ -212,9 +211,7 @@ pub async fn load(
 ) -> Result<(StatusCode, Json<AgentInfo>), ApiError> {
     let request: CheckpointRequest = parse(&state, &headers, body, "checkpoint")?;
     let store = state.clone();
-    let slot = tokio::task::spawn_blocking(move || store.agents.load(&request.name))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let slot = blocking(move || store.agents.load(&request.name)).await??;
     Ok((StatusCode::CREATED, Json(slot.info())))
 }
 
@@ -360,12 +357,9 @@ pub async fn train(
                     format!("must be in 1..={max_episodes}"),
                 ));
             }
-            let data = tokio::task::spawn_blocking(move || {
-                Dataset::collect(kind, quality, episodes, seed)
-            })
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| rl(e, "dataset"))?;
+            let data = blocking(move || Dataset::collect(kind, quality, episodes, seed))
+                .await?
+                .map_err(|e| rl(e, "dataset"))?;
             (data, format!("{}-{}", kind.name(), quality.name()))
         }
         DatasetSource::Observed => (lock(&slot.buffer).clone(), "observed".to_string()),
@@ -451,7 +445,7 @@ pub async fn act(
         request.previous_actions,
     )?;
     let device = state.agents.device.clone();
-    let chunks = tokio::task::spawn_blocking(move || {
+    let chunks = blocking(move || {
         let policy = read(&slot.policy).clone();
         let run = |noise: &mut Noise| {
             policy.chunk(&observations, &previous, noise, &device, &mut |_, _| {
@@ -463,8 +457,7 @@ pub async fn act(
             None => run(&mut lock(&slot.noise)),
         }
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .await?
     .map_err(|e| rl(e, "observations"))?;
     let streams = chunks.iter().any(|c| c.len() > 1);
     let actions = chunks
@@ -475,6 +468,16 @@ pub async fn act(
         actions,
         chunks: streams.then_some(chunks),
     }))
+}
+
+/// Runs `work` on tokio's blocking pool (Burn calls and file I/O must not stall the async
+/// workers); a panic in it becomes a 500.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Rows of numbers (observations, actions).
@@ -697,12 +700,11 @@ pub async fn evaluate(
     }
     let device = state.agents.device.clone();
     let seed = request.seed.unwrap_or(0);
-    let evaluation = tokio::task::spawn_blocking(move || {
+    let evaluation = blocking(move || {
         let policy = read(&slot.policy).clone();
         flowopt_rl::evaluate(&policy, kind, episodes, seed, &device)
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .await?
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(evaluation.into()))
 }
@@ -737,12 +739,11 @@ pub async fn rollout(
     })?;
     let device = state.agents.device.clone();
     let seed = request.seed.unwrap_or(0);
-    let rollout = tokio::task::spawn_blocking(move || {
+    let rollout = blocking(move || {
         let policy = read(&slot.policy).clone();
         flowopt_rl::rollout(&policy, kind, seed, &device)
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .await?
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(RolloutBody {
         env: kind.name().to_string(),
@@ -777,9 +778,7 @@ pub async fn save(
     let request: CheckpointRequest = parse(&state, &headers, body, "checkpoint")?;
     let store = state.clone();
     let name = request.name.clone();
-    let trainable = tokio::task::spawn_blocking(move || store.agents.save(&slot, &name))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let trainable = blocking(move || store.agents.save(&slot, &name)).await??;
     Ok((
         StatusCode::CREATED,
         Json(CheckpointInfo {

@@ -216,6 +216,7 @@ impl AgentStore {
             config: agent.config().clone(),
             updates: 0,
             note: String::new(),
+            fpmd: None,
         };
         self.insert(
             id,
