@@ -2,6 +2,13 @@
 //! and sizes, each planned by every planner in one process (DESIGN.md section 9), one result row
 //! per (problem, planner), summarised per (scenario, robots, planner) with ratios to a
 //! reference planner on the problems both solved.
+//!
+//! A suite splits into shards ([`Shard`]) that run as separate processes or jobs (e.g. a
+//! Kubernetes Indexed Job); [`merge`] joins their rows, and [`write_plots`] draws the figures.
+
+mod plots;
+
+pub use plots::write_plots;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -45,6 +52,76 @@ pub fn cases(scenarios: &[Scenario], robots: &[usize], seeds: u64) -> Vec<Case> 
         }
     }
     out
+}
+
+/// Shard `index` of `count` (0-based, `--shard 2/4`): the cases whose position in the suite's
+/// order is `index` modulo `count`, so every planner of a problem runs in the same shard and
+/// the shards of a suite are disjoint and cover it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, 0..count.
+    pub index: usize,
+    /// Shards in all.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parsed = s
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+        match parsed {
+            Some((index, count)) if count >= 1 && index < count => Ok(Self { index, count }),
+            _ => Err(format!(
+                "`{s}`: expected I/N with 0 <= I < N, e.g. 0/4 (the Kubernetes job index first)"
+            )),
+        }
+    }
+}
+
+impl Shard {
+    /// The cases of `suite` that belong to this shard.
+    pub fn select(&self, suite: Vec<Case>) -> Vec<Case> {
+        suite
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.count == self.index)
+            .map(|(_, c)| c)
+            .collect()
+    }
+}
+
+/// The rows of several runs (e.g. the shards of one suite) as one run: each (planner, problem)
+/// once (the first seen), ordered by scenario, robots, seed and planner. Returns the rows and
+/// how many duplicates were dropped.
+pub fn merge(runs: Vec<Vec<Row>>) -> (Vec<Row>, usize) {
+    let mut seen = std::collections::HashSet::new();
+    let mut rows = Vec::new();
+    let mut duplicates = 0;
+    for row in runs.into_iter().flatten() {
+        if seen.insert((row.planner.clone(), row.case)) {
+            rows.push(row);
+        } else {
+            duplicates += 1;
+        }
+    }
+    rows.sort_by(|a, b| {
+        (
+            a.case.scenario.to_string(),
+            a.case.robots,
+            a.case.seed,
+            &a.planner,
+        )
+            .cmp(&(
+                b.case.scenario.to_string(),
+                b.case.robots,
+                b.case.seed,
+                &b.planner,
+            ))
+    });
+    (rows, duplicates)
 }
 
 /// One (problem, planner) result.

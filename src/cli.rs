@@ -250,7 +250,19 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct BenchArgs {
+    /// `merge`: join shard outputs.
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+    /// A suite file (JSON: any of `scenarios`, `robots`, `seeds`, `planners`, `limit`, which
+    /// override the options) or `standard` (the defaults: 5 families x N = 8, 16, 32 x 50 seeds).
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Run only shard I of N (0-based, e.g. `--shard 0/4`): every N-th problem of the suite,
+    /// all planners; `flowopt bench merge` joins the shards' outputs.
+    #[arg(long)]
+    pub shard: Option<flowopt::bench::Shard>,
     /// Scenario families (comma-separated).
     #[arg(
         long,
@@ -279,8 +291,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "scp")]
     pub reference: String,
     /// Output directory.
-    #[arg(short, long)]
-    pub out: PathBuf,
+    #[arg(short, long, required = true)]
+    pub out: Option<PathBuf>,
     /// Where tensor work runs: cpu (default) or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: flowopt::DeviceChoice,
@@ -291,6 +303,26 @@ pub struct BenchArgs {
     /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
     #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
     pub filter_samples: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Join the outputs of `flowopt bench --shard` runs (or any runs) into one: results.jsonl,
+    /// summary.json, report.md and the plots.
+    Merge(BenchMergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchMergeArgs {
+    /// The runs' output directories (each with a results.jsonl).
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The planner the ratios are taken against.
+    #[arg(long, default_value = "scp")]
+    pub reference: String,
+    /// Output directory.
+    #[arg(short, long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

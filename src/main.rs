@@ -205,8 +205,91 @@ async fn shutdown_signal() {
     }
 }
 
-fn bench(args: BenchArgs) -> Result<ExitCode> {
-    use flowopt::bench::{Row, cases, markdown, run_case, summarise};
+/// A suite file: any of these override `flowopt bench`'s options.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Suite {
+    scenarios: Option<Vec<String>>,
+    robots: Option<Vec<usize>>,
+    seeds: Option<u64>,
+    planners: Option<Vec<String>>,
+    limit: Option<String>,
+}
+
+/// The rows of a run's `results.jsonl` (none when the file does not exist).
+fn read_rows(results: &Path) -> Result<Vec<flowopt::bench::Row>> {
+    match fs::read_to_string(results) {
+        Ok(text) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("reading {}", results.display())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", results.display())),
+    }
+}
+
+/// summary.json, report.md and the plots of `rows` in `out`; prints the table.
+fn write_bench_outputs(rows: &[flowopt::bench::Row], out: &Path, reference: &str) -> Result<()> {
+    use flowopt::bench::{markdown, summarise, write_plots};
+    let summary = summarise(rows, reference);
+    fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
+    let table = markdown(&summary, reference);
+    fs::write(out.join("report.md"), &table)?;
+    write_plots(rows, out).context("drawing the plots")?;
+    print!("{table}");
+    Ok(())
+}
+
+fn bench_merge(args: cli::BenchMergeArgs) -> Result<ExitCode> {
+    let runs = args
+        .runs
+        .iter()
+        .map(|dir| {
+            let path = dir.join("results.jsonl");
+            if !path.is_file() {
+                bail!("{}: no results.jsonl", dir.display());
+            }
+            read_rows(&path)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (rows, duplicates) = flowopt::bench::merge(runs);
+    if duplicates > 0 {
+        eprintln!("{duplicates} duplicate (planner, problem) rows dropped (the first kept)");
+    }
+    fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut text = String::new();
+    for row in &rows {
+        text += &serde_json::to_string(row)?;
+        text.push('\n');
+    }
+    fs::write(args.out.join("results.jsonl"), text)?;
+    write_bench_outputs(&rows, &args.out, &args.reference)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(mut args: BenchArgs) -> Result<ExitCode> {
+    use flowopt::bench::{cases, run_case};
+    if let Some(cli::BenchCommand::Merge(merge)) = args.command {
+        return bench_merge(merge);
+    }
+    let out = args.out.clone().context("--out is required")?;
+    match args.suite.as_deref() {
+        None | Some("standard") => {}
+        Some(file) => {
+            let text = fs::read_to_string(file).with_context(|| format!("reading suite {file}"))?;
+            let suite: Suite = InputError::parse_json(&text, "suite")?;
+            args.scenarios = suite.scenarios.unwrap_or(args.scenarios);
+            args.robots = suite.robots.unwrap_or(args.robots);
+            args.seeds = suite.seeds.unwrap_or(args.seeds);
+            args.planners = suite.planners.unwrap_or(args.planners);
+            args.limit = suite.limit.unwrap_or(args.limit);
+        }
+    }
     let scenarios = parse_scenarios(&args.scenarios)?;
     let (robots, planners) = (args.robots, args.planners);
     // `planner:robots=seeds` limits.
@@ -250,21 +333,17 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
                 .with_context(|| format!("loading planner `{name}`"))
         })
         .collect::<Result<Vec<_>>>()?;
-    fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let results = args.out.join("results.jsonl");
-    let mut rows: Vec<Row> = match fs::read_to_string(&results) {
-        Ok(text) => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("reading {}", results.display()))?,
-        Err(_) => Vec::new(),
-    };
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let results = out.join("results.jsonl");
+    let mut rows = read_rows(&results)?;
     let done: std::collections::HashSet<(String, flowopt::bench::Case)> =
         rows.iter().map(|r| (r.planner.clone(), r.case)).collect();
     let mut work = Vec::new();
-    for case in cases(&scenarios, &robots, args.seeds) {
+    let mut suite = cases(&scenarios, &robots, args.seeds);
+    if let Some(shard) = args.shard {
+        suite = shard.select(suite);
+    }
+    for case in suite {
         for (name, planner) in planners.iter().zip(&built) {
             let limit = limits.get(&(name.clone(), case.robots)).copied();
             if limit.is_some_and(|l| case.seed >= l) || done.contains(&(name.clone(), case)) {
@@ -298,14 +377,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish();
-    let summary = summarise(&rows, &args.reference);
-    fs::write(
-        args.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary)? + "\n",
-    )?;
-    let table = markdown(&summary, &args.reference);
-    fs::write(args.out.join("report.md"), &table)?;
-    print!("{table}");
+    write_bench_outputs(&rows, &out, &args.reference)?;
     Ok(ExitCode::SUCCESS)
 }
 

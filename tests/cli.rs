@@ -678,6 +678,111 @@ fn bench_writes_rows_summary_and_report_and_resumes() {
 }
 
 #[test]
+fn bench_shards_merge_to_the_unsharded_run_with_report_and_plots() {
+    let dir = std::env::temp_dir().join(format!("flowopt-cli-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let suite = dir.join("suite.json");
+    std::fs::write(
+        &suite,
+        r#"{"scenarios": ["circle", "obstacles"], "robots": [3, 4], "seeds": 3,
+            "planners": ["straight", "orca"]}"#,
+    )
+    .unwrap();
+    let run = |extra: &[&str], out: &str| {
+        let output = flowopt()
+            .arg("bench")
+            .arg("--suite")
+            .arg(&suite)
+            .args(["--reference", "orca"])
+            .args(extra)
+            .arg("--out")
+            .arg(dir.join(out))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&[], "all");
+    for shard in ["0/3", "1/3", "2/3"] {
+        run(&["--shard", shard], &format!("shard{}", &shard[..1]));
+    }
+    let merged = flowopt()
+        .args(["bench", "merge", "--reference", "orca", "-o"])
+        .arg(dir.join("merged"))
+        .args((0..3).map(|i| dir.join(format!("shard{i}"))))
+        .output()
+        .unwrap();
+    assert!(
+        merged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    // Everything but the timings, in one order.
+    let rows = |run: &str| -> Vec<Value> {
+        let mut rows: Vec<Value> = std::fs::read_to_string(dir.join(run).join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("ms");
+                v
+            })
+            .collect();
+        rows.sort_by_key(|v| v.to_string());
+        rows
+    };
+    let all = rows("all");
+    // 2 scenarios x 2 sizes x 3 seeds x 2 planners, every planner on every problem.
+    assert_eq!(all.len(), 24);
+    for planner in ["straight", "orca"] {
+        assert_eq!(all.iter().filter(|r| r["planner"] == planner).count(), 12);
+    }
+    let shards: Vec<usize> = (0..3).map(|i| rows(&format!("shard{i}")).len()).collect();
+    assert_eq!(
+        shards,
+        vec![8, 8, 8],
+        "disjoint shards of 4 problems x 2 planners"
+    );
+    assert_eq!(rows("merged"), all);
+    let summary = |run: &str| -> Vec<Value> {
+        let mut s: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(run).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        for v in &mut s {
+            for timing in ["p50_ms", "p95_ms", "speedup"] {
+                v.as_object_mut().unwrap().remove(timing);
+            }
+        }
+        s
+    };
+    assert_eq!(summary("merged"), summary("all"));
+    for run in ["all", "merged"] {
+        let report = std::fs::read_to_string(dir.join(run).join("report.md")).unwrap();
+        assert!(report.contains("| obstacles | 4 | orca | 3 |"), "{report}");
+        for plot in ["latency.svg", "success.svg", "smoothness.svg"] {
+            let svg = std::fs::read_to_string(dir.join(run).join(plot)).unwrap();
+            assert!(
+                svg.starts_with("<svg") && svg.contains("orca") && svg.contains("straight"),
+                "{plot}"
+            );
+        }
+    }
+    // A bad shard names the option.
+    let out = flowopt()
+        .args(["bench", "--shard", "3/3", "--out"])
+        .arg(dir.join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--shard"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn agent_dataset_train_eval_and_summary_work_end_to_end() {
     let dir = std::env::temp_dir().join(format!("flowopt-agent-{}", std::process::id()));
     let data = dir.join("data/point-maze-noisy.npz");
