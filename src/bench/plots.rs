@@ -17,6 +17,8 @@ struct Figure {
     title: &'static str,
     y: &'static str,
     log: bool,
+    /// Where the legend goes (away from the lines).
+    legend: SeriesLabelPosition,
     value: fn(&[&Row]) -> Option<f64>,
 }
 
@@ -40,6 +42,7 @@ const FIGURES: [Figure; 3] = [
         title: "Median planning time vs robots (all scenarios)",
         y: "p50 ms",
         log: true,
+        legend: SeriesLabelPosition::UpperLeft,
         value: |rows| median(rows.iter().map(|r| r.ms).collect()),
     },
     Figure {
@@ -47,6 +50,7 @@ const FIGURES: [Figure; 3] = [
         title: "Success rate vs robots (all scenarios)",
         y: "feasible %",
         log: false,
+        legend: SeriesLabelPosition::LowerLeft,
         value: |rows| {
             Some(100.0 * rows.iter().filter(|r| r.feasible).count() as f64 / rows.len() as f64)
         },
@@ -56,6 +60,7 @@ const FIGURES: [Figure; 3] = [
         title: "Median smoothness of feasible plans vs robots (all scenarios)",
         y: "integrated squared acceleration",
         log: true,
+        legend: SeriesLabelPosition::UpperLeft,
         value: |rows| {
             median(
                 rows.iter()
@@ -138,10 +143,10 @@ pub fn write_plots(rows: &[Row], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 (ymin * 0.8, ymax * 1.25)
             };
             let mut chart = builder.build_cartesian_2d(x, (a..b).log_scale())?;
-            draw_lines(&mut chart, &lines, figure.y)?;
+            draw_lines(&mut chart, &lines, figure)?;
         } else {
             let mut chart = builder.build_cartesian_2d(x, 0.0..105.0)?;
-            draw_lines(&mut chart, &lines, figure.y)?;
+            draw_lines(&mut chart, &lines, figure)?;
         }
         root.present()?;
         drop(root);
@@ -154,7 +159,7 @@ pub fn write_plots(rows: &[Row], dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 fn draw_lines<'a, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
     lines: &[(&String, Vec<(f64, f64)>)],
-    y_desc: &str,
+    figure: &Figure,
 ) -> anyhow::Result<()>
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -162,7 +167,7 @@ where
     chart
         .configure_mesh()
         .x_desc("robots")
-        .y_desc(y_desc)
+        .y_desc(figure.y)
         .draw()?;
     for (i, (planner, points)) in lines.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
@@ -174,6 +179,7 @@ where
     }
     chart
         .configure_series_labels()
+        .position(figure.legend.clone())
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()?;
