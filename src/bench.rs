@@ -5,10 +5,13 @@
 //!
 //! A suite splits into shards ([`Shard`]) that run as separate processes or jobs (e.g. a
 //! Kubernetes Indexed Job); [`merge`] joins their rows, and [`write_plots`] draws the figures.
+//! [`measure`] times batched planning (`flowopt bench throughput`).
 
 mod plots;
+mod throughput;
 
 pub use plots::write_plots;
+pub use throughput::{Throughput, measure, throughput_markdown};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -310,6 +310,34 @@ pub enum BenchCommand {
     /// Join the outputs of `flowopt bench --shard` runs (or any runs) into one: results.jsonl,
     /// summary.json, report.md and the plots.
     Merge(BenchMergeArgs),
+    /// Batched throughput: problems/s when B problems go through one `plan_batch` call, for
+    /// each batch size B. Writes OUT/throughput.{json,md}.
+    Throughput(BenchThroughputArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchThroughputArgs {
+    /// Planners (comma-separated; the batched ones are `flowopt` and `filter`).
+    #[arg(long, value_delimiter = ',', default_value = "flowopt,filter")]
+    pub planners: Vec<String>,
+    /// Scenario family of the problems.
+    #[arg(long, default_value = "circle")]
+    pub scenario: String,
+    /// Robots per problem.
+    #[arg(long, default_value_t = 16)]
+    pub robots: usize,
+    /// Batch sizes (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64")]
+    pub batches: Vec<usize>,
+    /// Timed calls per batch size (the median is reported), after one warm-up call.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Where tensor work runs: cpu (default) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: flowopt::DeviceChoice,
+    /// Output directory.
+    #[arg(short, long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -272,10 +272,55 @@ fn bench_merge(args: cli::BenchMergeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn bench_throughput(args: cli::BenchThroughputArgs) -> Result<ExitCode> {
+    let scenario: Scenario = args.scenario.parse()?;
+    if args.batches.iter().any(|&b| b == 0) {
+        return Err(InputError::new(
+            flowopt::core::ErrorKind::OutOfRange,
+            "batches",
+            "batch sizes must be >= 1",
+        )
+        .into());
+    }
+    let options = flowopt::PlannerOptions {
+        device: args.device,
+        ..Default::default()
+    };
+    fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut rows = Vec::new();
+    let bar = indicatif::ProgressBar::new((args.planners.len() * args.batches.len()) as u64);
+    for name in &args.planners {
+        let planner = flowopt::planner_by_name(name, &options)
+            .with_context(|| format!("loading planner `{name}`"))?;
+        for &batch in &args.batches {
+            bar.set_message(format!("{name} batch {batch}"));
+            rows.push(flowopt::bench::measure(
+                planner.as_ref(),
+                scenario,
+                args.robots,
+                batch,
+                args.repeats,
+            )?);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    fs::write(
+        args.out.join("throughput.json"),
+        serde_json::to_string_pretty(&rows)? + "\n",
+    )?;
+    let table = flowopt::bench::throughput_markdown(&rows);
+    fs::write(args.out.join("throughput.md"), &table)?;
+    print!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn bench(mut args: BenchArgs) -> Result<ExitCode> {
     use flowopt::bench::{cases, run_case};
-    if let Some(cli::BenchCommand::Merge(merge)) = args.command {
-        return bench_merge(merge);
+    match args.command {
+        Some(cli::BenchCommand::Merge(merge)) => return bench_merge(merge),
+        Some(cli::BenchCommand::Throughput(throughput)) => return bench_throughput(throughput),
+        None => {}
     }
     let out = args.out.clone().context("--out is required")?;
     match args.suite.as_deref() {

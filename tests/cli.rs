@@ -914,3 +914,63 @@ fn agent_dataset_train_eval_and_summary_work_end_to_end() {
     assert!(String::from_utf8_lossy(&wrong_env.stderr).contains("dataset"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bench_throughput_times_every_planner_at_every_batch_size() {
+    let dir = std::env::temp_dir().join(format!("flowopt-cli-throughput-{}", std::process::id()));
+    let out = flowopt()
+        .args([
+            "bench",
+            "throughput",
+            "--planners",
+            "filter,straight",
+            "--robots",
+            "4",
+        ])
+        .args(["--batches", "1,3", "--repeats", "1", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("throughput.json")).unwrap())
+            .unwrap();
+    let got: Vec<(String, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["planner"].as_str().unwrap().to_string(),
+                r["batch"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("filter", 1),
+            ("filter", 3),
+            ("straight", 1),
+            ("straight", 3)
+        ]
+        .map(|(p, b)| (p.to_string(), b))
+    );
+    for r in &rows {
+        let rate = r["problems_per_s"].as_f64().unwrap();
+        let ms = r["batch_ms"].as_f64().unwrap();
+        assert!(rate > 0.0 && ms > 0.0, "{r}");
+        assert!(
+            (rate * ms / 1e3 - r["batch"].as_f64().unwrap()).abs() < 1e-6,
+            "{r}"
+        );
+    }
+    // The filter solves these small circles; straight lines cross.
+    assert_eq!(rows[1]["feasible"], 1.0);
+    assert_eq!(rows[3]["feasible"], 0.0);
+    let table = std::fs::read_to_string(dir.join("throughput.md")).unwrap();
+    assert!(table.contains("| filter | 3 |"), "{table}");
+    std::fs::remove_dir_all(&dir).ok();
+}
