@@ -274,7 +274,7 @@ fn bench_merge(args: cli::BenchMergeArgs) -> Result<ExitCode> {
 
 fn bench_throughput(args: cli::BenchThroughputArgs) -> Result<ExitCode> {
     let scenario: Scenario = args.scenario.parse()?;
-    if args.batches.iter().any(|&b| b == 0) {
+    if args.batches.contains(&0) {
         return Err(InputError::new(
             flowopt::core::ErrorKind::OutOfRange,
             "batches",
