@@ -240,11 +240,9 @@ impl Policy {
             PolicyNet::Streaming(v) => {
                 let how = Streaming {
                     execute: 1,
-                    ..self.chunking.unwrap_or(Streaming {
-                        horizon: 1,
-                        execute: 1,
-                        substeps: self.steps,
-                    })
+                    ..self
+                        .chunking
+                        .unwrap_or_else(|| unreachable!("streaming policies carry their chunking"))
                 };
                 let mut first = None;
                 stream(v, obs, z.zeros_like(), how, &mut |_, a| {
@@ -292,7 +290,8 @@ impl Policy {
     /// integrated from `previous` (each row's last action; zeros at an episode's start), calling
     /// `on_action(k, actions)` with the k-th action of every row as soon as it is integrated
     /// (stop early with `ControlFlow::Break`); every other policy gives one action per row
-    /// (`previous` unused). Returns the actions emitted, per observation.
+    /// (`previous` unused). A streaming chunk is deterministic (`noise` unused). Returns the
+    /// actions emitted, per observation.
     pub fn chunk(
         &self,
         observations: &[Vec<f32>],
