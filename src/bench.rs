@@ -5,12 +5,15 @@
 //!
 //! A suite splits into shards ([`Shard`]) that run as separate processes or jobs (e.g. a
 //! Kubernetes Indexed Job); [`merge`] joins their rows, and [`write_plots`] draws the figures.
-//! [`measure`] times batched planning (`flowopt bench throughput`).
+//! [`measure`] times batched planning (`flowopt bench throughput`); [`roofline`] compares the
+//! generator's achieved FLOP/s with the backend's matrix-multiply rate.
 
 mod plots;
+mod roofline;
 mod throughput;
 
 pub use plots::write_plots;
+pub use roofline::{Roofline, matmul_peak, roofline};
 pub use throughput::{Throughput, measure, throughput_markdown};
 
 use std::collections::BTreeMap;

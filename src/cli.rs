@@ -313,6 +313,31 @@ pub enum BenchCommand {
     /// Batched throughput: problems/s when B problems go through one `plan_batch` call, for
     /// each batch size B. Writes OUT/throughput.{json,md}.
     Throughput(BenchThroughputArgs),
+    /// Roofline: the generator's achieved FLOP/s while sampling, as a fraction of the same
+    /// backend's measured matrix-multiply rate. Writes OUT/roofline.json.
+    Roofline(BenchRooflineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRooflineArgs {
+    /// Robots of the sampled (circle) problem.
+    #[arg(long, default_value_t = 16)]
+    pub robots: usize,
+    /// Candidates per sampling.
+    #[arg(long, default_value_t = 8)]
+    pub candidates: usize,
+    /// Euler steps per sampling.
+    #[arg(long, default_value_t = 4)]
+    pub steps: usize,
+    /// Timed repeats (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Where tensor work runs: cpu (default) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    pub device: flowopt::DeviceChoice,
+    /// Output directory.
+    #[arg(short, long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

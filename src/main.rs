@@ -272,6 +272,43 @@ fn bench_merge(args: cli::BenchMergeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn bench_roofline(args: cli::BenchRooflineArgs) -> Result<ExitCode> {
+    if args.robots == 0 || args.candidates == 0 || args.steps == 0 {
+        return Err(InputError::new(
+            flowopt::core::ErrorKind::OutOfRange,
+            "robots",
+            "robots, candidates and steps must be >= 1",
+        )
+        .into());
+    }
+    let r = flowopt::bench::roofline(
+        &args.device.device(),
+        args.robots,
+        args.candidates,
+        args.steps,
+        args.repeats,
+    )?;
+    fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    fs::write(
+        args.out.join("roofline.json"),
+        serde_json::to_string_pretty(&r)? + "\n",
+    )?;
+    println!(
+        "matmul peak {:.1} GFLOP/s (n = {}); generator sampling (N = {}, K = {}, S = {}): \
+         {:.3} GFLOP in {:.1} ms = {:.2} GFLOP/s, {:.1}% of the peak",
+        r.matmul_gflops,
+        r.matmul_size,
+        r.robots,
+        r.candidates,
+        r.steps,
+        r.sample_gflop,
+        r.sample_ms,
+        r.sample_gflops,
+        100.0 * r.fraction
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn bench_throughput(args: cli::BenchThroughputArgs) -> Result<ExitCode> {
     let scenario: Scenario = args.scenario.parse()?;
     if args.batches.contains(&0) {
@@ -320,6 +357,7 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
     match args.command {
         Some(cli::BenchCommand::Merge(merge)) => return bench_merge(merge),
         Some(cli::BenchCommand::Throughput(throughput)) => return bench_throughput(throughput),
+        Some(cli::BenchCommand::Roofline(roofline)) => return bench_roofline(roofline),
         None => {}
     }
     let out = args.out.clone().context("--out is required")?;

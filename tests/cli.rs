@@ -974,3 +974,36 @@ fn bench_throughput_times_every_planner_at_every_batch_size() {
     assert!(table.contains("| filter | 3 |"), "{table}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn bench_roofline_reports_a_fraction_of_the_measured_matmul_rate() {
+    let dir = std::env::temp_dir().join(format!("flowopt-cli-roofline-{}", std::process::id()));
+    let out = flowopt()
+        .args([
+            "bench",
+            "roofline",
+            "--robots",
+            "4",
+            "--candidates",
+            "2",
+            "--steps",
+            "1",
+        ])
+        .args(["--repeats", "1", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("roofline.json")).unwrap()).unwrap();
+    let num = |k: &str| r[k].as_f64().unwrap();
+    assert!(num("matmul_gflops") > 0.0 && num("sample_ms") > 0.0, "{r}");
+    // Counted FLOPs over measured time can not beat the backend's own matmul rate.
+    assert!(num("fraction") > 0.0 && num("fraction") <= 1.0, "{r}");
+    assert!((num("sample_gflops") / num("matmul_gflops") - num("fraction")).abs() < 1e-9);
+    std::fs::remove_dir_all(&dir).ok();
+}

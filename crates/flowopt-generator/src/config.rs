@@ -34,6 +34,34 @@ impl GeneratorConfig {
         2 * (self.order + 1)
     }
 
+    /// Floating-point operations of one forward pass of the velocity model for one problem
+    /// entry with `robots` robot tokens and `map_tokens` map tokens (the workspace and the
+    /// obstacles): 2 per multiply-add of every linear layer and attention product (the matrix
+    /// work; element-wise operations, softmax and normalisation are left out). For the roofline
+    /// figure of `flowopt bench roofline`.
+    pub fn forward_flops(&self, robots: usize, map_tokens: usize) -> f64 {
+        let (w, n, m) = (self.width as f64, robots as f64, map_tokens as f64);
+        let linear = |tokens: f64, inputs: f64, outputs: f64| 2.0 * tokens * inputs * outputs;
+        // Q, K, V and output projections plus the two attention products.
+        let attention = |queries: f64, keys: f64| {
+            linear(queries, w, w) * 2.0 + linear(keys, w, w) * 2.0 + 2.0 * 2.0 * queries * keys * w
+        };
+        let traj = self.trajectory_dim() as f64;
+        let robot_features = crate::ROBOT_FEATURES as f64 + traj;
+        let encoders = linear(n, robot_features, w)
+            + linear(n, w, w)
+            + linear(m, crate::MAP_FEATURES as f64, w)
+            + linear(m, w, w)
+            + attention(m, m)
+            + linear(1.0, w, w) * 2.0;
+        let block = linear(1.0, w, 9.0 * w)
+            + attention(n, n)
+            + attention(n, m)
+            + linear(n, w, 4.0 * w)
+            + linear(n, 4.0 * w, w);
+        encoders + self.blocks as f64 * block + linear(1.0, w, 2.0 * w) + linear(n, w, traj)
+    }
+
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), InputError> {
         let bad = |f: &str, m: &str| Err(InputError::new(ErrorKind::OutOfRange, f, m));
