@@ -62,6 +62,7 @@ async function run() {
     showMetrics(rollout, option.agent, ms);
     setStatus(`${option.value}: ${rollout.success ? 'success' : 'no success'} in ${rollout.frames.length - 1} steps`);
     document.body.dataset.state = 'animating';
+    draw(); // the first frame now, not at the next animation frame
   } catch (e) {
     document.body.dataset.state = 'error';
     setStatus(e.message, true);

@@ -445,21 +445,21 @@ pub async fn act(
         request.previous_actions,
     )?;
     let device = state.agents.device.clone();
-    let chunks = blocking(move || {
+    let (chunks, streams) = blocking(move || {
         let policy = read(&slot.policy).clone();
         let run = |noise: &mut Noise| {
             policy.chunk(&observations, &previous, noise, &device, &mut |_, _| {
                 ControlFlow::Continue(())
             })
         };
-        match request.seed {
+        let chunks = match request.seed {
             Some(seed) => run(&mut Noise::new(seed, &device)),
             None => run(&mut lock(&slot.noise)),
-        }
+        };
+        chunks.map(|c| (c, policy.chunking().is_some()))
     })
     .await?
     .map_err(|e| rl(e, "observations"))?;
-    let streams = chunks.iter().any(|c| c.len() > 1);
     let actions = chunks
         .iter()
         .map(|c| c.first().cloned().unwrap_or_default())
