@@ -680,16 +680,8 @@ pub async fn evaluate(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<EvaluationBody>, ApiError> {
     let slot = state.agents.get(&id)?;
-    let request: EvaluateRequest = match &body {
-        Ok(bytes) if bytes.is_empty() => EvaluateRequest::default(),
-        _ => parse(&state, &headers, body, "evaluate")?,
-    };
-    let kind = read(&slot.meta).env.ok_or_else(|| {
-        ApiError::invalid(
-            "env",
-            "the agent has no built-in environment to evaluate in",
-        )
-    })?;
+    let request: EvaluateRequest = parse_or_default(&state, &headers, body, "evaluate")?;
+    let kind = builtin_env(&slot)?;
     let episodes = request.episodes.unwrap_or(20);
     let max = state.agents.limits.max_episodes;
     if !(1..=max).contains(&episodes) {
@@ -730,13 +722,8 @@ pub async fn rollout(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<RolloutBody>, ApiError> {
     let slot = state.agents.get(&id)?;
-    let request: RolloutRequest = match &body {
-        Ok(bytes) if bytes.is_empty() => RolloutRequest::default(),
-        _ => parse(&state, &headers, body, "rollout")?,
-    };
-    let kind = read(&slot.meta).env.ok_or_else(|| {
-        ApiError::invalid("env", "the agent has no built-in environment to act in")
-    })?;
+    let request: RolloutRequest = parse_or_default(&state, &headers, body, "rollout")?;
+    let kind = builtin_env(&slot)?;
     let device = state.agents.device.clone();
     let seed = request.seed.unwrap_or(0);
     let rollout = blocking(move || {
@@ -817,6 +804,29 @@ fn parse<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let text = crate::plan::json_text(state, headers, body)?;
     InputError::parse_json(&text, what).map_err(ApiError::input)
+}
+
+/// [`parse`], or the default for an empty body.
+fn parse_or_default<T: DeserializeOwned + Default>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    match &body {
+        Ok(bytes) if bytes.is_empty() => Ok(T::default()),
+        _ => parse(state, headers, body, what),
+    }
+}
+
+/// The agent's built-in environment, or a 422 for an agent made from spaces alone.
+fn builtin_env(slot: &AgentSlot) -> Result<EnvKind, ApiError> {
+    read(&slot.meta).env.ok_or_else(|| {
+        ApiError::invalid(
+            "env",
+            "the agent has no built-in environment to run episodes in",
+        )
+    })
 }
 
 /// A 422 for an agent error, its field under `prefix`.
