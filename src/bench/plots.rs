@@ -22,18 +22,10 @@ struct Figure {
     value: fn(&[&Row]) -> Option<f64>,
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+/// The median of the finite values, as the summary table computes it (nearest rank).
+fn finite_median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    })
+    super::median(&mut v)
 }
 
 const FIGURES: [Figure; 3] = [
@@ -43,7 +35,7 @@ const FIGURES: [Figure; 3] = [
         y: "p50 ms",
         log: true,
         legend: SeriesLabelPosition::UpperLeft,
-        value: |rows| median(rows.iter().map(|r| r.ms).collect()),
+        value: |rows| finite_median(rows.iter().map(|r| r.ms).collect()),
     },
     Figure {
         file: "success.svg",
@@ -62,7 +54,7 @@ const FIGURES: [Figure; 3] = [
         log: true,
         legend: SeriesLabelPosition::UpperLeft,
         value: |rows| {
-            median(
+            finite_median(
                 rows.iter()
                     .filter(|r| r.feasible)
                     .map(|r| r.smoothness)

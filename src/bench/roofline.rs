@@ -37,9 +37,9 @@ pub struct Roofline {
     pub fraction: f64,
 }
 
+/// The median of timings (`repeats.max(1)` of them, so never empty).
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    super::median(&mut v).unwrap_or(f64::NAN)
 }
 
 /// The best rate of square `n x n` matrix products on `device` over `sizes`, GFLOP/s, and the

@@ -62,8 +62,7 @@ pub fn measure(
             feasible = ok as f64 / batch as f64;
         }
     }
-    times.sort_by(f64::total_cmp);
-    let batch_ms = times[times.len() / 2];
+    let batch_ms = super::median(&mut times).unwrap_or(f64::NAN);
     Ok(Throughput {
         planner: planner.name().to_string(),
         batch,
