@@ -3,24 +3,10 @@
 // trail and action, and the other robots. Plain ES module, no build step.
 // URL parameters: ?agent=ID&seed=N&autorun=1.
 
-const $ = (id) => document.getElementById(id);
+import { $, api, setStatus } from '/common.js';
+
 const PLANE = new Set(['point-maze', 'swarm-nav']);
 const state = { rollout: null, agent: null, step: 0, playing: true, last: null, carry: 0 };
-
-function setStatus(text, error = false) {
-  $('status').textContent = text;
-  $('status').classList.toggle('error', error);
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(path, options);
-  const body = await response.json().catch(() => null);
-  if (!response.ok) {
-    const e = body?.error;
-    throw new Error(e ? `${response.status} ${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : `HTTP ${response.status}`);
-  }
-  return body;
-}
 
 async function loadAgents() {
   const agents = (await api('/v1/agents')).filter((a) => PLANE.has(a.env));

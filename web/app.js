@@ -1,7 +1,8 @@
 // Flow-Opt visualizer: pick or edit a problem, plan it with one or two planners over the
 // HTTP API, and animate the robots. Plain ES module, no build step.
 
-const $ = (id) => document.getElementById(id);
+import { $, api, setStatus } from '/common.js';
+
 const COLORS = ['#2a6fdb', '#e67e22', '#16a085', '#8e44ad', '#c0392b', '#27ae60', '#d35400',
   '#2980b9', '#7f8c8d', '#f1c40f', '#1abc9c', '#e84393'];
 const color = (i) => COLORS[i % COLORS.length];
@@ -19,22 +20,6 @@ const state = {
 function makeView(root) {
   return { root, canvas: root.querySelector('canvas'), title: root.querySelector('.title'),
     table: root.querySelector('.metrics'), plan: null, planner: '' };
-}
-
-function setStatus(text, error = false) {
-  const s = $('status');
-  s.textContent = text;
-  s.classList.toggle('error', error);
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(path, options);
-  const body = await response.json().catch(() => null);
-  if (!response.ok) {
-    const e = body?.error;
-    throw new Error(e ? `${response.status} ${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : `HTTP ${response.status}`);
-  }
-  return body;
 }
 
 // ---- geometry ------------------------------------------------------------------------------

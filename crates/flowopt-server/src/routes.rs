@@ -63,6 +63,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/docs", get(web::docs))
         .route("/", get(web::index))
         .route("/app.js", get(web::app))
+        .route("/common.js", get(web::common))
         .route("/style.css", get(web::style))
         .route("/agents", get(web::agents))
         .route("/agents.js", get(web::agents_app))

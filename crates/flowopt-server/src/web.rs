@@ -20,6 +20,7 @@ macro_rules! asset {
 
 asset!(index, "index.html", "text/html; charset=utf-8");
 asset!(app, "app.js", "text/javascript; charset=utf-8");
+asset!(common, "common.js", "text/javascript; charset=utf-8");
 asset!(style, "style.css", "text/css; charset=utf-8");
 asset!(docs, "docs.html", "text/html; charset=utf-8");
 asset!(agents, "agents.html", "text/html; charset=utf-8");
