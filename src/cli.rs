@@ -303,6 +303,11 @@ pub struct BenchArgs {
     /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
     #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
     pub filter_samples: usize,
+    /// `flowopt` planner: iterations of a first filter pass on the problem's own samples;
+    /// only problems where no candidate then passed the check are filtered again on
+    /// `filter_samples` (0: on `filter_samples` from the start).
+    #[arg(long, default_value_t = flowopt::planner::COARSE_ITERATIONS)]
+    pub coarse_iterations: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -437,6 +442,11 @@ pub struct PlanArgs {
     /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
     #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
     pub filter_samples: usize,
+    /// `flowopt` planner: iterations of a first filter pass on the problem's own samples;
+    /// only problems where no candidate then passed the check are filtered again on
+    /// `filter_samples` (0: on `filter_samples` from the start).
+    #[arg(long, default_value_t = flowopt::planner::COARSE_ITERATIONS)]
+    pub coarse_iterations: usize,
     /// `flowopt` planner: stop filtering once this many candidates have converged (0: wait
     /// for every candidate or the budget).
     #[arg(long, default_value_t = flowopt::planner::STOP_AFTER)]

@@ -108,6 +108,7 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
             filter_iterations: args.filter_iterations,
             stop_after: args.stop_after,
             filter_samples: args.filter_samples,
+            coarse_iterations: args.coarse_iterations,
             return_candidates: args.return_candidates,
             integrator: args.integrator,
         },
@@ -405,6 +406,7 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
         generator: args.generator,
         flowopt: flowopt::planner::FlowOptSettings {
             filter_samples: args.filter_samples,
+            coarse_iterations: args.coarse_iterations,
             ..Default::default()
         },
         ..Default::default()

@@ -1,6 +1,7 @@
 //! The shipped generator (`assets/generator.bpk`, embedded): `flowopt plan` (whose default
 //! planner is `flowopt`) solves the N = 16 problems, verified by `flowopt check`, and
-//! the weights give the same plan on the CPU and on wgpu.
+//! the weights give the same plan on the CPU and on wgpu; the filter refines its samples only
+//! where the problem's own are not enough.
 
 use assert_cmd::Command;
 use flowopt::core::{PlanOptions, Scenario, ScenarioConfig, max_coefficient_difference};
@@ -109,4 +110,39 @@ fn shipped_generator_plans_alike_on_cpu_and_wgpu() {
     );
     assert_eq!(cpu.feasible, gpu.feasible);
     assert!(cpu.feasible);
+}
+
+/// The filter's adaptive samples: a problem the coarse pass (the problem's own 50 samples)
+/// solves is not filtered again; a doorway where robots meet between those samples is refined
+/// on 100 samples and then passes, where the problem's samples alone leave it infeasible.
+#[test]
+fn the_filter_refines_only_where_the_problem_samples_fail() {
+    let plan = |scenario: Scenario, seed: u64, settings: flowopt::planner::FlowOptSettings| {
+        let problem = scenario
+            .generate(&ScenarioConfig::new(8).seed(seed))
+            .unwrap();
+        let options = PlannerOptions {
+            flowopt: settings,
+            ..Default::default()
+        };
+        planner_by_name("flowopt", &options)
+            .unwrap()
+            .plan(&problem, &PlanOptions { seed })
+            .unwrap()
+    };
+    let adaptive = flowopt::planner::FlowOptSettings::default();
+    let easy = plan(Scenario::Obstacles, 2, adaptive);
+    assert!(easy.feasible);
+    assert_eq!(easy.info["refined"], 0.0, "solved on its own samples");
+
+    let coarse_only = flowopt::planner::FlowOptSettings {
+        filter_samples: 0,
+        ..adaptive
+    };
+    let coarse = plan(Scenario::Doorway, 5, coarse_only);
+    assert!(!coarse.feasible, "50 samples alone: {:?}", coarse.metrics);
+    assert_eq!(coarse.info["refined"], 0.0);
+    let refined = plan(Scenario::Doorway, 5, adaptive);
+    assert!(refined.feasible, "{:?}", refined.metrics);
+    assert_eq!(refined.info["refined"], 1.0);
 }

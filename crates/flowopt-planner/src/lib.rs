@@ -18,4 +18,4 @@ pub use registry::{
     DEFAULT_GENERATOR, DeviceChoice, GeneratorChoice, PLANNERS, PlannerOptions, RegistryError,
     WarmStartChoice, planner_by_name,
 };
-pub use settings::{FILTER_SAMPLES, FlowOptSettings, STOP_AFTER};
+pub use settings::{COARSE_ITERATIONS, FILTER_SAMPLES, FlowOptSettings, STOP_AFTER};

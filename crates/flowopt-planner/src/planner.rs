@@ -1,5 +1,6 @@
 //! The full pipeline behind `flowopt plan --planner flowopt`.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -19,7 +20,13 @@ use crate::settings::FlowOptSettings;
 #[derive(Debug, Clone)]
 pub struct FlowOptPlanner {
     generator: Generator,
+    /// The filter on `settings.filter_samples` (or the problem's samples when that is 0).
     filter: SafetyFilter,
+    /// With `coarse_iterations > 0`: the first pass, on the problem's own samples.
+    coarse: Option<SafetyFilter>,
+    /// With `coarse_iterations > 0`: the second pass, on `filter_samples`, started from the
+    /// first pass's outputs (so no warm start).
+    refine: Option<SafetyFilter>,
     settings: FlowOptSettings,
 }
 
@@ -39,13 +46,30 @@ impl FlowOptPlanner {
             samples: settings.filter_samples,
             ..Default::default()
         };
+        let adaptive = settings.coarse_iterations > 0 && settings.filter_samples > 0;
+        let refine = adaptive
+            .then(|| SafetyFilter::new(filter_settings.clone(), device.clone()))
+            .transpose()?;
+        let mut coarse = adaptive
+            .then(|| {
+                let settings = FilterSettings {
+                    samples: 0,
+                    max_iterations: settings.coarse_iterations,
+                    ..filter_settings.clone()
+                };
+                SafetyFilter::new(settings, device.clone())
+            })
+            .transpose()?;
         let mut filter = SafetyFilter::new(filter_settings, device)?;
         if let Some(warm) = warm_start {
+            coarse = coarse.map(|c| c.with_warm_start(warm.clone()));
             filter = filter.with_warm_start(warm);
         }
         Ok(Self {
             generator,
             filter,
+            coarse,
+            refine,
             settings,
         })
     }
@@ -127,6 +151,60 @@ impl FlowOptPlanner {
             }
         }
         Ok(out)
+    }
+
+    /// Filters every problem's candidates, each problem stopping at its first candidate that
+    /// converges and passes the checker (4x denser than the filter's samples: robots can meet
+    /// between samples). With `coarse_iterations > 0`, a first pass of at most that many
+    /// iterations constrains the problem's own samples, and only the problems none of whose
+    /// candidates passed are filtered again on `filter_samples`, projecting where the first pass
+    /// left their candidates (no warm start: they are already close); the flag says which.
+    fn filter_stage(
+        &self,
+        problems: &[Problem],
+        candidates: &[Vec<Vec<Coefficients>>],
+    ) -> Result<Vec<(Vec<FilterOutput>, bool)>, PlanError> {
+        let passed = vec![Cell::new(false); problems.len()];
+        let accept = |p: usize, coefficients: &[Coefficients]| {
+            let ok = judge(&problems[p], &[coefficients.to_vec()])
+                .is_ok_and(|j| j.first().is_some_and(|j| j.metrics.feasible));
+            passed[p].set(passed[p].get() || ok);
+            ok
+        };
+        let (Some(coarse), Some(refine)) = (&self.coarse, &self.refine) else {
+            let outputs = self
+                .filter
+                .project_problems(problems, candidates, &mut |p, c| accept(p, c))?;
+            return Ok(outputs.into_iter().map(|o| (o, false)).collect());
+        };
+        let first = coarse.project_problems(problems, candidates, &mut |p, c| accept(p, c))?;
+        let again: Vec<usize> = (0..problems.len())
+            .filter(|&p| !passed[p].get() && problems[p].samples < self.settings.filter_samples)
+            .collect();
+        let mut outputs: Vec<(Vec<FilterOutput>, bool)> =
+            first.into_iter().map(|o| (o, false)).collect();
+        if again.is_empty() {
+            return Ok(outputs);
+        }
+        let _span = tracing::debug_span!("refine", problems = again.len()).entered();
+        let subset: Vec<Problem> = again.iter().map(|&p| problems[p].clone()).collect();
+        let starts: Vec<Vec<Vec<Coefficients>>> = again
+            .iter()
+            .map(|&p| {
+                outputs[p]
+                    .0
+                    .iter()
+                    .map(|o| o.coefficients.clone())
+                    .collect()
+            })
+            .collect();
+        let second = refine.project_problems(&subset, &starts, &mut |i, coefficients| {
+            accept(again[i], coefficients)
+        })?;
+        for (&p, o) in again.iter().zip(second) {
+            outputs[p] = (o, true);
+        }
+        Ok(outputs)
     }
 
     /// The plan of `problem` from its filtered candidates: the best one, with the feasible
@@ -219,24 +297,21 @@ impl Planner for FlowOptPlanner {
         };
         let generate_ms = elapsed_ms(started);
         let filter_started = Instant::now();
-        // A converged candidate counts towards `stop_after` only when it also passes the
-        // checker (4x denser than the filter's samples): robots can meet between samples.
-        let outputs =
-            match self
-                .filter
-                .project_problems(problems, &candidates, &mut |p, coefficients| {
-                    judge(&problems[p], &[coefficients.to_vec()])
-                        .is_ok_and(|j| j.first().is_some_and(|j| j.metrics.feasible))
-                }) {
-                Ok(outputs) => outputs,
-                Err(e) => return fail_all(problems, &e.to_string()),
-            };
+        let outputs = match self.filter_stage(problems, &candidates) {
+            Ok(outputs) => outputs,
+            Err(e) => return fail_all(problems, &e.to_string()),
+        };
         let filter_ms = elapsed_ms(filter_started);
         let select_started = Instant::now();
         let mut plans: Vec<_> = problems
             .iter()
             .zip(&outputs)
-            .map(|(problem, outputs)| self.select(problem, outputs))
+            .map(|(problem, (outputs, refined))| {
+                let mut plan = self.select(problem, outputs)?;
+                plan.info
+                    .insert("refined".into(), if *refined { 1.0 } else { 0.0 });
+                Ok(plan)
+            })
             .collect();
         let select_ms = elapsed_ms(select_started);
         let total_ms = elapsed_ms(started);
