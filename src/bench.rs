@@ -6,7 +6,7 @@
 //! A suite splits into shards ([`Shard`]) that run as separate processes or jobs (e.g. a
 //! Kubernetes Indexed Job); [`merge`] joins their rows, and [`write_plots`] draws the figures.
 //! [`measure`] times batched planning (`flowopt bench throughput`); [`roofline`] compares the
-//! generator's achieved FLOP/s with the backend's matrix-multiply rate.
+//! generator's and the safety filter's achieved FLOP/s with the backend's matrix-multiply rate.
 
 mod plots;
 mod roofline;

@@ -318,8 +318,9 @@ pub enum BenchCommand {
     /// Batched throughput: problems/s when B problems go through one `plan_batch` call, for
     /// each batch size B. Writes OUT/throughput.{json,md}.
     Throughput(BenchThroughputArgs),
-    /// Roofline: the generator's achieved FLOP/s while sampling, as a fraction of the same
-    /// backend's measured matrix-multiply rate. Writes OUT/roofline.json.
+    /// Roofline: the generator's achieved FLOP/s while sampling and the safety filter's per
+    /// iteration, as fractions of the same backend's measured matrix-multiply rate. Writes
+    /// OUT/roofline.json.
     Roofline(BenchRooflineArgs),
 }
 

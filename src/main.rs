@@ -307,6 +307,15 @@ fn bench_roofline(args: cli::BenchRooflineArgs) -> Result<ExitCode> {
         r.sample_gflops,
         100.0 * r.fraction
     );
+    println!(
+        "safety filter iteration (K = {}, the problem's samples): {:.4} GFLOP in {:.3} ms = \
+         {:.2} GFLOP/s, {:.1}% of the peak",
+        r.candidates,
+        r.filter_iteration_gflop,
+        r.filter_iteration_ms,
+        r.filter_gflops,
+        100.0 * r.filter_fraction
+    );
     Ok(ExitCode::SUCCESS)
 }
 

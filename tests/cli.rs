@@ -989,7 +989,7 @@ fn bench_roofline_reports_a_fraction_of_the_measured_matmul_rate() {
             "--steps",
             "1",
         ])
-        .args(["--repeats", "1", "--out"])
+        .args(["--repeats", "3", "--out"])
         .arg(&dir)
         .output()
         .unwrap();
@@ -1005,5 +1005,8 @@ fn bench_roofline_reports_a_fraction_of_the_measured_matmul_rate() {
     // Counted FLOPs over measured time can not beat the backend's own matmul rate.
     assert!(num("fraction") > 0.0 && num("fraction") <= 1.0, "{r}");
     assert!((num("sample_gflops") / num("matmul_gflops") - num("fraction")).abs() < 1e-9);
+    let filter = num("filter_fraction");
+    assert!(filter > 0.0 && filter <= 1.0, "{r}");
+    assert!(num("filter_iteration_gflop") > 0.0 && num("filter_iteration_ms") > 0.0);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,16 +1,22 @@
-//! The roofline figure behind `flowopt bench roofline`: the generator's achieved FLOP/s while
-//! sampling candidates, as a fraction of the same backend's measured matrix-multiply rate on
-//! the same machine.
+//! The roofline figure behind `flowopt bench roofline`: the generator's and the safety
+//! filter's achieved FLOP/s, each as a fraction of the same backend's measured matrix-multiply
+//! rate on the same machine.
 //!
-//! FLOPs are counted analytically ([`flowopt_generator::GeneratorConfig::forward_flops`]: the
-//! linear layers and attention products, 2 per multiply-add); time is wall-clock with the
-//! result read back, so it includes everything the sampler does (noise, element-wise work,
-//! dispatch). The safety filter is not covered yet.
+//! FLOPs are counted analytically: [`flowopt_generator::GeneratorConfig::forward_flops`] (the
+//! linear layers and attention products, 2 per multiply-add) and
+//! [`flowopt_filter::flops::IterationShape::iteration_flops`] (the filter's products and its
+//! element-wise row work). The generator's time is wall-clock with the result read back, so it
+//! includes everything the sampler does (noise, element-wise work, dispatch); the filter's is
+//! per iteration, the difference of two runs of different lengths divided by the extra
+//! iterations, so it leaves out building the batch and reading the result back (both mode:
+//! the fused CPU loops on flex, composed tensor ops on wgpu).
 
 use std::time::Instant;
 
 use burn::prelude::*;
-use flowopt_core::{Scenario, ScenarioConfig};
+use flowopt_core::{Problem, Scenario, ScenarioConfig};
+use flowopt_filter::flops::IterationShape;
+use flowopt_filter::{FilterSettings, Instance, SafetyFilter, perturbed_candidates};
 use flowopt_generator::{Conditioning, FlowSampler, Generator, SampleSettings};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +41,15 @@ pub struct Roofline {
     pub sample_gflops: f64,
     /// Achieved / matmul rate.
     pub fraction: f64,
+    /// FLOPs of one filter iteration over the K candidates of the same problem (no warm
+    /// start, the problem's samples).
+    pub filter_iteration_gflop: f64,
+    /// Median time of one filter iteration, ms.
+    pub filter_iteration_ms: f64,
+    /// The filter's achieved rate, GFLOP/s.
+    pub filter_gflops: f64,
+    /// The filter's achieved / matmul rate.
+    pub filter_fraction: f64,
 }
 
 /// The median of timings (`repeats.max(1)` of them, so never empty).
@@ -101,6 +116,8 @@ pub fn roofline(
     let flop =
         generator.config().forward_flops(robots, map_tokens) * candidates as f64 * steps as f64;
     let sample_gflops = flop / seconds / 1e9;
+    let (filter_flop, filter_seconds) = filter_iteration(device, &problem, candidates, repeats)?;
+    let filter_gflops = filter_flop / filter_seconds / 1e9;
     Ok(Roofline {
         matmul_gflops,
         matmul_size,
@@ -111,5 +128,55 @@ pub fn roofline(
         sample_ms: seconds * 1e3,
         sample_gflops,
         fraction: sample_gflops / matmul_gflops,
+        filter_iteration_gflop: filter_flop / 1e9,
+        filter_iteration_ms: filter_seconds * 1e3,
+        filter_gflops,
+        filter_fraction: filter_gflops / matmul_gflops,
     })
+}
+
+/// FLOPs and median seconds of one safety-filter iteration on `candidates` perturbed
+/// candidates of `problem` (no warm start, no early stop): the median time of a 60-iteration
+/// run minus that of a 10-iteration one, each checking the residual once, over 50.
+fn filter_iteration(
+    device: &Device,
+    problem: &Problem,
+    candidates: usize,
+    repeats: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let (short, long) = (10, 60);
+    let starts = perturbed_candidates(problem, candidates, 0.5, 0);
+    let instances = Instance::each(problem, &starts);
+    let filter = |iterations: usize| {
+        SafetyFilter::new(
+            FilterSettings {
+                max_iterations: iterations,
+                check_every: iterations,
+                ..FilterSettings::default()
+            },
+            device.clone(),
+        )
+    };
+    let (short_filter, long_filter) = (filter(short)?, filter(long)?);
+    let time = |filter: &SafetyFilter| -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let out = filter.project(&instances)?;
+        anyhow::ensure!(out.len() == instances.len(), "the filter lost instances");
+        Ok(started.elapsed().as_secs_f64())
+    };
+    time(&short_filter)?;
+    time(&long_filter)?;
+    let (mut shorts, mut longs) = (Vec::new(), Vec::new());
+    for _ in 0..repeats.max(1) {
+        shorts.push(time(&short_filter)?);
+        longs.push(time(&long_filter)?);
+    }
+    let seconds = (median(longs) - median(shorts)) / (long - short) as f64;
+    anyhow::ensure!(
+        seconds > 0.0,
+        "a filter run of {long} iterations was not slower than one of {short}: timing noise; \
+         use more --repeats"
+    );
+    let shape = IterationShape::of(problem, problem.samples);
+    Ok((shape.iteration_flops() * candidates as f64, seconds))
 }

@@ -24,6 +24,7 @@
 
 mod batch;
 mod discs;
+pub mod flops;
 mod kkt;
 mod planner;
 pub mod selection;
