@@ -8,8 +8,8 @@
 //! element-wise row work). The generator's time is wall-clock with the result read back, so it
 //! includes everything the sampler does (noise, element-wise work, dispatch); the filter's is
 //! per iteration, the difference of two runs of different lengths divided by the extra
-//! iterations, so it leaves out building the batch and reading the result back (both mode:
-//! the fused CPU loops on flex, composed tensor ops on wgpu).
+//! iterations, so it leaves out building the batch and reading the result back (on flex it
+//! runs the fused CPU loops, on wgpu the composed tensor ops).
 
 use std::time::Instant;
 

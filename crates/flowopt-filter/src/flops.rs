@@ -74,20 +74,24 @@ impl IterationShape {
 mod tests {
     use super::*;
 
-    /// The count is dominated by the two dense (N K)^2 products per axis, and grows with the
-    /// pairs and obstacles as their rows do.
+    /// The two dense (N K)^2 products per axis are the largest single term (at N = 16, 50
+    /// samples: 40% of the count; the kinematics products and the pair rows make most of the
+    /// rest), and the count grows with the obstacles and samples as their rows do.
     #[test]
     fn the_count_follows_the_shapes() {
         let shape = IterationShape {
             robots: 16,
             obstacles: 0,
             samples: 50,
-            coefficients: 22,
+            coefficients: DEFAULT_ORDER + 1,
         };
         let flops = shape.iteration_flops();
-        let nk = 16.0 * 22.0;
+        let nk = 16.0 * (DEFAULT_ORDER + 1) as f64;
         let dense = 2.0 * 2.0 * 2.0 * nk * nk;
-        assert!(flops > dense && flops < 2.0 * dense, "{flops} vs {dense}");
+        assert!(
+            flops > 2.0 * dense && flops < 3.0 * dense,
+            "{flops} vs {dense}"
+        );
         let with_obstacles = IterationShape {
             obstacles: 10,
             ..shape

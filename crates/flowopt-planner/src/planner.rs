@@ -20,7 +20,8 @@ use crate::settings::FlowOptSettings;
 #[derive(Debug, Clone)]
 pub struct FlowOptPlanner {
     generator: Generator,
-    /// The filter on `settings.filter_samples` (or the problem's samples when that is 0).
+    /// The single-pass filter on `settings.filter_samples` (or the problem's samples when that
+    /// is 0), used when `coarse_iterations` is 0; it also holds the warm start.
     filter: SafetyFilter,
     /// With `coarse_iterations > 0`: the first pass, on the problem's own samples.
     coarse: Option<SafetyFilter>,

@@ -16,8 +16,8 @@ pub const FILTER_SAMPLES: usize = 100;
 /// Default of [`FlowOptSettings::coarse_iterations`]. Against filtering every problem on 100
 /// samples from the start, at N = 32 (seeds 0-9, release binary) it cut the median time on
 /// circle from 755 to 199 ms and raised warehouse success from 10% to 60%; a first pass of
-/// 500 iterations lost time on the cluttered problems and 50 did no better (README,
-/// "Adaptive filter samples").
+/// 500 iterations lost time on the cluttered problems and 50 did no better (README, the
+/// `flowopt` planner's "Adaptive samples").
 pub const COARSE_ITERATIONS: usize = 100;
 
 /// Options of the `flowopt` planner.
