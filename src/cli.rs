@@ -308,6 +308,9 @@ pub struct BenchArgs {
     /// `filter_samples` (0: on `filter_samples` from the start).
     #[arg(long, default_value_t = flowopt::planner::COARSE_ITERATIONS)]
     pub coarse_iterations: usize,
+    /// `flowopt` planner: candidates sampled per problem.
+    #[arg(long, default_value_t = 8)]
+    pub candidates: usize,
 }
 
 #[derive(Debug, Subcommand)]

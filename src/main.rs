@@ -416,6 +416,7 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
         flowopt: flowopt::planner::FlowOptSettings {
             filter_samples: args.filter_samples,
             coarse_iterations: args.coarse_iterations,
+            candidates: args.candidates,
             ..Default::default()
         },
         ..Default::default()

@@ -674,6 +674,11 @@ fn bench_writes_rows_summary_and_report_and_resumes() {
     let out = bench(&["--limit", "orca=3"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("limit"));
+    // So does a bad `flowopt` option, before anything is planned.
+    let out = bench(&["--planners", "flowopt", "--candidates", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("candidates"));
+    assert_eq!(rows(&dir).len(), 16);
     std::fs::remove_dir_all(&dir).ok();
 }
 
