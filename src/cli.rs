@@ -300,6 +300,25 @@ pub struct BenchArgs {
     /// `flowopt train generator`.
     #[arg(long, default_value = flowopt::DEFAULT_GENERATOR)]
     pub generator: flowopt::GeneratorChoice,
+    #[command(flatten)]
+    pub flowopt: FlowOptArgs,
+}
+
+/// The `flowopt` planner's options, shared by `plan` and `bench`.
+#[derive(Debug, Args)]
+pub struct FlowOptArgs {
+    /// `flowopt` planner: candidates sampled per problem.
+    #[arg(long, default_value_t = 8)]
+    pub candidates: usize,
+    /// `flowopt` planner: flow integration steps.
+    #[arg(long, default_value_t = 4)]
+    pub flow_steps: usize,
+    /// `flowopt` planner: flow integrator, euler or midpoint (two model calls per step).
+    #[arg(long, default_value = "euler")]
+    pub integrator: flowopt::generator::flow::Integrator,
+    /// `flowopt` planner: most safety-filter iterations.
+    #[arg(long, default_value_t = 500)]
+    pub filter_iterations: usize,
     /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
     #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
     pub filter_samples: usize,
@@ -308,9 +327,26 @@ pub struct BenchArgs {
     /// `filter_samples` (0: on `filter_samples` from the start).
     #[arg(long, default_value_t = flowopt::planner::COARSE_ITERATIONS)]
     pub coarse_iterations: usize,
-    /// `flowopt` planner: candidates sampled per problem.
-    #[arg(long, default_value_t = 8)]
-    pub candidates: usize,
+    /// `flowopt` planner: stop filtering once this many candidates have converged (0: wait
+    /// for every candidate or the budget).
+    #[arg(long, default_value_t = flowopt::planner::STOP_AFTER)]
+    pub stop_after: usize,
+}
+
+impl FlowOptArgs {
+    /// The planner settings these options give (no alternatives returned).
+    pub fn settings(&self) -> flowopt::planner::FlowOptSettings {
+        flowopt::planner::FlowOptSettings {
+            candidates: self.candidates,
+            flow_steps: self.flow_steps,
+            integrator: self.integrator,
+            filter_iterations: self.filter_iterations,
+            filter_samples: self.filter_samples,
+            coarse_iterations: self.coarse_iterations,
+            stop_after: self.stop_after,
+            return_candidates: false,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -431,30 +467,8 @@ pub struct PlanArgs {
     /// `flowopt train generator`.
     #[arg(long, default_value = flowopt::DEFAULT_GENERATOR)]
     pub generator: flowopt::GeneratorChoice,
-    /// `flowopt` planner: candidates sampled per problem.
-    #[arg(long, default_value_t = 8)]
-    pub candidates: usize,
-    /// `flowopt` planner: flow integration steps.
-    #[arg(long, default_value_t = 4)]
-    pub flow_steps: usize,
-    /// `flowopt` planner: flow integrator, euler or midpoint (two model calls per step).
-    #[arg(long, default_value = "euler")]
-    pub integrator: flowopt::generator::flow::Integrator,
-    /// `flowopt` planner: most safety-filter iterations.
-    #[arg(long, default_value_t = 500)]
-    pub filter_iterations: usize,
-    /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
-    #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
-    pub filter_samples: usize,
-    /// `flowopt` planner: iterations of a first filter pass on the problem's own samples;
-    /// only problems where no candidate then passed the check are filtered again on
-    /// `filter_samples` (0: on `filter_samples` from the start).
-    #[arg(long, default_value_t = flowopt::planner::COARSE_ITERATIONS)]
-    pub coarse_iterations: usize,
-    /// `flowopt` planner: stop filtering once this many candidates have converged (0: wait
-    /// for every candidate or the budget).
-    #[arg(long, default_value_t = flowopt::planner::STOP_AFTER)]
-    pub stop_after: usize,
+    #[command(flatten)]
+    pub flowopt: FlowOptArgs,
     /// `flowopt` planner: also return every feasible candidate (with a diversity count in
     /// `info.distinct_passing_patterns`).
     #[arg(long)]

@@ -103,14 +103,8 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
         warm_start: args.warm_start,
         generator: args.generator,
         flowopt: flowopt::planner::FlowOptSettings {
-            candidates: args.candidates,
-            flow_steps: args.flow_steps,
-            filter_iterations: args.filter_iterations,
-            stop_after: args.stop_after,
-            filter_samples: args.filter_samples,
-            coarse_iterations: args.coarse_iterations,
             return_candidates: args.return_candidates,
-            integrator: args.integrator,
+            ..args.flowopt.settings()
         },
     };
     let planner = flowopt::planner_by_name(&args.planner, &options).map_err(|e| match e {
@@ -413,12 +407,7 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
     let options = flowopt::PlannerOptions {
         device: args.device,
         generator: args.generator,
-        flowopt: flowopt::planner::FlowOptSettings {
-            filter_samples: args.filter_samples,
-            coarse_iterations: args.coarse_iterations,
-            candidates: args.candidates,
-            ..Default::default()
-        },
+        flowopt: args.flowopt.settings(),
         ..Default::default()
     };
     let built = planners
