@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 
 use crate::bernstein::Bernstein;
 use crate::plan::Coefficients;
@@ -290,10 +290,32 @@ const PATH_CELL: f64 = 0.1;
 /// Extra clearance [`path_coefficients`] asks of a path (dropped for robots that cannot keep it).
 const PATH_CLEARANCE: f64 = 0.3;
 
+/// Clearance from the obstacles, on top of the robot's radius, that [`path_coefficients`]
+/// reweights its fit for, metres.
+const FIT_CLEARANCE: f64 = 0.05;
+/// Most reweighting rounds of [`path_coefficients`]'s fit.
+const FIT_ROUNDS: usize = 12;
+/// Rounds without a smaller shortfall after which [`path_coefficients`]'s fit gives up.
+const FIT_PATIENCE: usize = 2;
+/// How far from the grid path's bounding box [`path_coefficients`] looks for obstacles its
+/// fit could hit, metres.
+const FIT_REACH: f64 = 1.5;
+/// Factor by which a round raises the weight of the fit's samples that come too close to an
+/// obstacle.
+const FIT_BOOST: f64 = 3.0;
+
 /// Every robot's initial polynomial: its straight line when that is clear of the obstacles,
 /// else its shortest grid path around them, timed with the smooth rest-to-rest profile and
-/// fitted by least squares at the problem's sample times with the boundary coefficients (three
-/// at each end) held fixed.
+/// fitted by least squares with the boundary coefficients (three at each end) held fixed.
+///
+/// A polynomial with five free coefficients per axis cuts the corners of a grid path (a robot
+/// dipping down to a doorway, or turning from an aisle into a cross-aisle), and a plain fit
+/// sent such corners through walls and shelves by up to 0.4 m, where the safety filter could
+/// get stuck against the obstacles' seams. The fit is therefore reweighted: samples (twice the
+/// problem's, including the ends of each interval) closer than the robot's radius plus
+/// [`FIT_CLEARANCE`] to an obstacle get [`FIT_BOOST`] times more weight, for at most
+/// [`FIT_ROUNDS`] rounds, and the round whose deepest such shortfall is smallest is kept
+/// (the plain fit where that is already clear).
 pub fn path_coefficients(problem: &Problem, basis: &Bernstein) -> Vec<Coefficients> {
     let mut coefficients = StraightPlanner::new(basis.clone()).coefficients(problem);
     // A path with extra clearance where one exists; robots starting or ending too close to an
@@ -304,7 +326,7 @@ pub fn path_coefficients(problem: &Problem, basis: &Bernstein) -> Vec<Coefficien
     ) else {
         return coefficients; // no obstacles
     };
-    let times = problem.sample_times();
+    let times = crate::problem::uniform_times(problem.horizon, 2 * problem.samples);
     let unit = basis.smoothest(problem.horizon, &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
     let profile: Vec<f64> = times
         .iter()
@@ -314,9 +336,6 @@ pub fn path_coefficients(problem: &Problem, basis: &Bernstein) -> Vec<Coefficien
     let k = basis.num_coefficients();
     let free = 3..k - 3;
     let b = samples.p.columns(free.start, free.len()).into_owned();
-    let Some(normal) = (b.transpose() * &b).cholesky() else {
-        return coefficients;
-    };
     for (i, robot) in problem.robots.iter().enumerate() {
         let path = [(&roomy, PATH_CLEARANCE), (&tight, 0.0)]
             .into_iter()
@@ -329,19 +348,99 @@ pub fn path_coefficients(problem: &Problem, basis: &Bernstein) -> Vec<Coefficien
             continue; // the straight line is clear
         }
         let targets: Vec<Vec2> = profile.iter().map(|&s| along(&path, s)).collect();
-        let c = &mut coefficients[i];
-        for (axis, values) in [&mut c.x, &mut c.y].into_iter().enumerate() {
+        // The fixed (boundary) part of every sample, per axis.
+        let c = &coefficients[i];
+        let rhs: [DVector<f64>; 2] = [0, 1].map(|axis| {
+            let values = if axis == 0 { &c.x } else { &c.y };
             let mut fixed = DVector::from_column_slice(values);
             fixed.rows_mut(free.start, free.len()).fill(0.0);
             let fixed_part: DVector<f64> = &samples.p * fixed;
-            let rhs = DVector::from_fn(times.len(), |t, _| targets[t][axis] - fixed_part[t]);
-            let solution = normal.solve(&(b.transpose() * rhs));
+            DVector::from_fn(times.len(), |t, _| targets[t][axis] - fixed_part[t])
+        });
+        let reach = robot.radius + FIT_CLEARANCE;
+        // The obstacles near the path (a fit strays from it by well under a metre).
+        let (lo, hi) = path.iter().fold(
+            ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]),
+            |(lo, hi), p| {
+                (
+                    [lo[0].min(p[0]), lo[1].min(p[1])],
+                    [hi[0].max(p[0]), hi[1].max(p[1])],
+                )
+            },
+        );
+        let near: Vec<&Obstacle> = problem
+            .obstacles
+            .iter()
+            .filter(|o| {
+                let pad = o.radius + reach + FIT_REACH;
+                (0..2).all(|a| o.center[a] > lo[a] - pad && o.center[a] < hi[a] + pad)
+            })
+            .collect();
+        let mut weights = vec![1.0; times.len()];
+        let mut best: Option<(f64, [DVector<f64>; 2])> = None;
+        let mut stalled = 0;
+        for _ in 0..FIT_ROUNDS {
+            let Some(fit) = weighted_fit(&b, &weights, &rhs) else {
+                break;
+            };
+            // Positions of the fit at every sample, and each one's shortfall.
+            let mut full = [c.x.clone(), c.y.clone()];
+            for (axis, solution) in fit.iter().enumerate() {
+                for (f, v) in solution.iter().enumerate() {
+                    full[axis][free.start + f] = *v;
+                }
+            }
+            let xs = &samples.p * DVector::from_column_slice(&full[0]);
+            let ys = &samples.p * DVector::from_column_slice(&full[1]);
+            let shortfall: Vec<f64> = (0..times.len())
+                .map(|t| {
+                    near.iter()
+                        .map(|o| o.radius + reach - dist([xs[t], ys[t]], o.center))
+                        .fold(0.0, f64::max)
+                })
+                .collect();
+            let worst = shortfall.iter().copied().fold(0.0, f64::max);
+            if best.as_ref().is_none_or(|(w, _)| worst < *w) {
+                best = Some((worst, fit));
+                stalled = 0;
+            } else {
+                stalled += 1;
+            }
+            // Clear, or no better for a few rounds (e.g. a start closer to an obstacle than
+            // the clearance: no weight moves the fixed ends).
+            if worst <= 0.0 || stalled == FIT_PATIENCE {
+                break;
+            }
+            for (w, s) in weights.iter_mut().zip(&shortfall) {
+                if *s > 0.0 {
+                    *w *= FIT_BOOST;
+                }
+            }
+        }
+        let Some((_, fit)) = best else { continue };
+        let c = &mut coefficients[i];
+        for (values, solution) in [&mut c.x, &mut c.y].into_iter().zip(fit) {
             for (f, v) in solution.iter().enumerate() {
                 values[free.start + f] = *v;
             }
         }
     }
     coefficients
+}
+
+/// The weighted least-squares solutions x of B x = rhs (per axis) with the samples' weights;
+/// `None` when the normal equations are singular.
+fn weighted_fit(
+    b: &DMatrix<f64>,
+    weights: &[f64],
+    rhs: &[DVector<f64>; 2],
+) -> Option<[DVector<f64>; 2]> {
+    let mut bw = b.clone();
+    for (mut row, &w) in bw.row_iter_mut().zip(weights) {
+        row *= w;
+    }
+    let normal = (bw.transpose() * b).cholesky()?;
+    Some([0, 1].map(|axis| normal.solve(&(bw.transpose() * &rhs[axis]))))
 }
 
 /// Point at fraction `s` of a polyline's length.
@@ -402,5 +501,51 @@ mod tests {
             vec![],
         );
         assert!(Guidance::new(&p, 0.1, 0.02).is_none());
+    }
+
+    /// The deepest a robot disc on its guide polynomial gets into an obstacle, over a grid 8x
+    /// denser than the problem's samples.
+    fn deepest(problem: &Problem, coefficients: &[Coefficients], basis: &Bernstein) -> f64 {
+        let steps = 8 * problem.samples;
+        let mut deepest = 0.0f64;
+        for (robot, c) in problem.robots.iter().zip(coefficients) {
+            for s in 0..=steps {
+                let t = problem.horizon * s as f64 / steps as f64;
+                let x = [
+                    basis.eval(&c.x, t, problem.horizon)[0],
+                    basis.eval(&c.y, t, problem.horizon)[0],
+                ];
+                for o in &problem.obstacles {
+                    deepest = deepest.max(o.radius + robot.radius - dist(x, o.center));
+                }
+            }
+        }
+        deepest
+    }
+
+    /// The plain least-squares fit of a grid path (at the problem's samples) cut corners
+    /// through shelves and walls: on these problems its guides went 0.095, 0.156, 0.354 and
+    /// 0.023 m deep (up to 0.4 m over seeds 0-49 of warehouse and doorway at N = 32); the
+    /// reweighted fit keeps every guide within 2 cm of clear here.
+    #[test]
+    fn guide_polynomials_keep_out_of_shelves_and_walls() {
+        use crate::{Scenario, ScenarioConfig};
+        let basis = Bernstein::default();
+        for (scenario, robots, seed) in [
+            (Scenario::Warehouse, 32, 6),
+            (Scenario::Warehouse, 16, 45),
+            (Scenario::Doorway, 32, 3),
+            (Scenario::Doorway, 16, 1),
+        ] {
+            let p = scenario
+                .generate(&ScenarioConfig::new(robots).seed(seed))
+                .unwrap();
+            let c = path_coefficients(&p, &basis);
+            let deepest = deepest(&p, &c, &basis);
+            assert!(
+                deepest < 0.02,
+                "{scenario} N={robots} seed {seed}: a guide {deepest:.3} m deep in an obstacle"
+            );
+        }
     }
 }
