@@ -11,9 +11,10 @@
 pub mod diversity;
 mod planner;
 mod registry;
+pub mod repair;
 mod settings;
 
-pub use planner::FlowOptPlanner;
+pub use planner::{FlowOptPlanner, Samples};
 pub use registry::{
     DEFAULT_GENERATOR, DeviceChoice, GeneratorChoice, PLANNERS, PlannerOptions, RegistryError,
     WarmStartChoice, planner_by_name,

@@ -14,7 +14,18 @@ use flowopt_generator::representation::decode;
 use flowopt_generator::{Conditioning, FlowSampler, Generator, SampleSettings};
 
 use crate::diversity::distinct_patterns;
+use crate::repair;
 use crate::settings::FlowOptSettings;
+
+/// One problem's generator candidates.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    /// K candidates, one coefficient pair per robot each.
+    pub candidates: Vec<Vec<Coefficients>>,
+    /// Robots (over all candidates) whose deviation from their guide path was scaled down to
+    /// keep them out of the obstacles ([`repair::pull_back`]).
+    pub pulled_back: usize,
+}
 
 /// Generator -> warm start -> filter -> selection, with the weights loaded once.
 #[derive(Debug, Clone)]
@@ -91,23 +102,29 @@ impl FlowOptPlanner {
         &self.settings
     }
 
-    /// The generator's K candidates for `problem` (seeded), as coefficients.
+    /// The generator's K candidates for `problem` (seeded), as coefficients (pulled back
+    /// where they went deep into an obstacle, see [`Self::sample_many`]).
     pub fn sample(
         &self,
         problem: &Problem,
         seed: u64,
     ) -> Result<Vec<Vec<Coefficients>>, PlanError> {
-        Ok(self.sample_many(&[problem], &[seed])?.swap_remove(0))
+        Ok(self
+            .sample_many(&[problem], &[seed])?
+            .swap_remove(0)
+            .candidates)
     }
 
     /// The generator's K candidates for each of `problems` (`seeds[i]` for `problems[i]`), in
     /// one batched sampling call per robot count. Problems of one robot count share the call
-    /// without padding, so a problem's candidates are those it gets alone.
+    /// without padding, so a problem's candidates are those it gets alone. A robot whose
+    /// candidate dips more than [`repair::MAX_DEPTH`] into an obstacle has its deviation from
+    /// its guide path scaled down until it keeps out ([`repair::pull_back`]).
     pub fn sample_many(
         &self,
         problems: &[&Problem],
         seeds: &[u64],
-    ) -> Result<Vec<Vec<Vec<Coefficients>>>, PlanError> {
+    ) -> Result<Vec<Samples>, PlanError> {
         let _span = tracing::debug_span!(
             "generate",
             problems = problems.len(),
@@ -118,7 +135,7 @@ impl FlowOptPlanner {
         for (i, p) in problems.iter().enumerate() {
             by_robots.entry(p.num_robots()).or_default().push(i);
         }
-        let mut out: Vec<Vec<Vec<Coefficients>>> = vec![Vec::new(); problems.len()];
+        let mut out: Vec<Samples> = vec![Samples::default(); problems.len()];
         let device = self.filter.device();
         let dim = self.generator.net().trajectory_dim();
         let sampler = FlowSampler::new(
@@ -143,12 +160,20 @@ impl FlowOptPlanner {
             let entry = n * dim;
             for (j, &i) in members.iter().enumerate() {
                 let base = &cond.baselines[j];
-                out[i] = (0..k)
+                let mut pulled_back = 0;
+                let candidates = (0..k)
                     .map(|c| {
                         let e = j * k + c;
-                        decode(problems[i], base, &values[e * entry..(e + 1) * entry])
+                        let mut candidate =
+                            decode(problems[i], base, &values[e * entry..(e + 1) * entry]);
+                        pulled_back += repair::pull_back(problems[i], base, &mut candidate);
+                        candidate
                     })
                     .collect();
+                out[i] = Samples {
+                    candidates,
+                    pulled_back,
+                };
             }
         }
         Ok(out)
@@ -292,10 +317,14 @@ impl Planner for FlowOptPlanner {
         let started = Instant::now();
         let refs: Vec<&Problem> = problems.iter().collect();
         let seeds: Vec<u64> = options.iter().map(|o| o.seed).collect();
-        let candidates = match self.sample_many(&refs, &seeds) {
+        let samples = match self.sample_many(&refs, &seeds) {
             Ok(c) => c,
             Err(e) => return fail_all(problems, &e.to_string()),
         };
+        let (candidates, pulled_back): (Vec<_>, Vec<_>) = samples
+            .into_iter()
+            .map(|s| (s.candidates, s.pulled_back))
+            .unzip();
         let generate_ms = elapsed_ms(started);
         let filter_started = Instant::now();
         let outputs = match self.filter_stage(problems, &candidates) {
@@ -307,10 +336,12 @@ impl Planner for FlowOptPlanner {
         let mut plans: Vec<_> = problems
             .iter()
             .zip(&outputs)
-            .map(|(problem, (outputs, refined))| {
+            .zip(&pulled_back)
+            .map(|((problem, (outputs, refined)), pulled_back)| {
                 let mut plan = self.select(problem, outputs)?;
                 plan.info
                     .insert("refined".into(), if *refined { 1.0 } else { 0.0 });
+                plan.info.insert("pulled_back".into(), *pulled_back as f64);
                 Ok(plan)
             })
             .collect();
