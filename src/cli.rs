@@ -331,6 +331,24 @@ pub struct FlowOptArgs {
     /// for every candidate or the budget).
     #[arg(long, default_value_t = flowopt::planner::STOP_AFTER)]
     pub stop_after: usize,
+    /// `flowopt` planner: metres a generator candidate's robot may dip into an obstacle before
+    /// its deviation from its guide path is scaled down, or `off`.
+    #[arg(long, default_value = "0.2", value_parser = parse_depth)]
+    pub pull_back_depth: Depth,
+}
+
+/// A `--pull-back-depth`: metres, or `None` for `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct Depth(pub Option<f64>);
+
+fn parse_depth(s: &str) -> Result<Depth, String> {
+    if s == "off" {
+        return Ok(Depth(None));
+    }
+    match s.parse::<f64>() {
+        Ok(d) if d.is_finite() && d >= 0.0 => Ok(Depth(Some(d))),
+        _ => Err(format!("`{s}`: expected metres >= 0 or `off`")),
+    }
 }
 
 impl FlowOptArgs {
@@ -345,6 +363,7 @@ impl FlowOptArgs {
             coarse_iterations: self.coarse_iterations,
             stop_after: self.stop_after,
             return_candidates: false,
+            pull_back_depth: self.pull_back_depth.0,
         }
     }
 }
@@ -675,4 +694,30 @@ pub struct WarmstartArgs {
     /// Where training runs: cpu (default) or wgpu.
     #[arg(long, default_value = "cpu")]
     pub device: flowopt::DeviceChoice,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Options {
+        #[command(flatten)]
+        flowopt: FlowOptArgs,
+    }
+
+    /// The CLI's defaults are the planner's, and `--pull-back-depth` takes metres or `off`.
+    #[test]
+    fn flowopt_options_default_to_the_planners_defaults() {
+        let parse = |args: &[&str]| {
+            Options::try_parse_from(std::iter::once("flowopt").chain(args.iter().copied()))
+        };
+        let defaults = parse(&[]).unwrap().flowopt.settings();
+        assert_eq!(defaults, flowopt::planner::FlowOptSettings::default());
+        let off = parse(&["--pull-back-depth", "off"]).unwrap();
+        assert_eq!(off.flowopt.settings().pull_back_depth, None);
+        let set = parse(&["--pull-back-depth", "0.05"]).unwrap();
+        assert_eq!(set.flowopt.settings().pull_back_depth, Some(0.05));
+        assert!(parse(&["--pull-back-depth", "-1"]).is_err());
+    }
 }

@@ -315,18 +315,69 @@ const FIT_BOOST: f64 = 3.0;
 /// problem's, including the ends of each interval) closer than the robot's radius plus
 /// [`FIT_CLEARANCE`] to an obstacle get [`FIT_BOOST`] times more weight, for at most
 /// [`FIT_ROUNDS`] rounds, and the round whose deepest such shortfall is smallest is kept
-/// (the plain fit where that is already clear).
+/// (the plain fit where that is already clear). [`GuidePaths::plain`] is the plain fit.
 pub fn path_coefficients(problem: &Problem, basis: &Bernstein) -> Vec<Coefficients> {
-    let mut coefficients = StraightPlanner::new(basis.clone()).coefficients(problem);
+    guide_paths(problem, basis).clear
+}
+
+/// Both fits of every robot's guide path (one grid search).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuidePaths {
+    /// The plain least-squares fit at the problem's samples (which may cut corners through
+    /// obstacles): the coordinates the shipped generator was trained in.
+    pub plain: Vec<Coefficients>,
+    /// The reweighted fit of [`path_coefficients`].
+    pub clear: Vec<Coefficients>,
+}
+
+/// The guide paths of every robot of `problem`, plainly fitted and reweighted away from the
+/// obstacles (see [`path_coefficients`]).
+pub fn guide_paths(problem: &Problem, basis: &Bernstein) -> GuidePaths {
+    let straight = StraightPlanner::new(basis.clone()).coefficients(problem);
     // A path with extra clearance where one exists; robots starting or ending too close to an
     // obstacle for that clearance get a path without it.
     let (Some(roomy), Some(tight)) = (
         Guidance::new(problem, PATH_CELL, PATH_CLEARANCE),
         Guidance::new(problem, PATH_CELL, 0.0),
     ) else {
-        return coefficients; // no obstacles
+        // No obstacles: the straight lines.
+        return GuidePaths {
+            plain: straight.clone(),
+            clear: straight,
+        };
     };
-    let times = crate::problem::uniform_times(problem.horizon, 2 * problem.samples);
+    let paths: Vec<Option<Vec<Vec2>>> = problem
+        .robots
+        .iter()
+        .enumerate()
+        .map(|(i, robot)| {
+            [(&roomy, PATH_CLEARANCE), (&tight, 0.0)]
+                .into_iter()
+                .find_map(|(guidance, clearance)| {
+                    let reach = robot.radius + clearance;
+                    guidance.path(i, robot.start, robot.goal, reach, &problem.obstacles)
+                })
+                // Two points: the straight line is clear.
+                .filter(|path| path.len() > 2)
+        })
+        .collect();
+    GuidePaths {
+        plain: fit_paths(problem, basis, straight.clone(), &paths, false),
+        clear: fit_paths(problem, basis, straight, &paths, true),
+    }
+}
+
+/// `coefficients` with every robot that has a grid path in `paths` fitted to it: plainly at the
+/// problem's samples, or reweighted away from the obstacles at twice as many.
+fn fit_paths(
+    problem: &Problem,
+    basis: &Bernstein,
+    mut coefficients: Vec<Coefficients>,
+    paths: &[Option<Vec<Vec2>>],
+    reweight: bool,
+) -> Vec<Coefficients> {
+    let (density, rounds) = if reweight { (2, FIT_ROUNDS) } else { (1, 1) };
+    let times = crate::problem::uniform_times(problem.horizon, density * problem.samples);
     let unit = basis.smoothest(problem.horizon, &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
     let profile: Vec<f64> = times
         .iter()
@@ -336,18 +387,9 @@ pub fn path_coefficients(problem: &Problem, basis: &Bernstein) -> Vec<Coefficien
     let k = basis.num_coefficients();
     let free = 3..k - 3;
     let b = samples.p.columns(free.start, free.len()).into_owned();
-    for (i, robot) in problem.robots.iter().enumerate() {
-        let path = [(&roomy, PATH_CLEARANCE), (&tight, 0.0)]
-            .into_iter()
-            .find_map(|(guidance, clearance)| {
-                let reach = robot.radius + clearance;
-                guidance.path(i, robot.start, robot.goal, reach, &problem.obstacles)
-            });
+    for (i, (robot, path)) in problem.robots.iter().zip(paths).enumerate() {
         let Some(path) = path else { continue };
-        if path.len() <= 2 {
-            continue; // the straight line is clear
-        }
-        let targets: Vec<Vec2> = profile.iter().map(|&s| along(&path, s)).collect();
+        let targets: Vec<Vec2> = profile.iter().map(|&s| along(path, s)).collect();
         // The fixed (boundary) part of every sample, per axis.
         let c = &coefficients[i];
         let rhs: [DVector<f64>; 2] = [0, 1].map(|axis| {
@@ -379,7 +421,7 @@ pub fn path_coefficients(problem: &Problem, basis: &Bernstein) -> Vec<Coefficien
         let mut weights = vec![1.0; times.len()];
         let mut best: Option<(f64, [DVector<f64>; 2])> = None;
         let mut stalled = 0;
-        for _ in 0..FIT_ROUNDS {
+        for _ in 0..rounds {
             let Some(fit) = weighted_fit(&b, &weights, &rhs) else {
                 break;
             };

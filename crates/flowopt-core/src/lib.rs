@@ -30,7 +30,7 @@ pub mod vda5050;
 
 pub use bernstein::{BOUNDARY_ROWS, Bernstein, DEFAULT_ORDER, SampleMatrices};
 pub use error::{ErrorKind, InputError, PlanError};
-pub use guidance::{Guidance, path_coefficients};
+pub use guidance::{Guidance, GuidePaths, guide_paths, path_coefficients};
 pub use metrics::{CheckConfig, DEFAULT_TOLERANCE, Metrics, Residuals, evaluate};
 pub use plan::{Candidate, Coefficients, Plan, Trajectory, elapsed_ms, max_coefficient_difference};
 pub use planner::{PlanOptions, Planner, StraightPlanner};

@@ -7,7 +7,7 @@
 //! from the straight line; the boundary-determined coefficients of a feasible plan are (close
 //! to) zero there.
 
-use flowopt_core::{Bernstein, Coefficients, ErrorKind, InputError, Problem, path_coefficients};
+use flowopt_core::{Bernstein, Coefficients, ErrorKind, InputError, Problem, guide_paths};
 
 /// The normalising frame of a problem: positions are (p - centre) / scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,10 +28,12 @@ impl Frame {
     }
 }
 
-/// The guide path of every robot of `problem` ([`flowopt_core::path_coefficients`]): the
-/// origin of the model's coordinates.
+/// The guide path of every robot of `problem`, plainly fitted ([`flowopt_core::GuidePaths::plain`]): the
+/// origin of the model's coordinates. The shipped generator was trained in these coordinates;
+/// the planner pulls candidates that cut through obstacles back towards the reweighted fit
+/// ([`flowopt_core::GuidePaths::clear`]).
 pub fn baseline(problem: &Problem, basis: &Bernstein) -> Vec<Coefficients> {
-    path_coefficients(problem, basis)
+    guide_paths(problem, basis).plain
 }
 
 /// `solution` as the model's target relative to `base` (the problem's [`baseline`]): N rows of

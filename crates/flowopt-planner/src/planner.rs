@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use flowopt_core::{
-    Candidate, Coefficients, InputError, Plan, PlanError, PlanOptions, Planner, Problem, elapsed_ms,
+    Bernstein, Candidate, Coefficients, DEFAULT_ORDER, GuidePaths, InputError, Plan, PlanError,
+    PlanOptions, Planner, Problem, elapsed_ms, guide_paths,
 };
 use flowopt_filter::selection::{best, judge};
 use flowopt_filter::{FilterOutput, FilterSettings, SafetyFilter, WarmStart};
@@ -118,8 +119,8 @@ impl FlowOptPlanner {
     /// The generator's K candidates for each of `problems` (`seeds[i]` for `problems[i]`), in
     /// one batched sampling call per robot count. Problems of one robot count share the call
     /// without padding, so a problem's candidates are those it gets alone. A robot whose
-    /// candidate dips more than [`repair::MAX_DEPTH`] into an obstacle has its deviation from
-    /// its guide path scaled down until it keeps out ([`repair::pull_back`]).
+    /// candidate dips more than `pull_back_depth` into an obstacle has its deviation from its
+    /// guide path scaled down until it keeps out ([`repair::pull_back`]).
     pub fn sample_many(
         &self,
         problems: &[&Problem],
@@ -146,10 +147,18 @@ impl FlowOptPlanner {
                 integrator: self.settings.integrator,
             },
         );
+        let basis = Bernstein::new(DEFAULT_ORDER)?;
         for (n, members) in by_robots {
             let group: Vec<&Problem> = members.iter().map(|&i| problems[i]).collect();
             let group_seeds: Vec<u64> = members.iter().map(|&i| seeds[i]).collect();
-            let cond = Conditioning::new(&group, device)?;
+            // One grid search per problem: the plain guides are the generator's coordinates,
+            // the clear ones what the pull-back aims at.
+            let guides: Vec<GuidePaths> = group.iter().map(|p| guide_paths(p, &basis)).collect();
+            let cond = Conditioning::with_baselines(
+                &group,
+                guides.iter().map(|g| g.plain.clone()).collect(),
+                device,
+            )?;
             let x = sampler.sample(&cond, &group_seeds, dim);
             let values = x
                 .into_data()
@@ -166,7 +175,14 @@ impl FlowOptPlanner {
                         let e = j * k + c;
                         let mut candidate =
                             decode(problems[i], base, &values[e * entry..(e + 1) * entry]);
-                        pulled_back += repair::pull_back(problems[i], base, &mut candidate);
+                        if let Some(depth) = self.settings.pull_back_depth {
+                            pulled_back += repair::pull_back(
+                                problems[i],
+                                &guides[j].clear,
+                                &mut candidate,
+                                depth,
+                            );
+                        }
                         candidate
                     })
                     .collect();

@@ -50,6 +50,10 @@ pub struct FlowOptSettings {
     pub stop_after: usize,
     /// Return every feasible filtered candidate besides the best (default false).
     pub return_candidates: bool,
+    /// A robot whose generator candidate dips deeper than this (metres) into an obstacle has
+    /// its deviation from its guide path scaled down before filtering (default
+    /// [`crate::repair::MAX_DEPTH`]; `null`/`None`: never; see [`crate::repair`]).
+    pub pull_back_depth: Option<f64>,
 }
 
 impl Default for FlowOptSettings {
@@ -63,6 +67,7 @@ impl Default for FlowOptSettings {
             coarse_iterations: COARSE_ITERATIONS,
             stop_after: STOP_AFTER,
             return_candidates: false,
+            pull_back_depth: Some(crate::repair::MAX_DEPTH),
         }
     }
 }
@@ -85,6 +90,15 @@ impl FlowOptSettings {
         }
         if self.coarse_iterations > 10_000 {
             return bad("coarse_iterations", "must be in 0..=10000");
+        }
+        if self
+            .pull_back_depth
+            .is_some_and(|d| !(d.is_finite() && d >= 0.0))
+        {
+            return bad(
+                "pull_back_depth",
+                "must be a finite number >= 0 or null (never)",
+            );
         }
         if self.stop_after > self.candidates {
             return bad(
@@ -118,6 +132,13 @@ mod tests {
                     ..Default::default()
                 },
                 "stop_after",
+            ),
+            (
+                FlowOptSettings {
+                    pull_back_depth: Some(f64::NAN),
+                    ..Default::default()
+                },
+                "pull_back_depth",
             ),
             (
                 FlowOptSettings {
