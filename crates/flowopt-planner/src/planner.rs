@@ -26,6 +26,8 @@ pub struct Samples {
     /// Robots (over all candidates) whose deviation from their guide path was scaled down to
     /// keep them out of the obstacles ([`repair::pull_back`]).
     pub pulled_back: usize,
+    /// The robots' obstacle-clear guide paths (`flowopt_core::GuidePaths::clear`).
+    pub guides: Vec<Coefficients>,
 }
 
 /// Generator -> warm start -> filter -> selection, with the weights loaded once.
@@ -189,6 +191,7 @@ impl FlowOptPlanner {
                 out[i] = Samples {
                     candidates,
                     pulled_back,
+                    guides: guides[j].clear.clone(),
                 };
             }
         }
@@ -205,6 +208,7 @@ impl FlowOptPlanner {
         &self,
         problems: &[Problem],
         candidates: &[Vec<Vec<Coefficients>>],
+        guides: &[Vec<Coefficients>],
     ) -> Result<Vec<(Vec<FilterOutput>, bool)>, PlanError> {
         let passed = vec![Cell::new(false); problems.len()];
         let accept = |p: usize, coefficients: &[Coefficients]| {
@@ -236,7 +240,13 @@ impl FlowOptPlanner {
                 outputs[p]
                     .0
                     .iter()
-                    .map(|o| o.coefficients.clone())
+                    .map(|o| {
+                        let mut start = o.coefficients.clone();
+                        if let Some(depth) = self.settings.pull_back_depth {
+                            repair::pull_back(&problems[p], &guides[p], &mut start, depth);
+                        }
+                        start
+                    })
                     .collect()
             })
             .collect();
@@ -337,13 +347,14 @@ impl Planner for FlowOptPlanner {
             Ok(c) => c,
             Err(e) => return fail_all(problems, &e.to_string()),
         };
-        let (candidates, pulled_back): (Vec<_>, Vec<_>) = samples
+        let (candidates, rest): (Vec<_>, Vec<_>) = samples
             .into_iter()
-            .map(|s| (s.candidates, s.pulled_back))
+            .map(|s| (s.candidates, (s.pulled_back, s.guides)))
             .unzip();
+        let (pulled_back, guides): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
         let generate_ms = elapsed_ms(started);
         let filter_started = Instant::now();
-        let outputs = match self.filter_stage(problems, &candidates) {
+        let outputs = match self.filter_stage(problems, &candidates, &guides) {
             Ok(outputs) => outputs,
             Err(e) => return fail_all(problems, &e.to_string()),
         };
