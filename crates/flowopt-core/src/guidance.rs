@@ -376,7 +376,7 @@ fn fit_paths(
     paths: &[Option<Vec<Vec2>>],
     reweight: bool,
 ) -> Vec<Coefficients> {
-    let (density, rounds) = if reweight { (2, FIT_ROUNDS) } else { (1, 1) };
+    let density = if reweight { 2 } else { 1 };
     let times = crate::problem::uniform_times(problem.horizon, density * problem.samples);
     let unit = basis.smoothest(problem.horizon, &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
     let profile: Vec<f64> = times
@@ -421,10 +421,15 @@ fn fit_paths(
         let mut weights = vec![1.0; times.len()];
         let mut best: Option<(f64, [DVector<f64>; 2])> = None;
         let mut stalled = 0;
-        for _ in 0..rounds {
+        for _ in 0..FIT_ROUNDS {
             let Some(fit) = weighted_fit(&b, &weights, &rhs) else {
                 break;
             };
+            if !reweight {
+                // The plain fit: nothing to compare it with.
+                best = Some((0.0, fit));
+                break;
+            }
             // Positions of the fit at every sample, and each one's shortfall.
             let mut full = [c.x.clone(), c.y.clone()];
             for (axis, solution) in fit.iter().enumerate() {

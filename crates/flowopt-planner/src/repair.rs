@@ -63,11 +63,11 @@ pub fn pull_back(
         if c.x.len() != base.x.len() || c.y.len() != base.y.len() {
             continue;
         }
-        let on_guide = positions(base);
         let full = positions(c);
         if depth(robot.radius, &full) <= max_depth {
             continue;
         }
+        let on_guide = positions(base);
         let allowed = max_depth.max(depth(robot.radius, &on_guide));
         let scale = SCALES[1..]
             .iter()
