@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
 
 use crate::bernstein::Bernstein;
 use crate::plan::Coefficients;
@@ -25,7 +26,7 @@ pub struct Guidance {
     nx: usize,
     ny: usize,
     /// Per robot, per cell (row-major, `ix + nx * iy`): distance to the goal, `INFINITY` where
-    /// blocked or unreachable.
+    /// blocked or unreachable; empty for a robot left out ([`Guidance::for_robots`]).
     fields: Vec<Vec<f32>>,
 }
 
@@ -34,6 +35,13 @@ impl Guidance {
     /// straight line is then always free). `extra` widens every obstacle (the safety margin);
     /// `cell` is the wanted cell size in metres.
     pub fn new(problem: &Problem, cell: f64, extra: f64) -> Option<Self> {
+        Self::for_robots(problem, cell, extra, &vec![true; problem.num_robots()])
+    }
+
+    /// [`Guidance::new`] with distance fields only for the robots `wanted` flags (one Dijkstra
+    /// search over the grid each, run in parallel); the others are never guided
+    /// ([`Guidance::direction`] says `None` for them).
+    pub fn for_robots(problem: &Problem, cell: f64, extra: f64, wanted: &[bool]) -> Option<Self> {
         if problem.obstacles.is_empty() || !(cell.is_finite() && cell > 0.0) {
             return None;
         }
@@ -50,22 +58,30 @@ impl Guidance {
             cell,
             nx,
             ny,
-            fields: Vec::with_capacity(problem.num_robots()),
+            fields: Vec::new(),
         };
         // Robots of equal radius share the occupancy grid.
         let mut occupancy: Vec<(f64, Vec<bool>)> = Vec::new();
-        for robot in &problem.robots {
+        for (robot, _) in problem.robots.iter().zip(wanted).filter(|(_, w)| **w) {
             let reach = robot.radius + extra;
-            let free = match occupancy.iter().position(|(r, _)| *r == reach) {
-                Some(k) => &occupancy[k].1,
-                None => {
-                    occupancy.push((reach, grid.free_cells(problem, reach)));
-                    &occupancy[occupancy.len() - 1].1
-                }
-            };
-            let field = grid.distance_field(free, robot.goal);
-            grid.fields.push(field);
+            if !occupancy.iter().any(|(r, _)| *r == reach) {
+                occupancy.push((reach, grid.free_cells(problem, reach)));
+            }
         }
+        grid.fields = problem
+            .robots
+            .par_iter()
+            .enumerate()
+            .map(|(i, robot)| {
+                let reach = robot.radius + extra;
+                match occupancy.iter().find(|(r, _)| *r == reach) {
+                    Some((_, free)) if wanted.get(i).copied().unwrap_or(false) => {
+                        grid.distance_field(free, robot.goal)
+                    }
+                    _ => Vec::new(),
+                }
+            })
+            .collect();
         Some(grid)
     }
 
@@ -183,7 +199,7 @@ impl Guidance {
         if line_is_clear(p, goal, reach, obstacles) {
             return None;
         }
-        let field = self.fields.get(i)?;
+        let field = self.fields.get(i).filter(|f| !f.is_empty())?;
         let (cx, cy) = self.cell_of(p);
         let mut best: Option<(f64, Vec2)> = None;
         for iy in cy.saturating_sub(WINDOW)..=(cy + WINDOW).min(self.ny - 1) {
@@ -335,32 +351,57 @@ pub struct GuidePaths {
 pub fn guide_paths(problem: &Problem, basis: &Bernstein) -> GuidePaths {
     let straight = StraightPlanner::new(basis.clone()).coefficients(problem);
     // A path with extra clearance where one exists; robots starting or ending too close to an
-    // obstacle for that clearance get a path without it.
-    let (Some(roomy), Some(tight)) = (
-        Guidance::new(problem, PATH_CELL, PATH_CLEARANCE),
-        Guidance::new(problem, PATH_CELL, 0.0),
-    ) else {
+    // obstacle for that clearance get a path without it. Only robots whose straight line is
+    // blocked need a grid search, and only those without a roomy path a tight one.
+    let path_on = |guidance: &Guidance, i: usize, clearance: f64| {
+        let robot = &problem.robots[i];
+        let reach = robot.radius + clearance;
+        guidance.path(i, robot.start, robot.goal, reach, &problem.obstacles)
+    };
+    let blocked: Vec<bool> = problem
+        .robots
+        .iter()
+        .map(|r| {
+            !line_is_clear(
+                r.start,
+                r.goal,
+                r.radius + PATH_CLEARANCE,
+                &problem.obstacles,
+            )
+        })
+        .collect();
+    let Some(roomy) = Guidance::for_robots(problem, PATH_CELL, PATH_CLEARANCE, &blocked) else {
         // No obstacles: the straight lines.
         return GuidePaths {
             plain: straight.clone(),
             clear: straight,
         };
     };
-    let paths: Vec<Option<Vec<Vec2>>> = problem
-        .robots
-        .iter()
-        .enumerate()
-        .map(|(i, robot)| {
-            [(&roomy, PATH_CLEARANCE), (&tight, 0.0)]
-                .into_iter()
-                .find_map(|(guidance, clearance)| {
-                    let reach = robot.radius + clearance;
-                    guidance.path(i, robot.start, robot.goal, reach, &problem.obstacles)
-                })
-                // Two points: the straight line is clear.
-                .filter(|path| path.len() > 2)
+    let mut paths: Vec<Option<Vec<Vec2>>> = (0..problem.num_robots())
+        .map(|i| {
+            if blocked[i] {
+                path_on(&roomy, i, PATH_CLEARANCE)
+            } else {
+                None
+            }
         })
         .collect();
+    let stuck: Vec<bool> = (0..paths.len())
+        .map(|i| blocked[i] && paths[i].is_none())
+        .collect();
+    if stuck.contains(&true)
+        && let Some(tight) = Guidance::for_robots(problem, PATH_CELL, 0.0, &stuck)
+    {
+        for (i, path) in paths.iter_mut().enumerate().filter(|(i, _)| stuck[*i]) {
+            *path = path_on(&tight, i, 0.0);
+        }
+    }
+    // Two points: the straight line is clear.
+    for path in &mut paths {
+        if path.as_ref().is_some_and(|p| p.len() <= 2) {
+            *path = None;
+        }
+    }
     GuidePaths {
         plain: fit_paths(problem, basis, straight.clone(), &paths, false),
         clear: fit_paths(problem, basis, straight, &paths, true),
