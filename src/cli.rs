@@ -322,6 +322,10 @@ pub struct FlowOptArgs {
     /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
     #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
     pub filter_samples: usize,
+    /// `flowopt` planner: longest time between the filter's samples, seconds: long horizons
+    /// get more than `filter_samples` (0: no bound).
+    #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLE_PERIOD)]
+    pub filter_sample_period: f64,
     /// `flowopt` planner: iterations of a first filter pass on the problem's own samples;
     /// only problems where no candidate then passed the check are filtered again on
     /// `filter_samples` (0: on `filter_samples` from the start).
@@ -331,6 +335,11 @@ pub struct FlowOptArgs {
     /// for every candidate or the budget).
     #[arg(long, default_value_t = flowopt::planner::STOP_AFTER)]
     pub stop_after: usize,
+    /// `flowopt` planner: a candidate whose filter residual is at most this (metres) is
+    /// checked against the true constraints before it converges, and taken if it passes
+    /// (0: only converged candidates).
+    #[arg(long, default_value_t = flowopt::planner::VERIFY_BELOW)]
+    pub verify_below: f64,
     /// `flowopt` planner: metres a generator candidate's robot may dip into an obstacle before
     /// its deviation from its guide path is scaled down, or `off`.
     #[arg(long, default_value = "0.2", value_parser = parse_depth)]
@@ -360,8 +369,10 @@ impl FlowOptArgs {
             integrator: self.integrator,
             filter_iterations: self.filter_iterations,
             filter_samples: self.filter_samples,
+            filter_sample_period: self.filter_sample_period,
             coarse_iterations: self.coarse_iterations,
             stop_after: self.stop_after,
+            verify_below: self.verify_below,
             return_candidates: false,
             pull_back_depth: self.pull_back_depth.0,
         }

@@ -116,7 +116,10 @@ fn shipped_generator_plans_alike_on_cpu_and_wgpu() {
 
 /// The filter's adaptive samples: a problem the coarse pass (the problem's own 50 samples)
 /// solves is not filtered again; a doorway where robots meet between those samples is refined
-/// on 100 samples and then passes, where the problem's samples alone leave it infeasible.
+/// on denser samples and then passes, where the problem's samples alone leave it infeasible.
+/// Candidates are only taken once converged (`verify_below: 0`): checking unconverged ones
+/// finds a passing candidate on the 50 samples for every N = 8 doorway of seeds 0-25, which
+/// would leave nothing here to refine.
 #[test]
 fn the_filter_refines_only_where_the_problem_samples_fail() {
     let plan = |scenario: Scenario, seed: u64, settings: flowopt::planner::FlowOptSettings| {
@@ -132,13 +135,17 @@ fn the_filter_refines_only_where_the_problem_samples_fail() {
             .plan(&problem, &PlanOptions { seed })
             .unwrap()
     };
-    let adaptive = flowopt::planner::FlowOptSettings::default();
+    let adaptive = flowopt::planner::FlowOptSettings {
+        verify_below: 0.0,
+        ..Default::default()
+    };
     let easy = plan(Scenario::Obstacles, 2, adaptive);
     assert!(easy.feasible);
     assert_eq!(easy.info["refined"], 0.0, "solved on its own samples");
 
     let coarse_only = flowopt::planner::FlowOptSettings {
         filter_samples: 0,
+        filter_sample_period: 0.0,
         ..adaptive
     };
     let coarse = plan(Scenario::Doorway, 5, coarse_only);

@@ -152,7 +152,7 @@ impl Batch {
         let k = order + 1;
         for (b, inst) in instances.iter().enumerate() {
             let p = inst.problem;
-            let same_m = settings.samples > 0 || p.samples == m;
+            let same_m = settings.samples_for(p) == m;
             if p.num_robots() != n || p.obstacles.len() != o || !same_m {
                 return Err(InputError::new(
                     ErrorKind::Shape,

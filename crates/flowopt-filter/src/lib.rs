@@ -40,7 +40,7 @@ use flowopt_core::{Coefficients, DEFAULT_ORDER, ErrorKind, InputError, Problem};
 
 pub use batch::{Batch, Instance, pair_order};
 pub use planner::{FilterPlanner, FilterPlannerSettings, perturbed_candidates};
-pub use settings::FilterSettings;
+pub use settings::{FilterSettings, MAX_SAMPLES, SAMPLE_STEP};
 pub use solution::{FilterOutput, FilterStatus};
 pub use warmstart::{WarmStart, WarmStartConfig, WarmStartError};
 
@@ -187,11 +187,13 @@ impl SafetyFilter {
                     iterations: conv.unwrap_or(run.iterations[j]),
                     status: match conv {
                         Some(_) => FilterStatus::Converged,
+                        None if run.accepted[j] => FilterStatus::Verified,
                         None if run.iterations[j] < self.settings.max_iterations => {
                             FilterStatus::Stopped
                         }
                         None => FilterStatus::MaxIterations,
                     },
+                    accepted: run.accepted[j],
                 });
             }
         }
@@ -419,6 +421,61 @@ mod tests {
             if a.iterations > first {
                 assert_eq!(e.status, FilterStatus::Stopped);
                 assert_eq!(e.iterations, first);
+            }
+        }
+    }
+
+    /// With `verify_below`, the candidate nearest to feasibility is offered to the caller's
+    /// check before it converges, one per check; taking it stops the batch there, flagged
+    /// `Verified` and `accepted`. Without it, only converged candidates are offered.
+    #[test]
+    fn an_unconverged_candidate_can_be_verified_and_taken() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(6).seed(3))
+            .unwrap();
+        let candidates: Vec<Vec<Coefficients>> = (0..3).map(|s| perturbed(&problem, s)).collect();
+        let instances = Instance::each(&problem, &candidates);
+        let settings = FilterSettings {
+            stop_after: 1,
+            verify_below: 1e3,
+            ..Default::default()
+        };
+        let filter = SafetyFilter::new(settings.clone(), cpu()).unwrap();
+        // Every candidate is within `verify_below`, none has converged at the first check:
+        // exactly one is offered there, and taking it stops the batch.
+        let mut offers = Vec::new();
+        let out = filter
+            .project_accepting(&instances, &mut |i, _| {
+                offers.push(i);
+                true
+            })
+            .unwrap();
+        assert_eq!(offers.len(), 1, "offered {offers:?}");
+        let taken = offers[0];
+        for (i, o) in out.iter().enumerate() {
+            assert_eq!(o.accepted, i == taken, "candidate {i}: {o:?}");
+            assert_eq!(o.iterations, settings.check_every);
+        }
+        assert_eq!(out[taken].status, FilterStatus::Verified);
+        let tol = settings.tolerance as f32;
+        assert!(out[taken].residual > tol);
+        // The one offered is the nearest to feasibility.
+        assert!(out.iter().all(|o| o.residual >= out[taken].residual));
+        // Off: nothing is offered before it converges.
+        let plain = SafetyFilter::new(
+            FilterSettings {
+                verify_below: 0.0,
+                ..settings
+            },
+            cpu(),
+        )
+        .unwrap();
+        let out = plain.project(&instances).unwrap();
+        assert!(out.iter().any(|o| o.accepted));
+        for o in &out {
+            assert_ne!(o.status, FilterStatus::Verified);
+            if o.accepted {
+                assert!(o.status == FilterStatus::Converged && o.residual <= tol);
             }
         }
     }

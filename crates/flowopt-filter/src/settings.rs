@@ -3,6 +3,12 @@
 
 use flowopt_core::{ErrorKind, InputError};
 
+/// Sample counts set by [`FilterSettings::sample_period`] are multiples of this.
+pub const SAMPLE_STEP: usize = 10;
+
+/// Most samples per trajectory the filter constrains.
+pub const MAX_SAMPLES: usize = 1000;
+
 /// Settings of the augmented-Lagrangian safety filter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FilterSettings {
@@ -31,6 +37,20 @@ pub struct FilterSettings {
     /// Samples per trajectory the filter constrains; 0 = the problem's `samples` (default 0).
     /// Denser samples leave robots less room to meet between them, at a proportional cost.
     pub samples: usize,
+    /// Longest time between two constrained samples, seconds (default 0: no bound). With a
+    /// fixed count, a long horizon spaces the samples out until robots can pass through each
+    /// other between them; with a period, a problem whose horizon needs more samples than
+    /// `samples` (or the problem's) gets ceil(horizon / period) + 1 of them, rounded up to a
+    /// multiple of [`SAMPLE_STEP`] (fewer batch shapes and cached matrices), at most 1000.
+    pub sample_period: f64,
+    /// Residual (metres) at or below which an instance that has not met the tolerance is still
+    /// offered to the caller's check ([`crate::SafetyFilter::project_accepting`]'s `accept`)
+    /// at a check: per group and check, the one with the smallest residual not yet taken
+    /// (default 0: only converged instances are offered). A planner whose own check verifies
+    /// the true constraints (without the clearance) can then stop at a verified candidate
+    /// instead of converging it to the tolerance. With `project` (which accepts everything),
+    /// such instances count as converged enough.
+    pub verify_below: f64,
     /// Converge to the projection of the candidate (ADMM, slower on crowded problems) instead of
     /// stopping at the first feasible point the fast scheme reaches (default false; see
     /// `solver`).
@@ -48,6 +68,8 @@ impl Default for FilterSettings {
             clearance: 0.03,
             limit_margin: 0.02,
             samples: 0,
+            sample_period: 0.0,
+            verify_below: 0.0,
             exact_projection: false,
         }
     }
@@ -57,11 +79,24 @@ impl FilterSettings {
     /// The samples the filter constrains for `problem`: [`Self::samples`], or the problem's
     /// when that is 0.
     pub fn samples_for(&self, problem: &flowopt_core::Problem) -> usize {
-        if self.samples > 0 {
+        let base = if self.samples > 0 {
             self.samples
         } else {
             problem.samples
+        };
+        if self.sample_period <= 0.0 {
+            return base;
         }
+        // Saturating float-to-int cast: a huge horizon lands on the cap.
+        let needed = (problem.horizon / self.sample_period).ceil() as usize + 1;
+        if needed <= base {
+            return base;
+        }
+        needed
+            .div_ceil(SAMPLE_STEP)
+            .saturating_mul(SAMPLE_STEP)
+            .min(MAX_SAMPLES)
+            .max(base)
     }
 
     /// Checks every field; the error names the first bad one.
@@ -85,9 +120,78 @@ impl FilterSettings {
         if !(0.0..0.5).contains(&self.limit_margin) {
             return bad("limit_margin", "must be in [0, 0.5)");
         }
-        if self.samples == 1 || self.samples > 1000 {
+        if self.samples == 1 || self.samples > MAX_SAMPLES {
             return bad("samples", "must be 0 (the problem's) or in 2..=1000");
         }
+        if !(self.sample_period.is_finite() && self.sample_period >= 0.0) {
+            return bad(
+                "sample_period",
+                "must be a finite number >= 0 (0: no bound)",
+            );
+        }
+        if !(self.verify_below.is_finite() && self.verify_below >= 0.0) {
+            return bad("verify_below", "must be a finite number >= 0 (0: off)");
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowopt_core::{Scenario, ScenarioConfig};
+
+    /// A sample period adds samples to long horizons only, in steps of ten, up to the cap.
+    #[test]
+    fn sample_period_densifies_long_horizons() {
+        let mut problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(2).seed(0))
+            .unwrap();
+        let fixed = FilterSettings {
+            samples: 100,
+            ..Default::default()
+        };
+        let timed = FilterSettings {
+            sample_period: 0.1,
+            ..fixed.clone()
+        };
+        for (horizon, want) in [
+            (8.0, 100),
+            (9.9, 100),
+            (13.5, 140),
+            (21.0, 220),
+            (1e9, 1000),
+        ] {
+            problem.horizon = horizon;
+            assert_eq!(fixed.samples_for(&problem), 100);
+            assert_eq!(timed.samples_for(&problem), want, "horizon {horizon}");
+        }
+        // Without a fixed count the problem's own samples are the floor.
+        problem.horizon = 21.0;
+        let own = FilterSettings {
+            sample_period: 0.1,
+            ..Default::default()
+        };
+        assert_eq!(own.samples_for(&problem), 220);
+        problem.samples = 300;
+        assert_eq!(own.samples_for(&problem), 300);
+        for (bad, field) in [
+            (
+                FilterSettings {
+                    sample_period: -1.0,
+                    ..Default::default()
+                },
+                "sample_period",
+            ),
+            (
+                FilterSettings {
+                    verify_below: f64::NAN,
+                    ..Default::default()
+                },
+                "verify_below",
+            ),
+        ] {
+            assert_eq!(bad.validate().unwrap_err().field, field);
+        }
     }
 }

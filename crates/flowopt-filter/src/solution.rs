@@ -7,6 +7,9 @@ use flowopt_core::Coefficients;
 pub enum FilterStatus {
     /// The largest violation on the filter's samples fell below the tolerance.
     Converged,
+    /// The caller's check accepted it before its residual met the tolerance
+    /// ([`crate::FilterSettings::verify_below`]).
+    Verified,
     /// The iteration budget ran out first.
     MaxIterations,
     /// The batch stopped when enough other instances had converged
@@ -22,8 +25,12 @@ pub struct FilterOutput {
     /// Largest constraint violation on the filter's samples (metres of coefficient differences).
     pub residual: f32,
     /// Iterations run until convergence was seen (checked every `check_every`), else the
-    /// iterations the batch ran.
+    /// iterations its group ran (for a verified instance: until it was accepted, when
+    /// `stop_after` is 1).
     pub iterations: usize,
-    /// Converged or not.
+    /// How the run ended for it.
     pub status: FilterStatus,
+    /// Whether the caller's check took it (`SafetyFilter::project_accepting`); with
+    /// `project`, whether it converged or was verified.
+    pub accepted: bool,
 }

@@ -450,6 +450,9 @@ pub struct Run {
     pub residual: Vec<f32>,
     /// Per instance, the iterations its group ran.
     pub iterations: Vec<usize>,
+    /// Per instance, whether `accept` took it (converged, or offered by
+    /// [`FilterSettings::verify_below`]).
+    pub accepted: Vec<bool>,
 }
 
 /// Runs until every instance's residual is below the tolerance (or `stop_after` of them, when
@@ -466,10 +469,12 @@ pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSe
     )
 }
 
-/// Decides, at a check, which of the instances that have just met the tolerance count towards
-/// their group's `stop_after`: called with the current (possibly reduced) batch, its state and
-/// the newly converged instances as (row in that batch, index in the original batch); returns
-/// the original indices it accepts.
+/// Decides, at a check, which of the instances offered count towards their group's
+/// `stop_after`: called with the current (possibly reduced) batch, its state and the offered
+/// instances as (row in that batch, index in the original batch); returns the original indices
+/// it accepts. Offered are the instances that have just met the tolerance and, per group, the
+/// unconverged one with the smallest residual within [`FilterSettings::verify_below`] that
+/// has not been taken yet.
 pub type Accept<'a> = dyn FnMut(&Batch, &State, &[(usize, usize)]) -> Vec<usize> + 'a;
 
 /// [`run`] over instances that belong to independent groups (`groups[i]`: the group of
@@ -493,6 +498,7 @@ pub fn run_grouped(
     assert_eq!(groups.len(), batch.size, "one group per instance");
     let rho = settings.rho as f32;
     let tol = settings.tolerance as f32;
+    let verify_below = settings.verify_below as f32;
     let device = c0.device();
     let num_groups = groups.iter().max().map_or(0, |g| g + 1);
     let mut members = vec![Vec::new(); num_groups];
@@ -507,6 +513,8 @@ pub fn run_grouped(
         })
         .collect();
     let mut accepted = vec![0; num_groups];
+    // Instances `accept` has taken (each counts once).
+    let mut taken = vec![false; batch.size];
     let mut stopped_at: Vec<Option<usize>> =
         members.iter().map(|m| m.is_empty().then_some(0)).collect();
     let mut current = None::<Batch>;
@@ -525,17 +533,28 @@ pub fn run_grouped(
             continue;
         }
         let worst = residuals(&self::residual(b, &state.r));
+        tracing::trace!(iteration = it, residuals = ?worst, "filter check");
         let mut newly = Vec::new();
-        for (row, (&i, r)) in active.iter().zip(&worst).enumerate() {
-            residual[i] = *r;
-            if converged[i].is_none() && *r <= tol {
+        // Per group, the unconverged instance with the smallest residual within `verify_below`.
+        let mut nearest: Vec<Option<(f32, usize, usize)>> = vec![None; num_groups];
+        for (row, (&i, &r)) in active.iter().zip(&worst).enumerate() {
+            residual[i] = r;
+            if converged[i].is_none() && r <= tol {
                 converged[i] = Some(it);
                 newly.push((row, i));
+            } else if converged[i].is_none() && !taken[i] && r <= verify_below {
+                let slot = &mut nearest[groups[i]];
+                if slot.is_none_or(|(best, ..)| r < best) {
+                    *slot = Some((r, row, i));
+                }
             }
         }
+        newly.extend(nearest.into_iter().flatten().map(|(_, row, i)| (row, i)));
         if !newly.is_empty() {
             for i in accept(b, &state, &newly) {
-                accepted[groups[i]] += 1;
+                if !std::mem::replace(&mut taken[i], true) {
+                    accepted[groups[i]] += 1;
+                }
             }
         }
         let mut finished = false;
@@ -589,6 +608,7 @@ pub fn run_grouped(
         converged,
         residual,
         iterations,
+        accepted: taken,
     }
 }
 

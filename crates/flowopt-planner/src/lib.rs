@@ -19,4 +19,7 @@ pub use registry::{
     DEFAULT_GENERATOR, DeviceChoice, GeneratorChoice, PLANNERS, PlannerOptions, RegistryError,
     WarmStartChoice, planner_by_name,
 };
-pub use settings::{COARSE_ITERATIONS, FILTER_SAMPLES, FlowOptSettings, STOP_AFTER};
+pub use settings::{
+    COARSE_ITERATIONS, FILTER_SAMPLE_PERIOD, FILTER_SAMPLES, FlowOptSettings, STOP_AFTER,
+    VERIFY_BELOW,
+};

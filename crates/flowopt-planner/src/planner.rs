@@ -59,6 +59,8 @@ impl FlowOptPlanner {
             max_iterations: settings.filter_iterations,
             stop_after: settings.stop_after,
             samples: settings.filter_samples,
+            sample_period: settings.filter_sample_period,
+            verify_below: settings.verify_below,
             ..Default::default()
         };
         let adaptive = settings.coarse_iterations > 0 && settings.filter_samples > 0;
@@ -69,6 +71,7 @@ impl FlowOptPlanner {
             .then(|| {
                 let settings = FilterSettings {
                     samples: 0,
+                    sample_period: 0.0,
                     max_iterations: settings.coarse_iterations,
                     ..filter_settings.clone()
                 };
@@ -225,7 +228,10 @@ impl FlowOptPlanner {
         };
         let first = coarse.project_problems(problems, candidates, &mut |p, c| accept(p, c))?;
         let again: Vec<usize> = (0..problems.len())
-            .filter(|&p| !passed[p].get() && problems[p].samples < self.settings.filter_samples)
+            .filter(|&p| {
+                !passed[p].get()
+                    && problems[p].samples < refine.settings().samples_for(&problems[p])
+            })
             .collect();
         let mut outputs: Vec<(Vec<FilterOutput>, bool)> =
             first.into_iter().map(|o| (o, false)).collect();
@@ -261,7 +267,16 @@ impl FlowOptPlanner {
 
     /// The plan of `problem` from its filtered candidates: the best one, with the feasible
     /// alternatives when asked for.
-    fn select(&self, problem: &Problem, outputs: &[FilterOutput]) -> Result<Plan, PlanError> {
+    fn select(&self, problem: &Problem, all: &[FilterOutput]) -> Result<Plan, PlanError> {
+        // Without alternatives to return, the candidates the filter stage's check accepted are
+        // the only ones worth judging again (for their metrics); with none, all are judged for
+        // the least violation.
+        let outputs: Vec<&FilterOutput> =
+            if !self.settings.return_candidates && all.iter().any(|o| o.accepted) {
+                all.iter().filter(|o| o.accepted).collect()
+            } else {
+                all.iter().collect()
+            };
         let projected: Vec<_> = outputs.iter().map(|o| o.coefficients.clone()).collect();
         let mut judged = judge(problem, &projected)?;
         let idx = best(&judged).ok_or_else(|| failure("no candidate".into()))?;
@@ -289,7 +304,7 @@ impl FlowOptPlanner {
         });
         let chosen = judged.swap_remove(idx);
         let mut plan = Plan::with_metrics(self.name(), chosen.trajectories, chosen.metrics, 0.0);
-        plan.info.insert("candidates".into(), outputs.len() as f64);
+        plan.info.insert("candidates".into(), all.len() as f64);
         plan.info
             .insert("feasible_candidates".into(), feasible.len() as f64);
         plan.info

@@ -20,6 +20,16 @@ pub const FILTER_SAMPLES: usize = 100;
 /// `flowopt` planner's "Adaptive samples").
 pub const COARSE_ITERATIONS: usize = 100;
 
+/// Default of [`FlowOptSettings::filter_sample_period`], seconds: 100 samples over the 8-10 s
+/// horizons of the small problems. Over the 17-21 s horizons of the large warehouse, doorway
+/// and obstacle problems, 100 samples let robots pass through each other between samples
+/// (README, the `flowopt` planner's "Sample period").
+pub const FILTER_SAMPLE_PERIOD: f64 = 0.1;
+
+/// Default of [`FlowOptSettings::verify_below`], metres: the filter's clearance, below which
+/// every constrained sample keeps the true distances.
+pub const VERIFY_BELOW: f64 = 0.03;
+
 /// Options of the `flowopt` planner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -37,6 +47,11 @@ pub struct FlowOptSettings {
     /// a proportional cost; the plan is still judged on the problem's samples and the 4x
     /// denser check.
     pub filter_samples: usize,
+    /// Longest time between the filter's samples, seconds (default [`FILTER_SAMPLE_PERIOD`];
+    /// 0: no bound): a problem whose horizon needs more than `filter_samples` samples for
+    /// this spacing gets ceil(horizon / period) + 1 of them, rounded up to a multiple of 10
+    /// (at most 1000). Not applied to the first, coarse pass.
+    pub filter_sample_period: f64,
     /// Iterations of a first, coarse filter pass on the problem's own samples (default
     /// [`COARSE_ITERATIONS`]); only the problems none of whose candidates then passed the
     /// checker are filtered again on `filter_samples` (at most `filter_iterations` more),
@@ -48,6 +63,11 @@ pub struct FlowOptSettings {
     /// the answer, which cuts the time spent on the hardest candidates; in our checks it did
     /// not change which problems were solved, see README).
     pub stop_after: usize,
+    /// A candidate whose largest residual on the filter's samples is at most this (metres)
+    /// is checked against the true constraints at every residual check, not only once it has
+    /// converged to the filter's tolerance, and it counts for `stop_after` when it passes
+    /// (default [`VERIFY_BELOW`]; 0: only converged candidates).
+    pub verify_below: f64,
     /// Return every feasible filtered candidate besides the best (default false).
     pub return_candidates: bool,
     /// A robot whose generator candidate dips deeper than this (metres) into an obstacle has
@@ -64,8 +84,10 @@ impl Default for FlowOptSettings {
             integrator: Integrator::Euler,
             filter_iterations: 500,
             filter_samples: FILTER_SAMPLES,
+            filter_sample_period: FILTER_SAMPLE_PERIOD,
             coarse_iterations: COARSE_ITERATIONS,
             stop_after: STOP_AFTER,
+            verify_below: VERIFY_BELOW,
             return_candidates: false,
             pull_back_depth: Some(crate::repair::MAX_DEPTH),
         }
@@ -87,6 +109,15 @@ impl FlowOptSettings {
         }
         if self.filter_samples == 1 || self.filter_samples > 1000 {
             return bad("filter_samples", "must be 0 (the problem's) or in 2..=1000");
+        }
+        if !(self.filter_sample_period.is_finite() && self.filter_sample_period >= 0.0) {
+            return bad(
+                "filter_sample_period",
+                "must be a finite number >= 0 (0: no bound)",
+            );
+        }
+        if !(self.verify_below.is_finite() && self.verify_below >= 0.0) {
+            return bad("verify_below", "must be a finite number >= 0 (0: off)");
         }
         if self.coarse_iterations > 10_000 {
             return bad("coarse_iterations", "must be in 0..=10000");
@@ -139,6 +170,20 @@ mod tests {
                     ..Default::default()
                 },
                 "pull_back_depth",
+            ),
+            (
+                FlowOptSettings {
+                    filter_sample_period: -0.1,
+                    ..Default::default()
+                },
+                "filter_sample_period",
+            ),
+            (
+                FlowOptSettings {
+                    verify_below: f64::INFINITY,
+                    ..Default::default()
+                },
+                "verify_below",
             ),
             (
                 FlowOptSettings {
