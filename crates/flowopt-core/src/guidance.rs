@@ -483,7 +483,7 @@ fn fit_paths(
             let shortfall: Vec<f64> = (0..times.len())
                 .map(|t| {
                     near.iter()
-                        .map(|o| o.radius + reach - dist([xs[t], ys[t]], o.center))
+                        .map(|o| o.overlap([xs[t], ys[t]], reach))
                         .fold(0.0, f64::max)
                 })
                 .collect();
@@ -604,7 +604,7 @@ mod tests {
                     basis.eval(&c.y, t, problem.horizon)[0],
                 ];
                 for o in &problem.obstacles {
-                    deepest = deepest.max(o.radius + robot.radius - dist(x, o.center));
+                    deepest = deepest.max(o.overlap(x, robot.radius));
                 }
             }
         }

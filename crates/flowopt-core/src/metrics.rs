@@ -215,7 +215,7 @@ pub fn evaluate(
                     .workspace
                     .max(problem.workspace.disc_violation(*p, robot.radius));
                 for o in &problem.obstacles {
-                    let gap = dist(*p, o.center) - robot.radius - o.radius;
+                    let gap = -o.overlap(*p, robot.radius);
                     min_clear = Some(min_clear.map_or(gap, |m| m.min(gap)));
                     res.obstacles = res.obstacles.max(-gap);
                 }

@@ -134,6 +134,14 @@ pub struct Obstacle {
     pub radius: f64,
 }
 
+impl Obstacle {
+    /// How deep a disc of `radius` centred at `at` reaches into this obstacle, metres
+    /// (negative: the gap between them).
+    pub fn overlap(&self, at: Vec2, radius: f64) -> f64 {
+        self.radius + radius - dist(at, self.center)
+    }
+}
+
 /// Dynamic limits shared by all robots.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,7 @@
 //! Scaling that robot's deviation down until it keeps out (down to the guide itself) costs a
 //! few distance checks and leaves the other robots' learned deviations as they are.
 
-use flowopt_core::{Bernstein, Coefficients, Problem, Vec2, dist, uniform_times};
+use flowopt_core::{Bernstein, Coefficients, Problem, Vec2, uniform_times};
 use nalgebra::DVector;
 
 /// How deep (metres) a robot disc may dip into an obstacle at the candidate's samples before
@@ -53,7 +53,7 @@ pub fn pull_back(
         for (&x, &y) in xy[0].iter().zip(xy[1].iter()) {
             let at: Vec2 = [x, y];
             for o in &problem.obstacles {
-                deepest = deepest.max(o.radius + radius - dist(at, o.center));
+                deepest = deepest.max(o.overlap(at, radius));
             }
         }
         deepest
@@ -127,7 +127,7 @@ mod tests {
         let ys = &p * DVector::from_column_slice(&candidate[0].y);
         for t in 0..times.len() {
             for o in &problem.obstacles {
-                let depth = o.radius + 0.2 - dist([xs[t], ys[t]], o.center);
+                let depth = o.overlap([xs[t], ys[t]], 0.2);
                 assert!(depth <= MAX_DEPTH + 1e-9, "{depth} at sample {t}");
             }
         }

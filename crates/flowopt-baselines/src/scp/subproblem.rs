@@ -311,7 +311,7 @@ pub fn violation(problem: &Problem, layout: &Layout, x: &[f64], extra: f64) -> (
                 }
             }
             for o in &problem.obstacles {
-                let v = problem.robots[i].radius + o.radius + extra - dist(pos[i][t], o.center);
+                let v = o.overlap(pos[i][t], problem.robots[i].radius + extra);
                 if v > 0.0 {
                     sum += v;
                     worst = worst.max(v);
