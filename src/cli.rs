@@ -317,7 +317,7 @@ pub struct FlowOptArgs {
     #[arg(long, default_value = "euler")]
     pub integrator: flowopt::generator::flow::Integrator,
     /// `flowopt` planner: most safety-filter iterations.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 1000)]
     pub filter_iterations: usize,
     /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
     #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
@@ -340,6 +340,10 @@ pub struct FlowOptArgs {
     /// (0: only converged candidates).
     #[arg(long, default_value_t = flowopt::planner::VERIFY_BELOW)]
     pub verify_below: f64,
+    /// `flowopt` planner: successive halving, every problem keeps filtering only the better
+    /// half of its candidates at iterations H, 2H, 4H, ... of a pass (0: off).
+    #[arg(long, default_value_t = flowopt::planner::HALVE_EVERY)]
+    pub halve_every: usize,
     /// `flowopt` planner: metres a generator candidate's robot may dip into an obstacle before
     /// its deviation from its guide path is scaled down, or `off`.
     #[arg(long, default_value = "0.2", value_parser = parse_depth)]
@@ -373,6 +377,7 @@ impl FlowOptArgs {
             coarse_iterations: self.coarse_iterations,
             stop_after: self.stop_after,
             verify_below: self.verify_below,
+            halve_every: self.halve_every,
             return_candidates: false,
             pull_back_depth: self.pull_back_depth.0,
         }

@@ -188,6 +188,7 @@ impl SafetyFilter {
                     status: match conv {
                         Some(_) => FilterStatus::Converged,
                         None if run.accepted[j] => FilterStatus::Verified,
+                        None if run.dropped[j] => FilterStatus::Dropped,
                         None if run.iterations[j] < self.settings.max_iterations => {
                             FilterStatus::Stopped
                         }
@@ -478,6 +479,66 @@ mod tests {
                 assert!(o.status == FilterStatus::Converged && o.residual <= tol);
             }
         }
+    }
+
+    /// Successive halving: at iterations h, 2h, ... the worse half of a group's running
+    /// instances leaves the batch, as they stood at that check (the ones with the larger
+    /// residuals), flagged `Dropped`; one instance runs to the budget.
+    #[test]
+    fn successive_halving_keeps_the_better_half() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(6).seed(3))
+            .unwrap();
+        let mut candidates: Vec<Vec<Coefficients>> =
+            (0..3).map(|s| perturbed(&problem, s)).collect();
+        candidates.push(straight(&problem));
+        let instances = Instance::each(&problem, &candidates);
+        // A tolerance nothing meets: only the halving and the budget end a candidate's run.
+        let settings = FilterSettings {
+            tolerance: 1e-12,
+            max_iterations: 30,
+            halve_every: 10,
+            ..Default::default()
+        };
+        let out = SafetyFilter::new(settings.clone(), cpu())
+            .unwrap()
+            .project(&instances)
+            .unwrap();
+        let at_10 = SafetyFilter::new(
+            FilterSettings {
+                max_iterations: 10,
+                halve_every: 0,
+                ..settings
+            },
+            cpu(),
+        )
+        .unwrap()
+        .project(&instances)
+        .unwrap();
+        let iterations: Vec<usize> = out.iter().map(|o| o.iterations).collect();
+        let mut sorted = iterations.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [10, 10, 20, 30], "{iterations:?}");
+        let kept_at_10: Vec<usize> = (0..4).filter(|&i| iterations[i] > 10).collect();
+        for (i, o) in out.iter().enumerate() {
+            if iterations[i] == 10 {
+                assert_eq!(o.status, FilterStatus::Dropped);
+                assert!((o.residual - at_10[i].residual).abs() < 1e-5);
+                let diff = max_coefficient_difference(&o.coefficients, &at_10[i].coefficients);
+                assert!(diff < 1e-4, "dropped candidate {i} moved by {diff}");
+                for &k in &kept_at_10 {
+                    assert!(at_10[k].residual <= o.residual, "kept {k}, dropped {i}");
+                }
+            }
+        }
+        assert_eq!(
+            out[iterations.iter().position(|&n| n == 30).unwrap()].status,
+            FilterStatus::MaxIterations
+        );
+        assert_eq!(
+            out[iterations.iter().position(|&n| n == 20).unwrap()].status,
+            FilterStatus::Dropped
+        );
     }
 
     /// Two problems of one shape share a batch but stop on their own: each gets what it gets

@@ -51,6 +51,13 @@ pub struct FilterSettings {
     /// instead of converging it to the tolerance. With `project` (which accepts everything),
     /// such instances count as converged enough.
     pub verify_below: f64,
+    /// Successive halving (default 0: off): at iterations h, 2h, 4h, ... each group (the
+    /// candidates of one problem) keeps the better half of its instances still running (those
+    /// the caller's check took first, then the smaller residuals) and the others leave the
+    /// batch as they are, flagged `FilterStatus::Dropped`. A planner that keeps one
+    /// candidate spends its iterations on the most promising ones. A multiple of
+    /// `check_every` (residuals are read at checks only).
+    pub halve_every: usize,
     /// Converge to the projection of the candidate (ADMM, slower on crowded problems) instead of
     /// stopping at the first feasible point the fast scheme reaches (default false; see
     /// `solver`).
@@ -70,6 +77,7 @@ impl Default for FilterSettings {
             samples: 0,
             sample_period: 0.0,
             verify_below: 0.0,
+            halve_every: 0,
             exact_projection: false,
         }
     }
@@ -131,6 +139,9 @@ impl FilterSettings {
         }
         if !(self.verify_below.is_finite() && self.verify_below >= 0.0) {
             return bad("verify_below", "must be a finite number >= 0 (0: off)");
+        }
+        if !self.halve_every.is_multiple_of(self.check_every) {
+            return bad("halve_every", "must be a multiple of check_every (0: off)");
         }
         Ok(())
     }

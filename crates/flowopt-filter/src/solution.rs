@@ -10,6 +10,9 @@ pub enum FilterStatus {
     /// The caller's check accepted it before its residual met the tolerance
     /// ([`crate::FilterSettings::verify_below`]).
     Verified,
+    /// Successive halving took it out of the batch as one of its group's worse half
+    /// ([`crate::FilterSettings::halve_every`]).
+    Dropped,
     /// The iteration budget ran out first.
     MaxIterations,
     /// The batch stopped when enough other instances had converged

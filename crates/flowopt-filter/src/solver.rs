@@ -453,6 +453,9 @@ pub struct Run {
     /// Per instance, whether `accept` took it (converged, or offered by
     /// [`FilterSettings::verify_below`]).
     pub accepted: Vec<bool>,
+    /// Per instance, whether successive halving ([`FilterSettings::halve_every`]) took it
+    /// out of the batch (its coefficients and residual are those of that check).
+    pub dropped: Vec<bool>,
 }
 
 /// Runs until every instance's residual is below the tolerance (or `stop_after` of them, when
@@ -481,6 +484,10 @@ pub type Accept<'a> = dyn FnMut(&Batch, &State, &[(usize, usize)]) -> Vec<usize>
 /// instance `i`, e.g. the problem whose candidate it is), where an instance counts towards its
 /// group's `stop_after` only when `accept` takes it (e.g. after checking it more densely than
 /// the filter's samples).
+///
+/// With [`FilterSettings::halve_every`] = h, at iterations h, 2h, 4h, ... each running group
+/// keeps the better half (rounded up, at least one) of its instances still in the batch,
+/// those `accept` took first, then by residual; the others leave the batch as they are.
 ///
 /// Each group stops on its own: when it has `stop_after` accepted instances (or all of them
 /// converged), its instances' coefficients and residuals are kept as they are at that check,
@@ -515,6 +522,8 @@ pub fn run_grouped(
     let mut accepted = vec![0; num_groups];
     // Instances `accept` has taken (each counts once).
     let mut taken = vec![false; batch.size];
+    // Iteration at which successive halving took an instance out of the batch.
+    let mut dropped_at: Vec<Option<usize>> = vec![None; batch.size];
     let mut stopped_at: Vec<Option<usize>> =
         members.iter().map(|m| m.is_empty().then_some(0)).collect();
     let mut current = None::<Batch>;
@@ -557,10 +566,35 @@ pub fn run_grouped(
                 }
             }
         }
+        // Successive halving: at iterations h, 2h, 4h, ... every running group keeps the better
+        // half of its instances still in the batch (taken ones first, then by residual).
         let mut finished = false;
+        let h = settings.halve_every;
+        if h > 0
+            && it.is_multiple_of(h)
+            && (it / h).is_power_of_two()
+            && it < settings.max_iterations
+        {
+            let mut by_group: Vec<Vec<(usize, f32)>> = vec![Vec::new(); num_groups];
+            for (&i, &r) in active.iter().zip(&worst) {
+                if stopped_at[groups[i]].is_none() {
+                    by_group[groups[i]].push((i, r));
+                }
+            }
+            for mut rows in by_group {
+                rows.sort_by(|a, b| taken[b.0].cmp(&taken[a.0]).then(a.1.total_cmp(&b.1)));
+                let keep = rows.len().div_ceil(2).max(1);
+                for &(i, _) in &rows[keep..] {
+                    dropped_at[i] = Some(it);
+                    finished = true;
+                }
+            }
+        }
         for g in 0..num_groups {
             let stop = accepted[g] >= enough[g]
-                || members[g].iter().all(|&i| converged[i].is_some())
+                || members[g]
+                    .iter()
+                    .all(|&i| converged[i].is_some() || dropped_at[i].is_some())
                 || it == settings.max_iterations;
             if stopped_at[g].is_none() && stop {
                 stopped_at[g] = Some(it);
@@ -570,8 +604,10 @@ pub fn run_grouped(
         if !finished {
             continue;
         }
-        let (leaving, staying): (Vec<usize>, Vec<usize>) =
-            (0..active.len()).partition(|&row| stopped_at[groups[active[row]]].is_some());
+        let (leaving, staying): (Vec<usize>, Vec<usize>) = (0..active.len()).partition(|&row| {
+            let i = active[row];
+            stopped_at[groups[i]].is_some() || dropped_at[i].is_some()
+        });
         if staying.is_empty() {
             break;
         }
@@ -601,7 +637,8 @@ pub fn run_grouped(
     let c = Tensor::cat(parts, 0).select(0, crate::batch::index_tensor(&position, &device));
     let iterations = groups
         .iter()
-        .map(|&g| stopped_at[g].unwrap_or(settings.max_iterations))
+        .zip(&dropped_at)
+        .map(|(&g, dropped)| dropped.or(stopped_at[g]).unwrap_or(settings.max_iterations))
         .collect();
     Run {
         c,
@@ -609,6 +646,7 @@ pub fn run_grouped(
         residual,
         iterations,
         accepted: taken,
+        dropped: dropped_at.iter().map(Option::is_some).collect(),
     }
 }
 

@@ -61,6 +61,7 @@ impl FlowOptPlanner {
             samples: settings.filter_samples,
             sample_period: settings.filter_sample_period,
             verify_below: settings.verify_below,
+            halve_every: settings.halve_every,
             ..Default::default()
         };
         let adaptive = settings.coarse_iterations > 0 && settings.filter_samples > 0;

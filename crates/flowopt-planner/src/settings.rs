@@ -30,6 +30,12 @@ pub const FILTER_SAMPLE_PERIOD: f64 = 0.1;
 /// every constrained sample keeps the true distances.
 pub const VERIFY_BELOW: f64 = 0.03;
 
+/// Default of [`FlowOptSettings::halve_every`]: the 8 candidates of a problem become 4 at
+/// iteration 50 of a pass, 2 at 100 and 1 at 200. With it and a budget of 1000 iterations
+/// (was 500 without), doorway N = 32 (seeds 0-49) solved 47 problems instead of 41 with the
+/// median time down from 1.37 to 0.70 s (README, "Successive halving").
+pub const HALVE_EVERY: usize = 50;
+
 /// Options of the `flowopt` planner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -40,7 +46,8 @@ pub struct FlowOptSettings {
     pub flow_steps: usize,
     /// Integrator of the flow (default Euler).
     pub integrator: Integrator,
-    /// Most safety-filter iterations (default 500; with `stop_after` the easy problems stop long before).
+    /// Most safety-filter iterations per pass (default 1000; with `stop_after` the easy problems
+    /// stop long before, and successive halving leaves one candidate per problem after 200).
     pub filter_iterations: usize,
     /// Samples per trajectory the filter constrains (default [`FILTER_SAMPLES`]; 0: the
     /// problem's `samples`). More samples leave less room for robots to meet between them, at
@@ -68,6 +75,11 @@ pub struct FlowOptSettings {
     /// converged to the filter's tolerance, and it counts for `stop_after` when it passes
     /// (default [`VERIFY_BELOW`]; 0: only converged candidates).
     pub verify_below: f64,
+    /// Successive halving in the filter (default [`HALVE_EVERY`]; 0: off): at iterations h,
+    /// 2h, 4h, ... of a pass, each problem keeps filtering only the better half of its
+    /// candidates still running (by residual), so a long budget goes to the most promising
+    /// ones. Must be a multiple of 10 (the residual check interval).
+    pub halve_every: usize,
     /// Return every feasible filtered candidate besides the best (default false).
     pub return_candidates: bool,
     /// A robot whose generator candidate dips deeper than this (metres) into an obstacle has
@@ -82,12 +94,13 @@ impl Default for FlowOptSettings {
             candidates: 8,
             flow_steps: 4,
             integrator: Integrator::Euler,
-            filter_iterations: 500,
+            filter_iterations: 1000,
             filter_samples: FILTER_SAMPLES,
             filter_sample_period: FILTER_SAMPLE_PERIOD,
             coarse_iterations: COARSE_ITERATIONS,
             stop_after: STOP_AFTER,
             verify_below: VERIFY_BELOW,
+            halve_every: HALVE_EVERY,
             return_candidates: false,
             pull_back_depth: Some(crate::repair::MAX_DEPTH),
         }
@@ -118,6 +131,9 @@ impl FlowOptSettings {
         }
         if !(self.verify_below.is_finite() && self.verify_below >= 0.0) {
             return bad("verify_below", "must be a finite number >= 0 (0: off)");
+        }
+        if !self.halve_every.is_multiple_of(10) {
+            return bad("halve_every", "must be a multiple of 10 (0: off)");
         }
         if self.coarse_iterations > 10_000 {
             return bad("coarse_iterations", "must be in 0..=10000");
