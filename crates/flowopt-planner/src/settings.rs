@@ -1,6 +1,7 @@
 //! Options of the `flowopt` planner.
 
 use flowopt_core::{ErrorKind, InputError};
+use flowopt_filter::FilterSettings;
 use flowopt_generator::flow::Integrator;
 use serde::{Deserialize, Serialize};
 
@@ -132,8 +133,17 @@ impl FlowOptSettings {
         if !(self.verify_below.is_finite() && self.verify_below >= 0.0) {
             return bad("verify_below", "must be a finite number >= 0 (0: off)");
         }
-        if !self.halve_every.is_multiple_of(10) {
-            return bad("halve_every", "must be a multiple of 10 (0: off)");
+        // The filter reads residuals (and so can halve) every `check_every` iterations; the
+        // planner keeps the filter's default interval.
+        let every = FilterSettings::default().check_every;
+        if !self.halve_every.is_multiple_of(every) {
+            return Err(InputError::new(
+                ErrorKind::OutOfRange,
+                "halve_every",
+                format!(
+                    "must be a multiple of {every}, the filter's residual check interval (0: off)"
+                ),
+            ));
         }
         if self.coarse_iterations > 10_000 {
             return bad("coarse_iterations", "must be in 0..=10000");
