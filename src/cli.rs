@@ -344,6 +344,11 @@ pub struct FlowOptArgs {
     /// half of its candidates at iterations H, 2H, 4H, ... of a pass (0: off).
     #[arg(long, default_value_t = flowopt::planner::HALVE_EVERY)]
     pub halve_every: usize,
+    /// `flowopt` planner: weight of a smoothness term in the first filter pass's objective
+    /// (0: off, a plain projection); e.g. 300 for smoother plans in open spaces, at a cost in
+    /// time and in success on the cluttered problems.
+    #[arg(long, default_value_t = flowopt::planner::FILTER_SMOOTHING)]
+    pub filter_smoothing: f64,
     /// `flowopt` planner: metres a generator candidate's robot may dip into an obstacle before
     /// its deviation from its guide path is scaled down, or `off`.
     #[arg(long, default_value = "0.2", value_parser = parse_depth)]
@@ -378,6 +383,7 @@ impl FlowOptArgs {
             stop_after: self.stop_after,
             verify_below: self.verify_below,
             halve_every: self.halve_every,
+            filter_smoothing: self.filter_smoothing,
             return_candidates: false,
             pull_back_depth: self.pull_back_depth.0,
         }

@@ -181,6 +181,7 @@ impl Batch {
             samples: m,
             order,
             rho_bits: settings.rho.to_bits(),
+            smoothing_bits: settings.smoothing.to_bits(),
         };
         let mats: std::sync::Arc<Kkt> = kkt(key);
         let t2 = |v: &[f32], shape: [usize; 2]| {

@@ -8,9 +8,10 @@
 //!   G'G = L (x) P'P + (O + 1) I (x) P'P + I (x) (Pv'Pv + Pa'Pa),
 //!
 //! with L the Laplacian of the complete graph on the N robots (N I - 1 1'), so G itself is never
-//! formed. The c-step minimizes 1/2|c - cbar|^2 + rho/2 |Gc - s + u|^2 subject to the boundary
-//! rows A c = b (also horizon-free after scaling), whose KKT solution is c = K11 q + K12 b with
-//! q = cbar + rho G'(s - u).
+//! formed. The c-step minimizes 1/2|c - cbar|^2 + mu/2 c'(I (x) H)c + rho/2 |Gc - s + u|^2
+//! subject to the boundary rows A c = b (also horizon-free after scaling), with H the exact
+//! Gram matrix of the scaled acceleration over tau in [0, 1] and mu the smoothness weight
+//! (0 by default), whose KKT solution is c = K11 q + K12 b with q = cbar + rho G'(s - u).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,6 +32,8 @@ pub struct KktKey {
     pub order: usize,
     /// rho, as raw bits.
     pub rho_bits: u64,
+    /// The smoothness weight mu, as raw bits.
+    pub smoothing_bits: u64,
 }
 
 /// Host copies (row-major f32) of the matrices a solve needs.
@@ -112,7 +115,17 @@ fn compute(key: KktKey) -> Kkt {
         .or_else(|| gtg.clone().pseudo_inverse(1e-12).ok())
         .unwrap_or_else(|| DMatrix::zeros(nk, nk));
     let rho = f64::from_bits(key.rho_bits);
-    let q = DMatrix::identity(nk, nk) + &gtg * rho;
+    let mut q = DMatrix::identity(nk, nk) + &gtg * rho;
+    let mu = f64::from_bits(key.smoothing_bits);
+    if mu > 0.0 {
+        // The acceleration rows' scale: x''(tau) / (n (n - 1)).
+        let scale = (key.order * (key.order - 1)) as f64;
+        let h = basis.acceleration_gram(1.0) * (mu / (scale * scale));
+        for i in 0..n {
+            let mut block = q.view_mut((i * k, i * k), (k, k));
+            block += &h;
+        }
+    }
     let a_axis = boundary_rows(&basis);
     let rows = BOUNDARY_ROWS * n;
     let mut kkt = DMatrix::zeros(nk + rows, nk + rows);
@@ -123,7 +136,7 @@ fn compute(key: KktKey) -> Kkt {
         kkt.view_mut((i * k, nk + i * BOUNDARY_ROWS), (k, BOUNDARY_ROWS))
             .copy_from(&a_axis.transpose());
     }
-    // Q is positive definite and A has full row rank (order >= 5), so the KKT matrix is
+    // Q is positive definite (H is semi-definite) and A has full row rank (order >= 5), so the KKT matrix is
     // invertible whatever the problem: a failure here is a bug, not bad input.
     let inv = kkt
         .try_inverse()
@@ -154,6 +167,7 @@ mod tests {
             samples: 7,
             order: 10,
             rho_bits: 1.0f64.to_bits(),
+            smoothing_bits: 0.0f64.to_bits(),
         };
         let basis = Bernstein::default();
         let [p, pv, pa] = scaled_samples(&basis, key.samples);
@@ -193,5 +207,53 @@ mod tests {
                 "{a} vs {b}"
             );
         }
+    }
+
+    /// With a smoothness weight, c = K11 q + K12 b meets the boundary rows and is optimal:
+    /// the gradient of 1/2 c'Qc - q'c, Q = I + mu I (x) H + rho G'G, lies in the span of A'.
+    #[test]
+    fn smoothing_enters_the_c_step_optimality_conditions() {
+        let (n, k, mu, rho) = (2, 11, 300.0, 1.0);
+        let key = KktKey {
+            robots: n,
+            obstacles: 1,
+            samples: 20,
+            order: 10,
+            rho_bits: f64::to_bits(rho),
+            smoothing_bits: f64::to_bits(mu),
+        };
+        let mats = kkt(key);
+        let nk = n * k;
+        let rows = BOUNDARY_ROWS * n;
+        let m = |v: &[f32], r: usize, c: usize| {
+            DMatrix::from_row_iterator(r, c, v.iter().map(|&x| f64::from(x)))
+        };
+        let (k11, k12, gtg) = (
+            m(&mats.k11, nk, nk),
+            m(&mats.k12, nk, rows),
+            m(&mats.gtg, nk, nk),
+        );
+        let basis = Bernstein::default();
+        let h = basis.acceleration_gram(1.0) / (90.0f64 * 90.0);
+        let mut q_mat = DMatrix::identity(nk, nk) + gtg * rho;
+        let mut a = DMatrix::zeros(rows, nk);
+        let a_axis = boundary_rows(&basis);
+        for i in 0..n {
+            let mut block = q_mat.view_mut((i * k, i * k), (k, k));
+            block += &h * mu;
+            a.view_mut((i * BOUNDARY_ROWS, i * k), (BOUNDARY_ROWS, k))
+                .copy_from(&a_axis);
+        }
+        let q = DMatrix::from_fn(nk, 1, |r, _| ((r * 7 % 5) as f64 - 2.0) * 0.3);
+        let b = DMatrix::from_fn(rows, 1, |r, _| (r % 3) as f64 * 0.5);
+        let c = &k11 * &q + &k12 * &b;
+        assert!((&a * &c - &b).amax() < 1e-3, "boundary rows");
+        let grad = &q_mat * &c - &q;
+        let at = a.transpose();
+        let in_span = &at * (&a * &at).try_inverse().unwrap() * &a * &grad;
+        // K11 and K12 are stored as f32: the tolerance is relative to |Q| |c|.
+        let scale = q_mat.amax() * c.amax();
+        let off = (grad - in_span).amax();
+        assert!(off < 1e-5 * scale, "stationarity: {off} vs {scale}");
     }
 }

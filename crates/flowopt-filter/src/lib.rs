@@ -670,6 +670,47 @@ mod tests {
         assert!(m.residuals.boundary < 1e-4, "{:?}", m.residuals);
     }
 
+    /// A smoothness weight gives feasible outputs with a smaller smoothness cost than the
+    /// plain projection of the same candidate, and the boundary conditions still hold.
+    #[test]
+    fn smoothing_gives_smoother_feasible_outputs() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(8).seed(1))
+            .unwrap();
+        let cand = perturbed(&problem, 1);
+        let times = problem.sample_times();
+        let judge = |smoothing: f64| {
+            let settings = FilterSettings {
+                smoothing,
+                max_iterations: 3000,
+                ..Default::default()
+            };
+            let filter = SafetyFilter::new(settings, cpu()).unwrap();
+            let out = filter
+                .project(&[Instance {
+                    problem: &problem,
+                    candidate: &cand,
+                }])
+                .unwrap()
+                .swap_remove(0);
+            assert_eq!(out.status, FilterStatus::Converged, "smoothing {smoothing}");
+            let trajectories: Vec<_> = out
+                .coefficients
+                .iter()
+                .map(|c| {
+                    flowopt_core::Trajectory::from_coefficients(c.clone(), &times, problem.horizon)
+                        .unwrap()
+                })
+                .collect();
+            let m = evaluate(&problem, &trajectories, &CheckConfig::default()).unwrap();
+            assert!(m.feasible, "smoothing {smoothing}: {:?}", m.residuals);
+            assert!(m.residuals.boundary < 1e-4, "{:?}", m.residuals);
+            m.smoothness
+        };
+        let (plain, smooth) = (judge(0.0), judge(300.0));
+        assert!(smooth < 0.9 * plain, "smoothness {smooth} vs {plain}");
+    }
+
     #[test]
     fn unrolled_iterations_are_differentiable() {
         // A tiny instance: two robots, few samples; loss = <w, c_K>.

@@ -58,6 +58,14 @@ pub struct FilterSettings {
     /// candidate spends its iterations on the most promising ones. A multiple of
     /// `check_every` (residuals are read at checks only).
     pub halve_every: usize,
+    /// Weight mu of a smoothness term in the c-step objective (default 0: a plain projection):
+    /// the filter minimizes 1/2 |c - cbar|^2 + mu/2 sum over robots and axes of the integral
+    /// over tau in [0, 1] of the squared scaled acceleration x''(tau) / (n (n - 1)) (metres of
+    /// coefficient differences, like the acceleration rows; horizon-free). Large mu trades
+    /// closeness to the candidate for smoother trajectories in the candidate's homotopy; the
+    /// constraint set is unchanged. Cached with the KKT inverse, so it costs nothing per
+    /// iteration.
+    pub smoothing: f64,
     /// Converge to the projection of the candidate (ADMM, slower on crowded problems) instead of
     /// stopping at the first feasible point the fast scheme reaches (default false; see
     /// `solver`).
@@ -78,6 +86,7 @@ impl Default for FilterSettings {
             sample_period: 0.0,
             verify_below: 0.0,
             halve_every: 0,
+            smoothing: 0.0,
             exact_projection: false,
         }
     }
@@ -143,6 +152,9 @@ impl FilterSettings {
         if !self.halve_every.is_multiple_of(self.check_every) {
             return bad("halve_every", "must be a multiple of check_every (0: off)");
         }
+        if !(self.smoothing.is_finite() && self.smoothing >= 0.0) {
+            return bad("smoothing", "must be a finite number >= 0 (0: off)");
+        }
         Ok(())
     }
 }
@@ -200,6 +212,13 @@ mod tests {
                     ..Default::default()
                 },
                 "verify_below",
+            ),
+            (
+                FilterSettings {
+                    smoothing: -1.0,
+                    ..Default::default()
+                },
+                "smoothing",
             ),
         ] {
             assert_eq!(bad.validate().unwrap_err().field, field);

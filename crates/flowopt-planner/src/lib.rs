@@ -20,6 +20,6 @@ pub use registry::{
     WarmStartChoice, planner_by_name,
 };
 pub use settings::{
-    COARSE_ITERATIONS, FILTER_SAMPLE_PERIOD, FILTER_SAMPLES, FlowOptSettings, HALVE_EVERY,
-    STOP_AFTER, VERIFY_BELOW,
+    COARSE_ITERATIONS, FILTER_SAMPLE_PERIOD, FILTER_SAMPLES, FILTER_SMOOTHING, FlowOptSettings,
+    HALVE_EVERY, STOP_AFTER, VERIFY_BELOW,
 };

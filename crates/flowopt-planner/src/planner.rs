@@ -68,18 +68,25 @@ impl FlowOptPlanner {
         let refine = adaptive
             .then(|| SafetyFilter::new(filter_settings.clone(), device.clone()))
             .transpose()?;
+        // The smoothness term goes into the first pass only: in the second, it pulled the
+        // doorway and warehouse candidates back toward the walls (README, "Smoothing").
         let mut coarse = adaptive
             .then(|| {
                 let settings = FilterSettings {
                     samples: 0,
                     sample_period: 0.0,
                     max_iterations: settings.coarse_iterations,
+                    smoothing: settings.filter_smoothing,
                     ..filter_settings.clone()
                 };
                 SafetyFilter::new(settings, device.clone())
             })
             .transpose()?;
-        let mut filter = SafetyFilter::new(filter_settings, device)?;
+        let single = FilterSettings {
+            smoothing: settings.filter_smoothing,
+            ..filter_settings
+        };
+        let mut filter = SafetyFilter::new(single, device)?;
         if let Some(warm) = warm_start {
             coarse = coarse.map(|c| c.with_warm_start(warm.clone()));
             filter = filter.with_warm_start(warm);

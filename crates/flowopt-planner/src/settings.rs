@@ -37,6 +37,11 @@ pub const VERIFY_BELOW: f64 = 0.03;
 /// median time down from 1.37 to 0.70 s (README, "Successive halving").
 pub const HALVE_EVERY: usize = 50;
 
+/// Default of [`FlowOptSettings::filter_smoothing`]: off. At N = 16 (seeds 0-19), 300
+/// brought the circle and random plans' smoothness cost from 1.7-1.9x to 1.05-1.15x that of
+/// `scp`, but cost doorway 3 of its 20 problems and slowed every family (README, "Smoothing").
+pub const FILTER_SMOOTHING: f64 = 0.0;
+
 /// Options of the `flowopt` planner.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -81,6 +86,12 @@ pub struct FlowOptSettings {
     /// candidates still running (by residual), so a long budget goes to the most promising
     /// ones. Must be a multiple of 10 (the residual check interval).
     pub halve_every: usize,
+    /// Weight of a smoothness term in the filter's objective (default [`FILTER_SMOOTHING`]:
+    /// off, the filter projects the candidate): the first pass (or the only one, with
+    /// `coarse_iterations` 0) minimizes the distance from the generator's candidate plus this
+    /// times its integrated squared acceleration (`flowopt_filter::FilterSettings::smoothing`),
+    /// trading time for smoother plans. The second pass keeps 0.
+    pub filter_smoothing: f64,
     /// Return every feasible filtered candidate besides the best (default false).
     pub return_candidates: bool,
     /// A robot whose generator candidate dips deeper than this (metres) into an obstacle has
@@ -102,6 +113,7 @@ impl Default for FlowOptSettings {
             stop_after: STOP_AFTER,
             verify_below: VERIFY_BELOW,
             halve_every: HALVE_EVERY,
+            filter_smoothing: FILTER_SMOOTHING,
             return_candidates: false,
             pull_back_depth: Some(crate::repair::MAX_DEPTH),
         }
@@ -132,6 +144,9 @@ impl FlowOptSettings {
         }
         if !(self.verify_below.is_finite() && self.verify_below >= 0.0) {
             return bad("verify_below", "must be a finite number >= 0 (0: off)");
+        }
+        if !(self.filter_smoothing.is_finite() && self.filter_smoothing >= 0.0) {
+            return bad("filter_smoothing", "must be a finite number >= 0 (0: off)");
         }
         // The filter reads residuals (and so can halve) every `check_every` iterations; the
         // planner keeps the filter's default interval.
@@ -210,6 +225,13 @@ mod tests {
                     ..Default::default()
                 },
                 "verify_below",
+            ),
+            (
+                FlowOptSettings {
+                    filter_smoothing: f64::NAN,
+                    ..Default::default()
+                },
+                "filter_smoothing",
             ),
             (
                 FlowOptSettings {
