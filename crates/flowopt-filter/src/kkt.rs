@@ -136,8 +136,9 @@ fn compute(key: KktKey) -> Kkt {
         kkt.view_mut((i * k, nk + i * BOUNDARY_ROWS), (k, BOUNDARY_ROWS))
             .copy_from(&a_axis.transpose());
     }
-    // Q is positive definite (H is semi-definite) and A has full row rank (order >= 5), so the KKT matrix is
-    // invertible whatever the problem: a failure here is a bug, not bad input.
+    // Q is positive definite (H is semi-definite) and A has full row rank (order >= 5), so
+    // the KKT matrix is invertible whatever the problem: a failure here is a bug, not bad
+    // input.
     let inv = kkt
         .try_inverse()
         .expect("the filter's KKT matrix is invertible by construction");

@@ -63,8 +63,9 @@ pub struct FilterSettings {
     /// over tau in [0, 1] of the squared scaled acceleration x''(tau) / (n (n - 1)) (metres of
     /// coefficient differences, like the acceleration rows; horizon-free). Large mu trades
     /// closeness to the candidate for smoother trajectories in the candidate's homotopy; the
-    /// constraint set is unchanged. Cached with the KKT inverse, so it costs nothing per
-    /// iteration.
+    /// constraint set is unchanged (with `exact_projection`, the fixed points minimize this
+    /// objective rather than the distance alone). Cached with the KKT inverse, so it costs
+    /// nothing per iteration; the filter needs more iterations, though.
     pub smoothing: f64,
     /// Converge to the projection of the candidate (ADMM, slower on crowded problems) instead of
     /// stopping at the first feasible point the fast scheme reaches (default false; see
