@@ -316,8 +316,8 @@ pub struct FlowOptArgs {
     /// `flowopt` planner: flow integrator, euler or midpoint (two model calls per step).
     #[arg(long, default_value = "euler")]
     pub integrator: flowopt::generator::flow::Integrator,
-    /// `flowopt` planner: most safety-filter iterations.
-    #[arg(long, default_value_t = 1000)]
+    /// `flowopt` planner: most safety-filter iterations per pass.
+    #[arg(long, default_value_t = flowopt::planner::FILTER_ITERATIONS)]
     pub filter_iterations: usize,
     /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
     #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
