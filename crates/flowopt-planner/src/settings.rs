@@ -45,7 +45,7 @@ pub const HALVE_EVERY: usize = 50;
 pub const FILTER_ITERATIONS: usize = 2000;
 
 /// Default of [`FlowOptSettings::filter_smoothing`]: off. At N = 16 (seeds 0-19), 300
-/// brought the circle and random plans' smoothness cost from 1.7-1.9x to 1.05-1.15x that of
+/// brought the circle and random plans' smoothness cost from about 1.7x to 1.05-1.15x that of
 /// `scp`, but cost doorway 3 of its 20 problems and slowed every family (README, "Smoothing").
 pub const FILTER_SMOOTHING: f64 = 0.0;
 
@@ -59,8 +59,9 @@ pub struct FlowOptSettings {
     pub flow_steps: usize,
     /// Integrator of the flow (default Euler).
     pub integrator: Integrator,
-    /// Most safety-filter iterations per pass (default [`FILTER_ITERATIONS`]; with `stop_after` the easy problems
-    /// stop long before, and successive halving leaves one candidate per problem after 200).
+    /// Most safety-filter iterations per pass (default [`FILTER_ITERATIONS`]; with
+    /// `stop_after` the easy problems stop long before, and successive halving leaves one
+    /// candidate per problem after 200).
     pub filter_iterations: usize,
     /// Samples per trajectory the filter constrains (default [`FILTER_SAMPLES`]; 0: the
     /// problem's `samples`). More samples leave less room for robots to meet between them, at
