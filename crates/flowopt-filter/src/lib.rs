@@ -265,6 +265,7 @@ pub fn coefficients_of(batch: &Batch, c: Tensor<3>) -> Vec<Vec<Coefficients>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::selection::judge;
     use flowopt_core::{
         CheckConfig, PlanOptions, Planner, Problem, Scenario, ScenarioConfig, StraightPlanner,
         evaluate, max_coefficient_difference,
@@ -657,16 +658,7 @@ mod tests {
                 candidate: &cand,
             }])
             .unwrap();
-        let times = problem.sample_times();
-        let trajectories: Vec<_> = out[0]
-            .coefficients
-            .iter()
-            .map(|c| {
-                flowopt_core::Trajectory::from_coefficients(c.clone(), &times, problem.horizon)
-                    .unwrap()
-            })
-            .collect();
-        let m = evaluate(&problem, &trajectories, &CheckConfig::default()).unwrap();
+        let m = &judge(&problem, &[out[0].coefficients.clone()]).unwrap()[0].metrics;
         assert!(m.residuals.boundary < 1e-4, "{:?}", m.residuals);
     }
 
@@ -678,8 +670,7 @@ mod tests {
             .generate(&ScenarioConfig::new(8).seed(1))
             .unwrap();
         let cand = perturbed(&problem, 1);
-        let times = problem.sample_times();
-        let judge = |smoothing: f64| {
+        let smoothness = |smoothing: f64| {
             let settings = FilterSettings {
                 smoothing,
                 max_iterations: 3000,
@@ -694,20 +685,15 @@ mod tests {
                 .unwrap()
                 .swap_remove(0);
             assert_eq!(out.status, FilterStatus::Converged, "smoothing {smoothing}");
-            let trajectories: Vec<_> = out
-                .coefficients
-                .iter()
-                .map(|c| {
-                    flowopt_core::Trajectory::from_coefficients(c.clone(), &times, problem.horizon)
-                        .unwrap()
-                })
-                .collect();
-            let m = evaluate(&problem, &trajectories, &CheckConfig::default()).unwrap();
+            let m = judge(&problem, &[out.coefficients])
+                .unwrap()
+                .swap_remove(0)
+                .metrics;
             assert!(m.feasible, "smoothing {smoothing}: {:?}", m.residuals);
             assert!(m.residuals.boundary < 1e-4, "{:?}", m.residuals);
             m.smoothness
         };
-        let (plain, smooth) = (judge(0.0), judge(300.0));
+        let (plain, smooth) = (smoothness(0.0), smoothness(300.0));
         assert!(smooth < 0.9 * plain, "smoothness {smooth} vs {plain}");
     }
 
