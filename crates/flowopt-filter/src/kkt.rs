@@ -12,6 +12,9 @@
 //! subject to the boundary rows A c = b (also horizon-free after scaling), with H the exact
 //! Gram matrix of the scaled acceleration over tau in [0, 1] and mu the smoothness weight
 //! (0 by default), whose KKT solution is c = K11 q + K12 b with q = cbar + rho G'(s - u).
+//! The robots enter all of these alike, so every matrix splits into its action on the robots'
+//! mean and on deviations from it, and the inverses take two (K + 6)-sized inversions whatever
+//! N (`robot_symmetric`), not one of size N (K + 6).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -93,66 +96,82 @@ pub fn boundary_rows(basis: &Bernstein) -> DMatrix<f64> {
 fn compute(key: KktKey) -> Kkt {
     let basis = Bernstein::new(key.order).expect("the filter validates its Bernstein order");
     let k = basis.num_coefficients();
-    let (n, nk) = (key.robots, key.robots * key.order.saturating_add(1));
+    let n = key.robots;
     let [p, pv, pa] = scaled_samples(&basis, key.samples);
     let ptp = p.transpose() * &p;
     let own = &ptp * (key.obstacles as f64 + 1.0) + pv.transpose() * &pv + pa.transpose() * &pa;
-    let mut gtg = DMatrix::zeros(nk, nk);
-    for i in 0..n {
-        for j in 0..n {
-            let block = if i == j {
-                &ptp * (n as f64 - 1.0) + &own
-            } else {
-                -&ptp
-            };
-            gtg.view_mut((i * k, j * k), (k, k)).copy_from(&block);
-        }
-    }
+    // G'G = I (x) (N P'P + own) - 1 1' (x) P'P: on the robots' mean it acts as `own`, on
+    // deviations from the mean as N P'P + own (see `robot_symmetric`).
+    let gtg_dev = &ptp * n as f64 + &own;
+    let gtg_mean = own;
     // Positive definite whenever the samples determine the polynomial (M >= K): the box rows
     // alone give (O+1) I (x) P'P. Otherwise the pseudo-inverse still gives the least-norm map.
-    let gtg_inv = (&gtg + DMatrix::identity(nk, nk) * 1e-9)
-        .try_inverse()
-        .or_else(|| gtg.clone().pseudo_inverse(1e-12).ok())
-        .unwrap_or_else(|| DMatrix::zeros(nk, nk));
+    let inverse = |m: &DMatrix<f64>| {
+        (m + DMatrix::identity(k, k) * 1e-9)
+            .try_inverse()
+            .or_else(|| m.clone().pseudo_inverse(1e-12).ok())
+            .unwrap_or_else(|| DMatrix::zeros(k, k))
+    };
+    let gtg_inv = robot_symmetric(n, &inverse(&gtg_dev), &inverse(&gtg_mean));
+    // Q = I + mu I (x) H + rho G'G has the same form, and so has the inverse of the KKT matrix
+    // [Q, I (x) A'; I (x) A, 0]: two (K + 6) x (K + 6) inverses instead of one of
+    // N (K + 6) x N (K + 6).
     let rho = f64::from_bits(key.rho_bits);
-    let mut q = DMatrix::identity(nk, nk) + &gtg * rho;
     let mu = f64::from_bits(key.smoothing_bits);
-    if mu > 0.0 {
-        // The acceleration rows' scale: x''(tau) / (n (n - 1)).
-        let scale = (key.order * (key.order - 1)) as f64;
-        let h = basis.acceleration_gram(1.0) * (mu / (scale * scale));
-        for i in 0..n {
-            let mut block = q.view_mut((i * k, i * k), (k, k));
-            block += &h;
-        }
-    }
-    let a_axis = boundary_rows(&basis);
-    let rows = BOUNDARY_ROWS * n;
-    let mut kkt = DMatrix::zeros(nk + rows, nk + rows);
-    kkt.view_mut((0, 0), (nk, nk)).copy_from(&q);
-    for i in 0..n {
-        kkt.view_mut((nk + i * BOUNDARY_ROWS, i * k), (BOUNDARY_ROWS, k))
-            .copy_from(&a_axis);
-        kkt.view_mut((i * k, nk + i * BOUNDARY_ROWS), (k, BOUNDARY_ROWS))
-            .copy_from(&a_axis.transpose());
-    }
-    // Q is positive definite (H is semi-definite) and A has full row rank (order >= 5), so
-    // the KKT matrix is invertible whatever the problem: a failure here is a bug, not bad
-    // input.
-    let inv = kkt
-        .try_inverse()
-        .expect("the filter's KKT matrix is invertible by construction");
+    // The acceleration rows' scale: x''(tau) / (n (n - 1)).
+    let scale = (key.order * (key.order - 1)) as f64;
+    let h = basis.acceleration_gram(1.0) * (mu / (scale * scale));
+    let a = boundary_rows(&basis);
+    let c_step = |gram: &DMatrix<f64>| -> (DMatrix<f64>, DMatrix<f64>) {
+        let q = DMatrix::identity(k, k) + gram * rho + &h;
+        let mut m = DMatrix::zeros(k + BOUNDARY_ROWS, k + BOUNDARY_ROWS);
+        m.view_mut((0, 0), (k, k)).copy_from(&q);
+        m.view_mut((k, 0), (BOUNDARY_ROWS, k)).copy_from(&a);
+        m.view_mut((0, k), (k, BOUNDARY_ROWS))
+            .copy_from(&a.transpose());
+        // Q is positive definite (H is semi-definite) and A has full row rank (order >= 5),
+        // so this is invertible whatever the problem: a failure here is a bug, not bad input.
+        let inv = m
+            .try_inverse()
+            .expect("the filter's KKT matrix is invertible by construction");
+        (
+            inv.view((0, 0), (k, k)).into_owned(),
+            inv.view((0, k), (k, BOUNDARY_ROWS)).into_owned(),
+        )
+    };
+    let (k11_dev, k12_dev) = c_step(&gtg_dev);
+    let (k11_mean, k12_mean) = c_step(&gtg_mean);
     let row_major =
         |m: DMatrix<f64>| -> Vec<f32> { m.transpose().iter().map(|&v| v as f32).collect() };
     Kkt {
-        k11: row_major(inv.view((0, 0), (nk, nk)).into_owned()),
-        k12: row_major(inv.view((0, nk), (nk, rows)).into_owned()),
-        gtg: row_major(gtg),
+        k11: row_major(robot_symmetric(n, &k11_dev, &k11_mean)),
+        k12: row_major(robot_symmetric(n, &k12_dev, &k12_mean)),
+        gtg: row_major(robot_symmetric(n, &gtg_dev, &gtg_mean)),
         gtg_inv: row_major(gtg_inv),
         p: row_major(p),
         pv: row_major(pv),
         pa: row_major(pa),
     }
+}
+
+/// The (N r) x (N c) matrix I (x) dev + (1 1' / N) (x) (mean - dev): the one that acts as `mean`
+/// on the robots' mean and as `dev` on deviations from it (in an orthonormal robot basis whose
+/// first vector is 1/sqrt(N), it is block-diagonal: mean, dev, ..., dev). Every matrix of the
+/// c-step treats the robots alike and couples them only through the pair rows' Laplacian
+/// N I - 1 1', so each is of this form, and so are their products and inverses, which are then
+/// taken blockwise.
+fn robot_symmetric(n: usize, dev: &DMatrix<f64>, mean: &DMatrix<f64>) -> DMatrix<f64> {
+    let (r, c) = dev.shape();
+    let off = (mean - dev) / n as f64;
+    let diag = dev + &off;
+    let mut out = DMatrix::zeros(n * r, n * c);
+    for i in 0..n {
+        for j in 0..n {
+            out.view_mut((i * r, j * c), (r, c))
+                .copy_from(if i == j { &diag } else { &off });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -210,51 +229,71 @@ mod tests {
         }
     }
 
-    /// With a smoothness weight, c = K11 q + K12 b meets the boundary rows and is optimal:
-    /// the gradient of 1/2 c'Qc - q'c, Q = I + mu I (x) H + rho G'G, lies in the span of A'.
+    /// c = K11 q + K12 b (built blockwise, see `robot_symmetric`) meets the boundary rows and
+    /// is optimal: the gradient of 1/2 c'Qc - q'c, Q = I + mu I (x) H + rho G'G, lies in the
+    /// span of A'; and the cached (G'G)^-1 inverts G'G. Robot counts, obstacles, samples, rho
+    /// and the smoothness weight mu all vary.
     #[test]
-    fn smoothing_enters_the_c_step_optimality_conditions() {
-        let (n, k, mu, rho) = (2, 11, 300.0, 1.0);
-        let key = KktKey {
-            robots: n,
-            obstacles: 1,
-            samples: 20,
-            order: 10,
-            rho_bits: f64::to_bits(rho),
-            smoothing_bits: f64::to_bits(mu),
-        };
-        let mats = kkt(key);
-        let nk = n * k;
-        let rows = BOUNDARY_ROWS * n;
-        let m = |v: &[f32], r: usize, c: usize| {
-            DMatrix::from_row_iterator(r, c, v.iter().map(|&x| f64::from(x)))
-        };
-        let (k11, k12, gtg) = (
-            m(&mats.k11, nk, nk),
-            m(&mats.k12, nk, rows),
-            m(&mats.gtg, nk, nk),
-        );
-        let basis = Bernstein::default();
-        let h = basis.acceleration_gram(1.0) / (90.0f64 * 90.0);
-        let mut q_mat = DMatrix::identity(nk, nk) + gtg * rho;
-        let mut a = DMatrix::zeros(rows, nk);
-        let a_axis = boundary_rows(&basis);
-        for i in 0..n {
-            let mut block = q_mat.view_mut((i * k, i * k), (k, k));
-            block += &h * mu;
-            a.view_mut((i * BOUNDARY_ROWS, i * k), (BOUNDARY_ROWS, k))
-                .copy_from(&a_axis);
+    fn c_step_matrices_meet_the_optimality_conditions() {
+        let k = 11;
+        for (n, obstacles, samples, rho, mu) in [
+            (2, 1, 20, 1.0, 300.0),
+            (5, 3, 50, 1.0, 0.0),
+            (7, 0, 30, 0.3, 30.0),
+            (1, 2, 100, 2.0, 0.0),
+        ] {
+            let key = KktKey {
+                robots: n,
+                obstacles,
+                samples,
+                order: 10,
+                rho_bits: f64::to_bits(rho),
+                smoothing_bits: f64::to_bits(mu),
+            };
+            let mats = kkt(key);
+            let nk = n * k;
+            let rows = BOUNDARY_ROWS * n;
+            let m = |v: &[f32], r: usize, c: usize| {
+                DMatrix::from_row_iterator(r, c, v.iter().map(|&x| f64::from(x)))
+            };
+            let (k11, k12, gtg, gtg_inv) = (
+                m(&mats.k11, nk, nk),
+                m(&mats.k12, nk, rows),
+                m(&mats.gtg, nk, nk),
+                m(&mats.gtg_inv, nk, nk),
+            );
+            let basis = Bernstein::default();
+            let h = basis.acceleration_gram(1.0) / (90.0f64 * 90.0);
+            let mut q_mat = DMatrix::identity(nk, nk) + &gtg * rho;
+            let mut a = DMatrix::zeros(rows, nk);
+            let a_axis = boundary_rows(&basis);
+            for i in 0..n {
+                let mut block = q_mat.view_mut((i * k, i * k), (k, k));
+                block += &h * mu;
+                a.view_mut((i * BOUNDARY_ROWS, i * k), (BOUNDARY_ROWS, k))
+                    .copy_from(&a_axis);
+            }
+            // Three right-hand sides at once (columns).
+            let q = DMatrix::from_fn(nk, 3, |r, j| (((r + j) * 7 % 5) as f64 - 2.0) * 0.3);
+            let b = DMatrix::from_fn(rows, 3, |r, j| ((r + 2 * j) % 3) as f64 * 0.5);
+            let c = &k11 * &q + &k12 * &b;
+            let case = format!("N {n}, O {obstacles}, M {samples}, rho {rho}, mu {mu}");
+            assert!((&a * &c - &b).amax() < 1e-3, "boundary rows ({case})");
+            let grad = &q_mat * &c - &q;
+            let at = a.transpose();
+            let in_span = &at * (&a * &at).try_inverse().unwrap() * &a * &grad;
+            // K11 and K12 are stored as f32: the tolerance is relative to |Q| |c|.
+            let scale = q_mat.amax() * c.amax();
+            let off = (grad - in_span).amax();
+            assert!(
+                off < 1e-5 * scale,
+                "stationarity ({case}): {off} vs {scale}"
+            );
+            let identity = (&gtg_inv * &gtg - DMatrix::identity(nk, nk)).amax();
+            assert!(
+                identity < 1e-3,
+                "(G'G)^-1 G'G = I ({case}): off by {identity}"
+            );
         }
-        let q = DMatrix::from_fn(nk, 1, |r, _| ((r * 7 % 5) as f64 - 2.0) * 0.3);
-        let b = DMatrix::from_fn(rows, 1, |r, _| (r % 3) as f64 * 0.5);
-        let c = &k11 * &q + &k12 * &b;
-        assert!((&a * &c - &b).amax() < 1e-3, "boundary rows");
-        let grad = &q_mat * &c - &q;
-        let at = a.transpose();
-        let in_span = &at * (&a * &at).try_inverse().unwrap() * &a * &grad;
-        // K11 and K12 are stored as f32: the tolerance is relative to |Q| |c|.
-        let scale = q_mat.amax() * c.amax();
-        let off = (grad - in_span).amax();
-        assert!(off < 1e-5 * scale, "stationarity: {off} vs {scale}");
     }
 }
