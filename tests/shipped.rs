@@ -116,7 +116,8 @@ fn shipped_generator_plans_alike_on_cpu_and_wgpu() {
 
 /// The filter's adaptive samples: a problem the coarse pass (the problem's own 50 samples)
 /// solves is not filtered again; a doorway where robots meet between those samples is refined
-/// on denser samples and then passes, where the problem's samples alone leave it infeasible.
+/// on denser samples and then passes, where the problem's samples alone leave it infeasible;
+/// only the better half of the candidates the first pass's halving kept are refined.
 /// Candidates are only taken once converged (`verify_below: 0`): checking unconverged ones
 /// finds a passing candidate on the 50 samples for every N = 8 doorway of seeds 0-25, which
 /// would leave nothing here to refine.
@@ -154,6 +155,25 @@ fn the_filter_refines_only_where_the_problem_samples_fail() {
     let refined = plan(Scenario::Doorway, 5, adaptive);
     assert!(refined.feasible, "{:?}", refined.metrics);
     assert_eq!(refined.info["refined"], 1.0);
+    // Halving goes on across the passes: of the 8 candidates, the first pass (100 iterations,
+    // halving at 50) keeps 4 to its end, and the better 2 of them are refined.
+    assert_eq!(
+        refined.info["refined_candidates"], 2.0,
+        "{:?}",
+        refined.info
+    );
+    assert_eq!(easy.info["refined_candidates"], 0.0);
+    // Without halving, all 8 are.
+    let all = plan(
+        Scenario::Doorway,
+        5,
+        flowopt::planner::FlowOptSettings {
+            halve_every: 0,
+            ..adaptive
+        },
+    );
+    assert_eq!(all.info["refined"], 1.0);
+    assert_eq!(all.info["refined_candidates"], 8.0, "{:?}", all.info);
 }
 
 /// Warehouse N = 16 seed 45: the shipped generator sends robots through a shelf; without the

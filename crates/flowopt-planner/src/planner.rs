@@ -10,7 +10,7 @@ use flowopt_core::{
     PlanOptions, Planner, Problem, elapsed_ms, guide_paths,
 };
 use flowopt_filter::selection::{best, judge};
-use flowopt_filter::{FilterOutput, FilterSettings, SafetyFilter, WarmStart};
+use flowopt_filter::{FilterOutput, FilterSettings, FilterStatus, SafetyFilter, WarmStart};
 use flowopt_generator::representation::decode;
 use flowopt_generator::{Conditioning, FlowSampler, Generator, SampleSettings};
 
@@ -215,13 +215,15 @@ impl FlowOptPlanner {
     /// between samples). With `coarse_iterations > 0`, a first pass of at most that many
     /// iterations constrains the problem's own samples, and only the problems none of whose
     /// candidates passed are filtered again on `filter_samples`, projecting where the first pass
-    /// left their candidates (no warm start: they are already close); the flag says which.
+    /// left their candidates (no warm start: they are already close); with successive halving,
+    /// only the better half of the candidates the first pass kept to its end. The flag says
+    /// how many candidates of each problem were refined (0: not refined).
     fn filter_stage(
         &self,
         problems: &[Problem],
         candidates: &[Vec<Vec<Coefficients>>],
         guides: &[Vec<Coefficients>],
-    ) -> Result<Vec<(Vec<FilterOutput>, bool)>, PlanError> {
+    ) -> Result<Vec<(Vec<FilterOutput>, usize)>, PlanError> {
         let passed = vec![Cell::new(false); problems.len()];
         let accept = |p: usize, coefficients: &[Coefficients]| {
             let ok = judge(&problems[p], &[coefficients.to_vec()])
@@ -233,7 +235,7 @@ impl FlowOptPlanner {
             let outputs = self
                 .filter
                 .project_problems(problems, candidates, &mut |p, c| accept(p, c))?;
-            return Ok(outputs.into_iter().map(|o| (o, false)).collect());
+            return Ok(outputs.into_iter().map(|o| (o, 0)).collect());
         };
         let first = coarse.project_problems(problems, candidates, &mut |p, c| accept(p, c))?;
         let again: Vec<usize> = (0..problems.len())
@@ -242,21 +244,47 @@ impl FlowOptPlanner {
                     && problems[p].samples < refine.settings().samples_for(&problems[p])
             })
             .collect();
-        let mut outputs: Vec<(Vec<FilterOutput>, bool)> =
-            first.into_iter().map(|o| (o, false)).collect();
+        let mut outputs: Vec<(Vec<FilterOutput>, usize)> =
+            first.into_iter().map(|o| (o, 0)).collect();
         if again.is_empty() {
             return Ok(outputs);
         }
         let _span = tracing::debug_span!("refine", problems = again.len()).entered();
         let subset: Vec<Problem> = again.iter().map(|&p| problems[p].clone()).collect();
+        // Successive halving goes on across the passes: of the candidates the first pass kept
+        // to its end, the better half by residual is refined; the others are flagged dropped
+        // and stay as the first pass left them. Without halving, every candidate is refined.
+        let halving = refine.settings().halve_every > 0;
+        let mut live: Vec<Vec<usize>> = Vec::with_capacity(again.len());
+        for &p in &again {
+            let first = &mut outputs[p].0;
+            let all: Vec<usize> = (0..first.len()).collect();
+            if !halving {
+                live.push(all);
+                continue;
+            }
+            let mut kept: Vec<usize> = all
+                .iter()
+                .copied()
+                .filter(|&c| first[c].status != FilterStatus::Dropped)
+                .collect();
+            if kept.is_empty() {
+                kept = all;
+            }
+            kept.sort_by(|&a, &b| first[a].residual.total_cmp(&first[b].residual));
+            for &c in &kept[kept.len().div_ceil(2)..] {
+                first[c].status = FilterStatus::Dropped;
+            }
+            kept.truncate(kept.len().div_ceil(2));
+            live.push(kept);
+        }
         let starts: Vec<Vec<Vec<Coefficients>>> = again
             .iter()
-            .map(|&p| {
-                outputs[p]
-                    .0
-                    .iter()
-                    .map(|o| {
-                        let mut start = o.coefficients.clone();
+            .zip(&live)
+            .map(|(&p, live)| {
+                live.iter()
+                    .map(|&c| {
+                        let mut start = outputs[p].0[c].coefficients.clone();
                         if let Some(depth) = self.settings.pull_back_depth {
                             repair::pull_back(&problems[p], &guides[p], &mut start, depth);
                         }
@@ -268,8 +296,11 @@ impl FlowOptPlanner {
         let second = refine.project_problems(&subset, &starts, &mut |i, coefficients| {
             accept(again[i], coefficients)
         })?;
-        for (&p, o) in again.iter().zip(second) {
-            outputs[p] = (o, true);
+        for ((&p, live), refined) in again.iter().zip(&live).zip(second) {
+            for (&c, output) in live.iter().zip(refined) {
+                outputs[p].0[c] = output;
+            }
+            outputs[p].1 = live.len();
         }
         Ok(outputs)
     }
@@ -390,8 +421,9 @@ impl Planner for FlowOptPlanner {
             .zip(&pulled_back)
             .map(|((problem, (outputs, refined)), pulled_back)| {
                 let mut plan = self.select(problem, outputs)?;
-                plan.info
-                    .insert("refined".into(), if *refined { 1.0 } else { 0.0 });
+                let refined = *refined as f64;
+                plan.info.insert("refined".into(), refined.min(1.0));
+                plan.info.insert("refined_candidates".into(), refined);
                 plan.info.insert("pulled_back".into(), *pulled_back as f64);
                 Ok(plan)
             })
