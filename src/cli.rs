@@ -341,7 +341,8 @@ pub struct FlowOptArgs {
     #[arg(long, default_value_t = flowopt::planner::VERIFY_BELOW)]
     pub verify_below: f64,
     /// `flowopt` planner: successive halving, every problem keeps filtering only the better
-    /// half of its candidates at iterations H, 2H, 4H, ... of a pass (0: off).
+    /// half of its candidates at iterations H, 2H, 4H, ... of a pass, and refines on denser
+    /// samples only the better half of those the first pass kept (0: off).
     #[arg(long, default_value_t = flowopt::planner::HALVE_EVERY)]
     pub halve_every: usize,
     /// `flowopt` planner: weight of a smoothness term in the first filter pass's objective

@@ -167,18 +167,24 @@ impl FlowOptPlanner {
             let group_seeds: Vec<u64> = members.iter().map(|&i| seeds[i]).collect();
             // One grid search per problem: the plain guides are the generator's coordinates,
             // the clear ones what the pull-back aims at.
-            let guides: Vec<GuidePaths> = group.iter().map(|p| guide_paths(p, &basis)).collect();
+            let guides: Vec<GuidePaths> = {
+                let _span = tracing::debug_span!("guides", robots = n).entered();
+                group.iter().map(|p| guide_paths(p, &basis)).collect()
+            };
             let cond = Conditioning::with_baselines(
                 &group,
                 guides.iter().map(|g| g.plain.clone()).collect(),
                 device,
             )?;
-            let x = sampler.sample(&cond, &group_seeds, dim);
-            let values = x
-                .into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .map_err(|e| failure(format!("reading the generator's samples back: {e:?}")))?;
+            let values = {
+                let _span = tracing::debug_span!("sample", robots = n).entered();
+                sampler
+                    .sample(&cond, &group_seeds, dim)
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .map_err(|e| failure(format!("reading the generator's samples back: {e:?}")))?
+            };
             let k = self.settings.candidates;
             let entry = n * dim;
             for (j, &i) in members.iter().enumerate() {
@@ -237,7 +243,10 @@ impl FlowOptPlanner {
                 .project_problems(problems, candidates, &mut |p, c| accept(p, c))?;
             return Ok(outputs.into_iter().map(|o| (o, 0)).collect());
         };
-        let first = coarse.project_problems(problems, candidates, &mut |p, c| accept(p, c))?;
+        let first = {
+            let _span = tracing::debug_span!("coarse", problems = problems.len()).entered();
+            coarse.project_problems(problems, candidates, &mut |p, c| accept(p, c))?
+        };
         let again: Vec<usize> = (0..problems.len())
             .filter(|&p| {
                 !passed[p].get()

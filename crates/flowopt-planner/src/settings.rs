@@ -92,7 +92,9 @@ pub struct FlowOptSettings {
     /// Successive halving in the filter (default [`HALVE_EVERY`]; 0: off): at iterations h,
     /// 2h, 4h, ... of a pass, each problem keeps filtering only the better half of its
     /// candidates still running (by residual), so a long budget goes to the most promising
-    /// ones. Must be a multiple of 10 (the residual check interval).
+    /// ones; a problem filtered again on denser samples refines only the better half of the
+    /// candidates the first pass kept to its end. Must be a multiple of 10 (the residual
+    /// check interval).
     pub halve_every: usize,
     /// Weight of a smoothness term in the filter's objective (default [`FILTER_SMOOTHING`]:
     /// off, the filter projects the candidate): the first pass (or the only one, with

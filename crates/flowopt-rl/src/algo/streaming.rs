@@ -180,22 +180,26 @@ mod tests {
             &device,
         )
         .unwrap();
-        let before = evaluate(&agent.policy(), kind, 20, 5, &device).unwrap();
+        // 50 episodes: at ~50% success the estimate's standard deviation is 7 points (20
+        // episodes: 11).
+        let episodes = 50;
+        let before = evaluate(&agent.policy(), kind, episodes, 5, &device).unwrap();
         let chunks = data.action_chunks(8).unwrap();
         let ad = agent.training_device();
         let mut noise = Noise::new(1, &ad);
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        for _ in 0..4000 {
+        for _ in 0..8000 {
             let rows: Vec<usize> = (0..64).map(|_| rng.random_range(0..data.len())).collect();
             agent
                 .update(&batch_of(&chunks, &rows, &ad), &mut noise)
                 .unwrap();
         }
         let policy = agent.policy();
-        let after = evaluate(&policy, kind, 20, 5, &device).unwrap();
-        // Measured: 0% -> 35% success.
+        let after = evaluate(&policy, kind, episodes, 5, &device).unwrap();
+        // Measured: 0% -> 52% success (after 4000 updates it was 24% over these 50 episodes,
+        // 35% over the first 20, and one run in about ten missed the +15 point bar then).
         assert!(
-            after.success_rate >= before.success_rate + 0.15,
+            after.success_rate >= before.success_rate + 0.25,
             "{before:?} -> {after:?}"
         );
 
