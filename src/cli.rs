@@ -308,7 +308,7 @@ pub struct BenchArgs {
 #[derive(Debug, Args)]
 pub struct FlowOptArgs {
     /// `flowopt` planner: candidates sampled per problem.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = flowopt::planner::CANDIDATES)]
     pub candidates: usize,
     /// `flowopt` planner: flow integration steps.
     #[arg(long, default_value_t = 4)]

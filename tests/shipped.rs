@@ -157,6 +157,7 @@ fn the_filter_refines_only_where_the_problem_samples_fail() {
     assert_eq!(refined.info["refined"], 1.0);
     // Halving goes on across the passes: of the 8 candidates, the first pass (100 iterations,
     // halving at 50) keeps 4 to its end, and the better 2 of them are refined.
+    assert_eq!(flowopt::planner::CANDIDATES, 8);
     assert_eq!(
         refined.info["refined_candidates"], 2.0,
         "{:?}",

@@ -30,14 +30,16 @@ pub struct PlanQuery {
     pub planner: Option<String>,
     /// Seed of every random choice (default 0); the same seed gives the same plan.
     pub seed: Option<u64>,
-    /// `flowopt`: candidates sampled (default 8).
+    /// `flowopt`: candidates sampled (default 8, `flowopt_planner::CANDIDATES`).
     pub candidates: Option<usize>,
     /// `flowopt`: flow integration steps (default 4).
     pub flow_steps: Option<usize>,
-    /// `flowopt`: most safety-filter iterations (default 500).
+    /// `flowopt`: most safety-filter iterations per pass (default 2000,
+    /// `flowopt_planner::FILTER_ITERATIONS`).
     pub filter_iterations: Option<usize>,
     /// `flowopt`: also return every feasible filtered candidate (default false); every
-    /// candidate then runs to convergence instead of stopping at the first verified one.
+    /// candidate then runs to convergence (no successive halving) instead of stopping at the
+    /// first verified one.
     pub return_candidates: Option<bool>,
     /// `json` (default) or `vda5050` (adds each robot's path as a VDA 5050 NURBS trajectory).
     pub format: Option<String>,
@@ -97,11 +99,17 @@ impl Request {
                         .filter_iterations
                         .unwrap_or(defaults.filter_iterations),
                     return_candidates,
-                    // Alternatives are asked for: every candidate runs to convergence.
+                    // Alternatives are asked for: every candidate runs to convergence, none is
+                    // dropped by successive halving.
                     stop_after: if return_candidates {
                         0
                     } else {
                         defaults.stop_after.min(candidates)
+                    },
+                    halve_every: if return_candidates {
+                        0
+                    } else {
+                        defaults.halve_every
                     },
                     ..defaults
                 };
