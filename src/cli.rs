@@ -346,10 +346,14 @@ pub struct FlowOptArgs {
     #[arg(long, default_value_t = flowopt::planner::HALVE_EVERY)]
     pub halve_every: usize,
     /// `flowopt` planner: weight of a smoothness term in the first filter pass's objective
-    /// (0: off, a plain projection); e.g. 300 for smoother plans in open spaces, at a cost in
-    /// time and in success on the cluttered problems.
+    /// on the problems `--smoothing-scope` names (0: off, a plain projection).
     #[arg(long, default_value_t = flowopt::planner::FILTER_SMOOTHING)]
     pub filter_smoothing: f64,
+    /// `flowopt` planner: where `--filter-smoothing` applies: `open` (problems where no
+    /// robot's straight line crosses an obstacle) or `all` (smoother plans around obstacles
+    /// too, at a cost in time and in doorway success).
+    #[arg(long, default_value_t = flowopt::planner::SMOOTHING_SCOPE)]
+    pub smoothing_scope: flowopt::planner::SmoothingScope,
     /// `flowopt` planner: metres a generator candidate's robot may dip into an obstacle before
     /// its deviation from its guide path is scaled down, or `off`.
     #[arg(long, default_value = "0.2", value_parser = parse_depth)]
@@ -385,6 +389,7 @@ impl FlowOptArgs {
             verify_below: self.verify_below,
             halve_every: self.halve_every,
             filter_smoothing: self.filter_smoothing,
+            smoothing_scope: self.smoothing_scope,
             return_candidates: false,
             pull_back_depth: self.pull_back_depth.0,
         }

@@ -344,6 +344,17 @@ pub struct GuidePaths {
     pub plain: Vec<Coefficients>,
     /// The reweighted fit of [`path_coefficients`].
     pub clear: Vec<Coefficients>,
+    /// Per robot: whether its straight line, grown by its radius plus the guides' extra
+    /// clearance, crosses an obstacle (so its guide path may leave the line).
+    pub blocked: Vec<bool>,
+}
+
+impl GuidePaths {
+    /// Whether no robot's straight line is blocked by an obstacle: an open floor, where the
+    /// robots need only avoid each other.
+    pub fn open(&self) -> bool {
+        !self.blocked.contains(&true)
+    }
 }
 
 /// The guide paths of every robot of `problem`, plainly fitted and reweighted away from the
@@ -375,6 +386,7 @@ pub fn guide_paths(problem: &Problem, basis: &Bernstein) -> GuidePaths {
         return GuidePaths {
             plain: straight.clone(),
             clear: straight,
+            blocked,
         };
     };
     let mut paths: Vec<Option<Vec<Vec2>>> = (0..problem.num_robots())
@@ -405,6 +417,7 @@ pub fn guide_paths(problem: &Problem, basis: &Bernstein) -> GuidePaths {
     GuidePaths {
         plain: fit_paths(problem, basis, straight.clone(), &paths, false),
         clear: fit_paths(problem, basis, straight, &paths, true),
+        blocked,
     }
 }
 
@@ -635,5 +648,37 @@ mod tests {
                 "{scenario} N={robots} seed {seed}: a guide {deepest:.3} m deep in an obstacle"
             );
         }
+    }
+
+    #[test]
+    fn open_floors_are_those_without_a_blocked_straight_line() {
+        let basis = Bernstein::default();
+        let robot = |start, goal| Robot::new(start, goal, 0.2);
+        let ws = Workspace::square(5.0);
+        let free = Problem::new(ws, vec![robot([-2.0, 0.0], [2.0, 0.0])], vec![]);
+        assert!(guide_paths(&free, &basis).open());
+        // An obstacle beside the line, farther than the radius plus the extra clearance.
+        let beside = Obstacle {
+            center: [0.0, 2.0],
+            radius: 0.5,
+        };
+        let aside = Problem::new(ws, vec![robot([-2.0, 0.0], [2.0, 0.0])], vec![beside]);
+        assert!(guide_paths(&aside, &basis).open());
+        // One of two robots has a pillar on its line: not open, and only that robot blocked.
+        let pillar = Obstacle {
+            center: [0.0, -2.0],
+            radius: 0.5,
+        };
+        let blocked = Problem::new(
+            ws,
+            vec![
+                robot([-2.0, 0.0], [2.0, 0.0]),
+                robot([-2.0, -2.0], [2.0, -2.0]),
+            ],
+            vec![beside, pillar],
+        );
+        let g = guide_paths(&blocked, &basis);
+        assert!(!g.open());
+        assert_eq!(g.blocked, vec![false, true]);
     }
 }

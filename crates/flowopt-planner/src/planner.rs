@@ -16,7 +16,7 @@ use flowopt_generator::{Conditioning, FlowSampler, Generator, SampleSettings};
 
 use crate::diversity::distinct_patterns;
 use crate::repair;
-use crate::settings::FlowOptSettings;
+use crate::settings::{FlowOptSettings, SmoothingScope};
 
 /// One problem's generator candidates.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +28,8 @@ pub struct Samples {
     pub pulled_back: usize,
     /// The robots' obstacle-clear guide paths (`flowopt_core::GuidePaths::clear`).
     pub guides: Vec<Coefficients>,
+    /// Whether no robot's straight line crosses an obstacle (`flowopt_core::GuidePaths::open`).
+    pub open: bool,
 }
 
 /// Generator -> warm start -> filter -> selection, with the weights loaded once.
@@ -42,6 +44,9 @@ pub struct FlowOptPlanner {
     /// With `coarse_iterations > 0`: the second pass, on `filter_samples`, started from the
     /// first pass's outputs (so no warm start).
     refine: Option<SafetyFilter>,
+    /// With `filter_smoothing > 0` and the open-floor scope: the first pass (or the single
+    /// one) with the smoothness term, for the open problems; the others take the plain one.
+    smooth: Option<SafetyFilter>,
     settings: FlowOptSettings,
 }
 
@@ -71,32 +76,47 @@ impl FlowOptPlanner {
         // The smoothness term goes into the first pass only: in both passes it pulled the
         // doorway candidates back toward the wall (W = 300, N = 16: 6 of 20 solved, 17 with
         // the first pass only; README, "Smoothing").
-        let mut coarse = adaptive
-            .then(|| {
-                let settings = FilterSettings {
+        let first = |smoothing: f64| {
+            if adaptive {
+                FilterSettings {
                     samples: 0,
                     sample_period: 0.0,
                     max_iterations: settings.coarse_iterations,
-                    smoothing: settings.filter_smoothing,
+                    smoothing,
                     ..filter_settings.clone()
-                };
-                SafetyFilter::new(settings, device.clone())
-            })
+                }
+            } else {
+                FilterSettings {
+                    smoothing,
+                    ..filter_settings.clone()
+                }
+            }
+        };
+        let (everywhere, open_only) = match settings.smoothing_scope {
+            SmoothingScope::All => (settings.filter_smoothing, 0.0),
+            SmoothingScope::Open => (0.0, settings.filter_smoothing),
+        };
+        let warm = |filter: SafetyFilter| match &warm_start {
+            Some(w) => filter.with_warm_start(w.clone()),
+            None => filter,
+        };
+        let coarse = adaptive
+            .then(|| SafetyFilter::new(first(everywhere), device.clone()).map(warm))
+            .transpose()?;
+        let smooth = (open_only > 0.0)
+            .then(|| SafetyFilter::new(first(open_only), device.clone()).map(warm))
             .transpose()?;
         let single = FilterSettings {
-            smoothing: settings.filter_smoothing,
+            smoothing: everywhere,
             ..filter_settings
         };
-        let mut filter = SafetyFilter::new(single, device)?;
-        if let Some(warm) = warm_start {
-            coarse = coarse.map(|c| c.with_warm_start(warm.clone()));
-            filter = filter.with_warm_start(warm);
-        }
+        let filter = warm(SafetyFilter::new(single, device)?);
         Ok(Self {
             generator,
             filter,
             coarse,
             refine,
+            smooth,
             settings,
         })
     }
@@ -210,6 +230,7 @@ impl FlowOptPlanner {
                     candidates,
                     pulled_back,
                     guides: guides[j].clear.clone(),
+                    open: guides[j].open(),
                 };
             }
         }
@@ -229,6 +250,7 @@ impl FlowOptPlanner {
         problems: &[Problem],
         candidates: &[Vec<Vec<Coefficients>>],
         guides: &[Vec<Coefficients>],
+        open: &[bool],
     ) -> Result<Vec<(Vec<FilterOutput>, usize)>, PlanError> {
         let passed = vec![Cell::new(false); problems.len()];
         let accept = |p: usize, coefficients: &[Coefficients]| {
@@ -238,14 +260,12 @@ impl FlowOptPlanner {
             ok
         };
         let (Some(coarse), Some(refine)) = (&self.coarse, &self.refine) else {
-            let outputs = self
-                .filter
-                .project_problems(problems, candidates, &mut |p, c| accept(p, c))?;
+            let outputs = self.first_pass(&self.filter, problems, candidates, open, &accept)?;
             return Ok(outputs.into_iter().map(|o| (o, 0)).collect());
         };
         let first = {
             let _span = tracing::debug_span!("coarse", problems = problems.len()).entered();
-            coarse.project_problems(problems, candidates, &mut |p, c| accept(p, c))?
+            self.first_pass(coarse, problems, candidates, open, &accept)?
         };
         let again: Vec<usize> = (0..problems.len())
             .filter(|&p| {
@@ -310,6 +330,37 @@ impl FlowOptPlanner {
                 outputs[p].0[c] = output;
             }
             outputs[p].1 = live.len();
+        }
+        Ok(outputs)
+    }
+
+    /// The first (or only) filter pass: the open problems through the smoothing filter when
+    /// there is one, the others (or all) through `plain`. Outputs in the problems' order.
+    fn first_pass(
+        &self,
+        plain: &SafetyFilter,
+        problems: &[Problem],
+        candidates: &[Vec<Vec<Coefficients>>],
+        open: &[bool],
+        accept: &dyn Fn(usize, &[Coefficients]) -> bool,
+    ) -> Result<Vec<Vec<FilterOutput>>, PlanError> {
+        let smooth = match &self.smooth {
+            Some(smooth) if open.contains(&true) => smooth,
+            _ => return Ok(plain.project_problems(problems, candidates, &mut |p, c| accept(p, c))?),
+        };
+        let mut outputs = vec![Vec::new(); problems.len()];
+        for (filter, wanted) in [(smooth, true), (plain, false)] {
+            let members: Vec<usize> = (0..problems.len()).filter(|&p| open[p] == wanted).collect();
+            if members.is_empty() {
+                continue;
+            }
+            let subset: Vec<Problem> = members.iter().map(|&p| problems[p].clone()).collect();
+            let starts: Vec<_> = members.iter().map(|&p| candidates[p].clone()).collect();
+            let filtered =
+                filter.project_problems(&subset, &starts, &mut |i, c| accept(members[i], c))?;
+            for (&p, output) in members.iter().zip(filtered) {
+                outputs[p] = output;
+            }
         }
         Ok(outputs)
     }
@@ -413,12 +464,13 @@ impl Planner for FlowOptPlanner {
         };
         let (candidates, rest): (Vec<_>, Vec<_>) = samples
             .into_iter()
-            .map(|s| (s.candidates, (s.pulled_back, s.guides)))
+            .map(|s| (s.candidates, (s.pulled_back, (s.guides, s.open))))
             .unzip();
-        let (pulled_back, guides): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
+        let (pulled_back, rest): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
+        let (guides, open): (Vec<_>, Vec<bool>) = rest.into_iter().unzip();
         let generate_ms = elapsed_ms(started);
         let filter_started = Instant::now();
-        let outputs = match self.filter_stage(problems, &candidates, &guides) {
+        let outputs = match self.filter_stage(problems, &candidates, &guides, &open) {
             Ok(outputs) => outputs,
             Err(e) => return fail_all(problems, &e.to_string()),
         };
@@ -428,8 +480,15 @@ impl Planner for FlowOptPlanner {
             .iter()
             .zip(&outputs)
             .zip(&pulled_back)
-            .map(|((problem, (outputs, refined)), pulled_back)| {
+            .zip(&open)
+            .map(|(((problem, (outputs, refined)), pulled_back), &open)| {
                 let mut plan = self.select(problem, outputs)?;
+                let smoothed = match self.settings.smoothing_scope {
+                    SmoothingScope::All => self.settings.filter_smoothing > 0.0,
+                    SmoothingScope::Open => open && self.smooth.is_some(),
+                };
+                plan.info
+                    .insert("smoothed".into(), f64::from(u8::from(smoothed)));
                 let refined = *refined as f64;
                 plan.info.insert("refined".into(), refined.min(1.0));
                 plan.info.insert("refined_candidates".into(), refined);
