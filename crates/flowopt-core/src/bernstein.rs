@@ -124,13 +124,27 @@ impl Bernstein {
         let mut p = DMatrix::zeros(m, k);
         let mut pdot = DMatrix::zeros(m, k);
         let mut pddot = DMatrix::zeros(m, k);
+        let n = self.order;
+        let nf = n as f64;
         for (row, &t) in times.iter().enumerate() {
             let tau = (t / horizon).clamp(0.0, 1.0);
-            let (b0, b1, b2) = (self.basis(tau), self.basis_d1(tau), self.basis_d2(tau));
+            // The bases of orders n - 2, n - 1 and n from one recurrence; the derivatives are
+            // differences of the lower orders (as in `basis_d1`, `basis_d2`).
+            let [b2, b1, b0] = bases_up_to(n, tau);
+            let at = |b: &[f64], k: isize| {
+                usize::try_from(k)
+                    .ok()
+                    .and_then(|k| b.get(k))
+                    .copied()
+                    .unwrap_or(0.0)
+            };
             for col in 0..k {
+                let c = col as isize;
                 p[(row, col)] = b0[col];
-                pdot[(row, col)] = b1[col] / horizon;
-                pddot[(row, col)] = b2[col] / (horizon * horizon);
+                pdot[(row, col)] = nf * (at(&b1, c - 1) - at(&b1, c)) / horizon;
+                pddot[(row, col)] =
+                    nf * (nf - 1.0) * (at(&b2, c - 2) - 2.0 * at(&b2, c - 1) + at(&b2, c))
+                        / (horizon * horizon);
             }
         }
         SampleMatrices { p, pdot, pddot }
@@ -225,6 +239,27 @@ fn basis_of_order(n: usize, tau: f64) -> Vec<f64> {
     b
 }
 
+/// The bases of orders n - 2, n - 1 and n at `tau` (n >= 2), by one pass of the recurrence
+/// of [`basis_of_order`].
+fn bases_up_to(n: usize, tau: f64) -> [Vec<f64>; 3] {
+    let mut b = vec![0.0; n + 1];
+    b[0] = 1.0;
+    let s = 1.0 - tau;
+    let mut lower = [Vec::new(), Vec::new()];
+    for j in 1..=n {
+        if j + 2 > n {
+            lower[j + 1 - n] = b[..j].to_vec();
+        }
+        b[j] = tau * b[j - 1];
+        for k in (1..j).rev() {
+            b[k] = s * b[k] + tau * b[k - 1];
+        }
+        b[0] *= s;
+    }
+    let [second, first] = lower;
+    [second, first, b]
+}
+
 /// Binomial coefficient C(n, k) as f64.
 fn binomial(n: usize, k: usize) -> f64 {
     if k > n {
@@ -246,6 +281,33 @@ mod tests {
     }
 
     proptest! {
+        /// The sampling matrices (one recurrence per row) agree with the basis and its
+        /// derivatives evaluated one by one, and `Trajectory::from_coefficients` with `eval`.
+        #[test]
+        fn sample_matrices_agree_with_the_basis_and_its_derivatives(
+            tau in 0.0f64..=1.0, order in 5usize..=20, horizon in 0.5f64..30.0,
+            c in prop::collection::vec(-5.0f64..5.0, 21),
+        ) {
+            let b = Bernstein::new(order).unwrap();
+            let t = tau * horizon;
+            let m = b.sample_matrices(&[t], horizon);
+            let rows = [
+                b.basis(tau),
+                b.basis_d1(tau).iter().map(|v| v / horizon).collect(),
+                b.basis_d2(tau).iter().map(|v| v / (horizon * horizon)).collect::<Vec<_>>(),
+            ];
+            for (matrix, row) in [&m.p, &m.pdot, &m.pddot].iter().zip(&rows) {
+                for (k, v) in row.iter().enumerate() {
+                    let scale = 1.0 + v.abs();
+                    prop_assert!((matrix[(0, k)] - v).abs() < 1e-12 * scale, "{} vs {v}", matrix[(0, k)]);
+                }
+            }
+            let c = crate::plan::Coefficients { x: c[..=order].to_vec(), y: c[20 - order..].to_vec() };
+            let tr = crate::plan::Trajectory::from_coefficients(c.clone(), &[t], horizon).unwrap();
+            prop_assert!((tr.samples[0][1] - b.eval(&c.x, t, horizon)[0]).abs() < 1e-12);
+            prop_assert!((tr.samples[0][2] - b.eval(&c.y, t, horizon)[0]).abs() < 1e-12);
+        }
+
         #[test]
         fn partition_of_unity(tau in 0.0f64..=1.0, order in 5usize..=20) {
             let b = Bernstein::new(order).unwrap();

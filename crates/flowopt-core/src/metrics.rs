@@ -140,29 +140,31 @@ pub fn evaluate(
     // Grid 1: the plan's samples. Grid 2: the dense grid.
     let mut sample_tracks = Vec::with_capacity(trajectories.len());
     let mut dense_tracks = Vec::with_capacity(trajectories.len());
-    // Sampling matrices per polynomial order (usually one), on both grids, built once.
-    let mut matrices: Vec<(usize, SampleMatrices, SampleMatrices)> = Vec::new();
+    // Sampling matrices and the smoothness Gram matrix per polynomial order (usually one),
+    // built once.
+    let mut matrices: Vec<(usize, SampleMatrices, SampleMatrices, DMatrix<f64>)> = Vec::new();
     for basis in bases.iter().flatten() {
         if matrices.iter().all(|(order, ..)| *order != basis.order()) {
             matrices.push((
                 basis.order(),
                 basis.sample_matrices(&times, horizon),
                 basis.sample_matrices(&dense_times, horizon),
+                basis.acceleration_gram(horizon),
             ));
         }
     }
     let matrices_of = |basis: &Bernstein| {
-        let (_, on_samples, dense) = matrices
+        let (_, on_samples, dense, gram) = matrices
             .iter()
             .find(|(order, ..)| *order == basis.order())
             .expect("built above for every order");
-        (on_samples, dense)
+        (on_samples, dense, gram)
     };
     for (i, (tr, basis)) in trajectories.iter().zip(&bases).enumerate() {
         let given: Vec<Vec2> = tr.samples.iter().map(|s| [s[1], s[2]]).collect();
         match (basis, &tr.coefficients) {
             (Some(basis), Some(c)) => {
-                let (on_samples, dense) = matrices_of(basis);
+                let (on_samples, dense, _) = matrices_of(basis);
                 let exact = coefficient_track(on_samples, &c.x, &c.y);
                 for (g, e) in given.iter().zip(&exact.pos) {
                     res.consistency = res.consistency.max(dist(*g, *e));
@@ -250,12 +252,12 @@ pub fn evaluate(
     for (i, tr) in trajectories.iter().enumerate() {
         smoothness += match (&bases[i], &tr.coefficients) {
             (Some(basis), Some(c)) => {
-                let h = basis.acceleration_gram(horizon);
+                let (_, _, h) = matrices_of(basis);
                 let (x, y) = (
                     DVector::from_column_slice(&c.x),
                     DVector::from_column_slice(&c.y),
                 );
-                (x.transpose() * &h * &x)[0] + (y.transpose() * &h * &y)[0]
+                (x.transpose() * h * &x)[0] + (y.transpose() * h * &y)[0]
             }
             _ => fd_smoothness(&sample_tracks[i].acc, &times),
         };

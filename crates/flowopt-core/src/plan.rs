@@ -42,14 +42,13 @@ impl Trajectory {
         horizon: f64,
     ) -> Result<Self, InputError> {
         let basis = Bernstein::for_coefficients(coefficients.x.len())?;
+        // Positions only: one basis evaluation per sample, shared by both axes.
+        let dot = |b: &[f64], c: &[f64]| b.iter().zip(c).map(|(b, c)| b * c).sum::<f64>();
         let samples = times
             .iter()
             .map(|&t| {
-                [
-                    t,
-                    basis.eval(&coefficients.x, t, horizon)[0],
-                    basis.eval(&coefficients.y, t, horizon)[0],
-                ]
+                let b = basis.basis((t / horizon).clamp(0.0, 1.0));
+                [t, dot(&b, &coefficients.x), dot(&b, &coefficients.y)]
             })
             .collect();
         Ok(Self {
