@@ -227,16 +227,20 @@ impl Bernstein {
 fn basis_of_order(n: usize, tau: f64) -> Vec<f64> {
     let mut b = vec![0.0; n + 1];
     b[0] = 1.0;
-    let s = 1.0 - tau;
     for j in 1..=n {
-        // Raise the order from j-1 to j in place, from the top down.
-        b[j] = tau * b[j - 1];
-        for k in (1..j).rev() {
-            b[k] = s * b[k] + tau * b[k - 1];
-        }
-        b[0] *= s;
+        raise(&mut b, j, tau);
     }
     b
+}
+
+/// Raises the basis held in `b[..j]` (order j - 1) to order j in place, from the top down.
+fn raise(b: &mut [f64], j: usize, tau: f64) {
+    let s = 1.0 - tau;
+    b[j] = tau * b[j - 1];
+    for k in (1..j).rev() {
+        b[k] = s * b[k] + tau * b[k - 1];
+    }
+    b[0] *= s;
 }
 
 /// The bases of orders n - 2, n - 1 and n at `tau` (n >= 2), by one pass of the recurrence
@@ -244,17 +248,13 @@ fn basis_of_order(n: usize, tau: f64) -> Vec<f64> {
 fn bases_up_to(n: usize, tau: f64) -> [Vec<f64>; 3] {
     let mut b = vec![0.0; n + 1];
     b[0] = 1.0;
-    let s = 1.0 - tau;
     let mut lower = [Vec::new(), Vec::new()];
     for j in 1..=n {
+        // Before raising to order j, b[..j] holds order j - 1: keep orders n - 2 and n - 1.
         if j + 2 > n {
             lower[j + 1 - n] = b[..j].to_vec();
         }
-        b[j] = tau * b[j - 1];
-        for k in (1..j).rev() {
-            b[k] = s * b[k] + tau * b[k - 1];
-        }
-        b[0] *= s;
+        raise(&mut b, j, tau);
     }
     let [second, first] = lower;
     [second, first, b]
