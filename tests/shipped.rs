@@ -5,12 +5,31 @@
 
 use assert_cmd::Command;
 use flowopt::core::{
-    CheckConfig, PlanOptions, Scenario, ScenarioConfig, evaluate, max_coefficient_difference,
+    CheckConfig, Coefficients, Plan, PlanOptions, Planner, Scenario, ScenarioConfig, evaluate,
+    max_coefficient_difference,
 };
+use flowopt::planner::FlowOptSettings;
 use flowopt::{DeviceChoice, PlannerOptions, planner_by_name};
 
 fn flowopt() -> Command {
     Command::cargo_bin("flowopt").expect("the flowopt binary is built")
+}
+
+/// The `flowopt` planner with the shipped weights, on the CPU, with `settings`.
+fn flowopt_planner(settings: FlowOptSettings) -> Box<dyn Planner> {
+    let options = PlannerOptions {
+        flowopt: settings,
+        ..Default::default()
+    };
+    planner_by_name("flowopt", &options).unwrap()
+}
+
+/// A plan's Bernstein coefficients, robot by robot.
+fn coefficients(plan: &Plan) -> Vec<Coefficients> {
+    plan.trajectories
+        .iter()
+        .map(|t| t.coefficients.clone().unwrap())
+        .collect()
 }
 
 /// `flowopt scenario NAME -n 16 --seed SEED | flowopt plan | flowopt check` exits 0.
@@ -99,12 +118,6 @@ fn shipped_generator_plans_alike_on_cpu_and_wgpu() {
     };
     let cpu = plan_on(DeviceChoice::Cpu);
     let gpu = plan_on(DeviceChoice::Wgpu);
-    let coefficients = |plan: &flowopt::core::Plan| -> Vec<_> {
-        plan.trajectories
-            .iter()
-            .map(|t| t.coefficients.clone().unwrap())
-            .collect()
-    };
     let diff = max_coefficient_difference(&coefficients(&cpu), &coefficients(&gpu));
     assert!(
         diff < 1e-3,
@@ -123,20 +136,15 @@ fn shipped_generator_plans_alike_on_cpu_and_wgpu() {
 /// would leave nothing here to refine.
 #[test]
 fn the_filter_refines_only_where_the_problem_samples_fail() {
-    let plan = |scenario: Scenario, seed: u64, settings: flowopt::planner::FlowOptSettings| {
+    let plan = |scenario: Scenario, seed: u64, settings: FlowOptSettings| {
         let problem = scenario
             .generate(&ScenarioConfig::new(8).seed(seed))
             .unwrap();
-        let options = PlannerOptions {
-            flowopt: settings,
-            ..Default::default()
-        };
-        planner_by_name("flowopt", &options)
-            .unwrap()
+        flowopt_planner(settings)
             .plan(&problem, &PlanOptions { seed })
             .unwrap()
     };
-    let adaptive = flowopt::planner::FlowOptSettings {
+    let adaptive = FlowOptSettings {
         verify_below: 0.0,
         ..Default::default()
     };
@@ -144,7 +152,7 @@ fn the_filter_refines_only_where_the_problem_samples_fail() {
     assert!(easy.feasible);
     assert_eq!(easy.info["refined"], 0.0, "solved on its own samples");
 
-    let coarse_only = flowopt::planner::FlowOptSettings {
+    let coarse_only = FlowOptSettings {
         filter_samples: 0,
         filter_sample_period: 0.0,
         ..adaptive
@@ -168,7 +176,7 @@ fn the_filter_refines_only_where_the_problem_samples_fail() {
     let all = plan(
         Scenario::Doorway,
         5,
-        flowopt::planner::FlowOptSettings {
+        FlowOptSettings {
             halve_every: 0,
             ..adaptive
         },
@@ -186,21 +194,15 @@ fn candidates_sent_through_a_shelf_are_pulled_back_and_pass() {
         .generate(&ScenarioConfig::new(16).seed(45))
         .unwrap();
     let plan = |pull_back_depth| {
-        let options = PlannerOptions {
-            flowopt: flowopt::planner::FlowOptSettings {
-                pull_back_depth,
-                ..Default::default()
-            },
+        flowopt_planner(FlowOptSettings {
+            pull_back_depth,
             ..Default::default()
-        };
-        planner_by_name("flowopt", &options)
-            .unwrap()
-            .plan(&problem, &PlanOptions { seed: 45 })
-            .unwrap()
+        })
+        .plan(&problem, &PlanOptions { seed: 45 })
+        .unwrap()
     };
-    let check = |plan: &flowopt::core::Plan| {
-        evaluate(&problem, &plan.trajectories, &CheckConfig::default()).unwrap()
-    };
+    let check =
+        |plan: &Plan| evaluate(&problem, &plan.trajectories, &CheckConfig::default()).unwrap();
     let left = plan(None);
     assert_eq!(left.info["pulled_back"], 0.0);
     let stuck = check(&left);
@@ -209,7 +211,7 @@ fn candidates_sent_through_a_shelf_are_pulled_back_and_pass() {
         "{:?}",
         stuck.residuals
     );
-    let pulled = plan(flowopt::planner::FlowOptSettings::default().pull_back_depth);
+    let pulled = plan(FlowOptSettings::default().pull_back_depth);
     assert!(pulled.info["pulled_back"] > 0.0, "{:?}", pulled.info);
     let metrics = check(&pulled);
     assert!(metrics.feasible, "{:?}", metrics.residuals);
@@ -228,22 +230,12 @@ fn open_floors_get_smoother_plans_and_obstacle_fields_the_plain_projection() {
         .generate(&ScenarioConfig::new(8).seed(2))
         .unwrap();
     let planner = |filter_smoothing| {
-        let options = PlannerOptions {
-            flowopt: flowopt::planner::FlowOptSettings {
-                filter_smoothing,
-                ..Default::default()
-            },
+        flowopt_planner(FlowOptSettings {
+            filter_smoothing,
             ..Default::default()
-        };
-        planner_by_name("flowopt", &options).unwrap()
+        })
     };
     let (smoothing, plain) = (planner(flowopt::planner::FILTER_SMOOTHING), planner(0.0));
-    let coefficients = |plan: &flowopt::core::Plan| -> Vec<_> {
-        plan.trajectories
-            .iter()
-            .map(|t| t.coefficients.clone().unwrap())
-            .collect()
-    };
     let options = [PlanOptions { seed: 0 }, PlanOptions { seed: 2 }];
     let problems = [open, cluttered];
     let alone: Vec<_> = problems

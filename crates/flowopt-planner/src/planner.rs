@@ -334,6 +334,15 @@ impl FlowOptPlanner {
         Ok(outputs)
     }
 
+    /// Whether the first pass has the smoothness term for a problem (`open`: no robot's
+    /// straight line is blocked).
+    fn smooths(&self, open: bool) -> bool {
+        match self.settings.smoothing_scope {
+            SmoothingScope::All => self.settings.filter_smoothing > 0.0,
+            SmoothingScope::Open => open && self.smooth.is_some(),
+        }
+    }
+
     /// The first (or only) filter pass: the open problems through the smoothing filter when
     /// there is one, the others (or all) through `plain`. Outputs in the problems' order.
     fn first_pass(
@@ -483,12 +492,8 @@ impl Planner for FlowOptPlanner {
             .zip(&open)
             .map(|(((problem, (outputs, refined)), pulled_back), &open)| {
                 let mut plan = self.select(problem, outputs)?;
-                let smoothed = match self.settings.smoothing_scope {
-                    SmoothingScope::All => self.settings.filter_smoothing > 0.0,
-                    SmoothingScope::Open => open && self.smooth.is_some(),
-                };
                 plan.info
-                    .insert("smoothed".into(), f64::from(u8::from(smoothed)));
+                    .insert("smoothed".into(), f64::from(u8::from(self.smooths(open))));
                 let refined = *refined as f64;
                 plan.info.insert("refined".into(), refined.min(1.0));
                 plan.info.insert("refined_candidates".into(), refined);
