@@ -14,7 +14,7 @@
 //! (0 by default), whose KKT solution is c = K11 q + K12 b with q = cbar + rho G'(s - u).
 //! The robots enter all of these alike, so every matrix splits into its action on the robots'
 //! mean and on deviations from it, and the inverses take two (K + 6)-sized inversions whatever
-//! N (`robot_symmetric`), not one of size N (K + 6).
+//! N (`RobotBlocks`), not one of size N (K + 6).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -42,14 +42,15 @@ pub struct KktKey {
 /// Host copies (row-major f32) of the matrices a solve needs.
 #[derive(Debug)]
 pub struct Kkt {
-    /// K11, (N K) x (N K), symmetric.
-    pub k11: Vec<f32>,
-    /// K12, (N K) x (6 N).
+    /// K11, (N K) x (N K), symmetric, as its robot blocks.
+    pub k11: RobotBlocks,
+    /// K12, (N K) x (6 N), dense (applied once per batch).
     pub k12: Vec<f32>,
-    /// G'G per axis, (N K) x (N K), symmetric.
-    pub gtg: Vec<f32>,
-    /// (G'G + 1e-9 I)^-1 per axis: maps coefficient-space multipliers to constraint space.
-    pub gtg_inv: Vec<f32>,
+    /// G'G per axis, (N K) x (N K), symmetric, as its robot blocks.
+    pub gtg: RobotBlocks,
+    /// (G'G + 1e-9 I)^-1 per axis, as its robot blocks: maps coefficient-space multipliers to
+    /// constraint space.
+    pub gtg_inv: RobotBlocks,
     /// Position samples P, M x K.
     pub p: Vec<f32>,
     /// Scaled velocity samples Pv = Pdot_tau / n, M x K.
@@ -101,7 +102,7 @@ fn compute(key: KktKey) -> Kkt {
     let ptp = p.transpose() * &p;
     let own = &ptp * (key.obstacles as f64 + 1.0) + pv.transpose() * &pv + pa.transpose() * &pa;
     // G'G = I (x) (N P'P + own) - 1 1' (x) P'P: on the robots' mean it acts as `own`, on
-    // deviations from the mean as N P'P + own (see `robot_symmetric`).
+    // deviations from the mean as N P'P + own (see `RobotBlocks`).
     let gtg_dev = &ptp * n as f64 + &own;
     let gtg_mean = own;
     // Positive definite whenever the samples determine the polynomial (M >= K): the box rows
@@ -112,7 +113,7 @@ fn compute(key: KktKey) -> Kkt {
             .or_else(|| m.clone().pseudo_inverse(1e-12).ok())
             .unwrap_or_else(|| DMatrix::zeros(k, k))
     };
-    let gtg_inv = robot_symmetric(n, &inverse(&gtg_dev), &inverse(&gtg_mean));
+    let gtg_inv = RobotBlocks::new(n, &inverse(&gtg_dev), &inverse(&gtg_mean));
     // Q = I + mu I (x) H + rho G'G has the same form, and so has the inverse of the KKT matrix
     // [Q, I (x) A'; I (x) A, 0]: two (K + 6) x (K + 6) inverses instead of one of
     // N (K + 6) x N (K + 6).
@@ -141,17 +142,19 @@ fn compute(key: KktKey) -> Kkt {
     };
     let (k11_dev, k12_dev) = c_step(&gtg_dev);
     let (k11_mean, k12_mean) = c_step(&gtg_mean);
-    let row_major =
-        |m: DMatrix<f64>| -> Vec<f32> { m.transpose().iter().map(|&v| v as f32).collect() };
     Kkt {
-        k11: row_major(robot_symmetric(n, &k11_dev, &k11_mean)),
-        k12: row_major(robot_symmetric(n, &k12_dev, &k12_mean)),
-        gtg: row_major(robot_symmetric(n, &gtg_dev, &gtg_mean)),
-        gtg_inv: row_major(gtg_inv),
+        k11: RobotBlocks::new(n, &k11_dev, &k11_mean),
+        k12: row_major(RobotBlocks::new(n, &k12_dev, &k12_mean).dense(n)),
+        gtg: RobotBlocks::new(n, &gtg_dev, &gtg_mean),
+        gtg_inv,
         p: row_major(p),
         pv: row_major(pv),
         pa: row_major(pa),
     }
+}
+
+fn row_major(m: DMatrix<f64>) -> Vec<f32> {
+    m.transpose().iter().map(|&v| v as f32).collect()
 }
 
 /// The (N r) x (N c) matrix I (x) dev + (1 1' / N) (x) (mean - dev): the one that acts as `mean`
@@ -159,19 +162,47 @@ fn compute(key: KktKey) -> Kkt {
 /// first vector is 1/sqrt(N), it is block-diagonal: mean, dev, ..., dev). Every matrix of the
 /// c-step treats the robots alike and couples them only through the pair rows' Laplacian
 /// N I - 1 1', so each is of this form, and so are their products and inverses, which are then
-/// taken blockwise.
-fn robot_symmetric(n: usize, dev: &DMatrix<f64>, mean: &DMatrix<f64>) -> DMatrix<f64> {
-    let (r, c) = dev.shape();
-    let off = (mean - dev) / n as f64;
-    let diag = dev + &off;
-    let mut out = DMatrix::zeros(n * r, n * c);
-    for i in 0..n {
-        for j in 0..n {
-            out.view_mut((i * r, j * c), (r, c))
-                .copy_from(if i == j { &diag } else { &off });
+/// taken blockwise. Kept as its two r x c blocks, `dev` and `off` = (mean - dev) / N: the
+/// matrix is I (x) dev + 1 1' (x) off, and the solver applies it as one matmul per robot with
+/// `dev` and one with `off` on the robots' sum (N times fewer flops than the dense matrix).
+#[derive(Debug, Clone)]
+pub struct RobotBlocks {
+    /// Rows r of a block.
+    pub rows: usize,
+    /// Columns c of a block.
+    pub cols: usize,
+    /// dev, row-major.
+    pub dev: Vec<f32>,
+    /// off = (mean - dev) / N, row-major.
+    pub off: Vec<f32>,
+}
+
+impl RobotBlocks {
+    fn new(n: usize, dev: &DMatrix<f64>, mean: &DMatrix<f64>) -> Self {
+        let (rows, cols) = dev.shape();
+        Self {
+            rows,
+            cols,
+            dev: row_major(dev.clone()),
+            off: row_major((mean - dev) / n as f64),
         }
     }
-    out
+
+    /// The dense (N r) x (N c) matrix over `n` robots.
+    pub fn dense(&self, n: usize) -> DMatrix<f64> {
+        let (r, c) = (self.rows, self.cols);
+        let block = |v: &[f32]| DMatrix::from_row_iterator(r, c, v.iter().map(|&x| f64::from(x)));
+        let (dev, off) = (block(&self.dev), block(&self.off));
+        let diag = &dev + &off;
+        let mut out = DMatrix::zeros(n * r, n * c);
+        for i in 0..n {
+            for j in 0..n {
+                out.view_mut((i * r, j * c), (r, c))
+                    .copy_from(if i == j { &diag } else { &off });
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -221,15 +252,12 @@ mod tests {
         assert_eq!(r, m * (3 + n * (key.obstacles + 3)));
         let explicit = g.transpose() * &g;
         let cached = kkt(key);
-        for (a, b) in explicit.transpose().iter().zip(&cached.gtg) {
-            assert!(
-                (*a as f32 - b).abs() < 1e-4 * (1.0 + a.abs() as f32),
-                "{a} vs {b}"
-            );
+        for (a, b) in explicit.iter().zip(cached.gtg.dense(n).iter()) {
+            assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
         }
     }
 
-    /// c = K11 q + K12 b (built blockwise, see `robot_symmetric`) meets the boundary rows and
+    /// c = K11 q + K12 b (built blockwise, see `RobotBlocks`) meets the boundary rows and
     /// is optimal: the gradient of 1/2 c'Qc - q'c, Q = I + mu I (x) H + rho G'G, lies in the
     /// span of A'; and the cached (G'G)^-1 inverts G'G. Robot counts, obstacles, samples, rho
     /// and the smoothness weight mu all vary.
@@ -257,10 +285,10 @@ mod tests {
                 DMatrix::from_row_iterator(r, c, v.iter().map(|&x| f64::from(x)))
             };
             let (k11, k12, gtg, gtg_inv) = (
-                m(&mats.k11, nk, nk),
+                mats.k11.dense(n),
                 m(&mats.k12, nk, rows),
-                m(&mats.gtg, nk, nk),
-                m(&mats.gtg_inv, nk, nk),
+                mats.gtg.dense(n),
+                mats.gtg_inv.dense(n),
             );
             let basis = Bernstein::default();
             let h = basis.acceleration_gram(1.0) / (90.0f64 * 90.0);

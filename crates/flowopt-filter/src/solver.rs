@@ -161,9 +161,7 @@ pub fn duals_from_lambda(batch: &Batch, lambda: Tensor<3>, rho: f32) -> Duals {
     let Some(gtg_inv) = &batch.gtg_inv else {
         return Duals::Image(lambda * (-1.0 / rho));
     };
-    let (b, nk) = (batch.size, batch.robots * batch.k);
-    let w =
-        (lambda.reshape([b * 2, nk]).matmul(gtg_inv.clone()) * (-1.0 / rho)).reshape([b, 2, nk]);
+    let w = gtg_inv.times(lambda) * (-1.0 / rho);
     let mut u = apply_g(batch, w);
     // apply_g subtracts the obstacle centres (the sets are centred there); G itself is linear.
     if let (Some(rows), Some(centre)) = (u.obstacles.take(), &batch.obstacle_centre) {
@@ -398,14 +396,9 @@ pub fn step(batch: &Batch, state: State, rho: f32) -> State {
 /// [`step`]; with `keep_rows` false (iterations whose residual nobody reads), the new state's
 /// `r` lacks the pair and obstacle rows in the fast mode.
 fn step_keeping(batch: &Batch, state: State, rho: f32, keep_rows: bool) -> State {
-    let (b, nk) = (batch.size, batch.robots * batch.k);
     // 1. c-step.
     let q = batch.cbar.clone() + state.target * rho;
-    let c = q
-        .reshape([b * 2, nk])
-        .matmul(batch.k11.clone())
-        .reshape([b, 2, nk])
-        + batch.cb.clone();
+    let c = batch.k11.times(q) + batch.cb.clone();
     // 2. s-step and 3. multiplier update.
     let proj = project_keeping(batch, c.clone(), &state.u, keep_rows);
     State {
@@ -417,10 +410,7 @@ fn step_keeping(batch: &Batch, state: State, rho: f32, keep_rows: bool) -> State
 }
 
 fn gtg_times(batch: &Batch, c: Tensor<3>) -> Tensor<3> {
-    let (b, nk) = (batch.size, batch.robots * batch.k);
-    c.reshape([b * 2, nk])
-        .matmul(batch.gtg.clone())
-        .reshape([b, 2, nk])
+    batch.gtg.times(c)
 }
 
 /// Runs exactly `iterations` iterations without reading anything back: the differentiable,
