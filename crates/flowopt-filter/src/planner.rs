@@ -137,8 +137,20 @@ impl Planner for FilterPlanner {
 
     /// Projects every problem's candidates in one filter batch per problem shape (each
     /// problem stops on its own, so its plan is the one it gets alone). Stage timings are
-    /// those of the whole batch; `info.batch` says how many problems shared it.
+    /// those of the whole batch; `info.batch` says how many problems shared it. Runs on
+    /// rayon's pool ([`flowopt_core::on_pool`]).
     fn plan_batch(
+        &self,
+        problems: &[Problem],
+        options: &[PlanOptions],
+    ) -> Vec<Result<Plan, PlanError>> {
+        flowopt_core::on_pool(|| self.plan_batch_here(problems, options))
+    }
+}
+
+impl FilterPlanner {
+    /// [`Planner::plan_batch`], on the calling thread.
+    fn plan_batch_here(
         &self,
         problems: &[Problem],
         options: &[PlanOptions],

@@ -453,8 +453,20 @@ impl Planner for FlowOptPlanner {
 
     /// Plans every problem with one generator call per robot count and one filter batch per
     /// problem shape; each problem's plan is the one it gets alone. Stage timings are those of
-    /// the whole batch (`info.batch` says how many problems shared it).
+    /// the whole batch (`info.batch` says how many problems shared it). Runs on rayon's pool
+    /// ([`flowopt_core::on_pool`]).
     fn plan_batch(
+        &self,
+        problems: &[Problem],
+        options: &[PlanOptions],
+    ) -> Vec<Result<Plan, PlanError>> {
+        flowopt_core::on_pool(|| self.plan_batch_here(problems, options))
+    }
+}
+
+impl FlowOptPlanner {
+    /// [`Planner::plan_batch`], on the calling thread.
+    fn plan_batch_here(
         &self,
         problems: &[Problem],
         options: &[PlanOptions],
