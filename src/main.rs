@@ -18,7 +18,7 @@ use cli::{
 };
 use flowopt::core::{
     CheckConfig, InputError, Plan, PlanOptions, Problem, Scenario, ScenarioConfig,
-    ValidationConfig, evaluate,
+    ValidationConfig, evaluate, on_pool,
 };
 
 fn main() -> ExitCode {
@@ -82,12 +82,13 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Plan(args) => plan(args),
         Command::Check(args) => check(args),
         Command::Dataset(args) => dataset(args),
-        Command::Train(TrainCommand::Warmstart(args)) => train_warmstart(args),
-        Command::Train(TrainCommand::Generator(args)) => train_generator(args),
+        // Training runs thousands of small tensor ops: on rayon's pool, like the planners.
+        Command::Train(TrainCommand::Warmstart(args)) => on_pool(|| train_warmstart(args)),
+        Command::Train(TrainCommand::Generator(args)) => on_pool(|| train_generator(args)),
         Command::Bench(args) => bench(args),
         Command::Serve(args) => serve(args),
         Command::List => list(),
-        Command::Agent(command) => agent::run(command),
+        Command::Agent(command) => on_pool(|| agent::run(command)),
     }
 }
 
