@@ -8,6 +8,10 @@
 /// wake-up and a sleep per op. The filter runs hundreds of small ops per plan, and on 2 cores
 /// those hand-offs took about a third of a plan's time (README, "Thread pool"). From a worker,
 /// the caller runs its share of each op itself and only the idle workers are woken.
+///
+/// Callers on several threads at once share the pool: a worker waiting inside one call may
+/// take up another caller's whole call meanwhile (rayon's work stealing), which then finishes
+/// first. The server therefore runs its neural planners on one thread, one batch at a time.
 pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() {
         return f();

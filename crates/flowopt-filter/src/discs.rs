@@ -6,9 +6,12 @@
 //! Written with tensor ops, each is a chain of eight to ten passes over (B, 2, rows, M) tensors
 //! (the pair tensors no longer fit in cache) plus, for pairs, the incidence matmul. On the plain
 //! (non-autodiff) flex backend the functions here run each family as one loop per instance
-//! instead (rayon over instances). Everywhere else — wgpu, and autodiff, where gradients must
+//! instead (rayon over instances), skipping the chunks of samples whose bounding boxes show
+//! them clear of the disc (their rows are exactly zero; `ChunkBoxes`). Everywhere else — wgpu, and autodiff, where gradients must
 //! flow through the unrolled solver — the same math runs as composed tensor ops; the tests
 //! check that both agree.
+
+use std::ops::Range;
 
 use burn::backend::Flex;
 use burn::prelude::*;
@@ -228,25 +231,37 @@ fn pair_rows_fused(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<Kept<4>> 
             iy,
         } = sl;
         let dist = &dist[inst * p..(inst + 1) * p];
+        let boxes = ChunkBoxes::new(x, y, n, m);
         let mut row = 0;
         for s in 1..n {
             for i in 0..n - s {
                 let j = i + s;
                 let d = dist[row];
-                let xs = x[i * m..(i + 1) * m].iter().zip(&x[j * m..(j + 1) * m]);
-                let ys = y[i * m..(i + 1) * m].iter().zip(&y[j * m..(j + 1) * m]);
                 let (rxp, ryp) = residual_row(rx, ry, row, keep, m);
-                for (((rx, ry), (xi, xj)), (yi, yj)) in
-                    rxp.iter_mut().zip(ryp.iter_mut()).zip(xs).zip(ys)
-                {
-                    let (dx, dy) = (xi - xj, yi - yj);
-                    let norm = (dx * dx + dy * dy + EPS).sqrt();
-                    let scale = ((norm - d) / norm).min(0.0);
-                    *rx = dx * scale;
-                    *ry = dy * scale;
+                for chunk in boxes.chunks() {
+                    // A chunk whose boxes are apart is clear: its rows stay zero.
+                    if boxes.apart(i, j, chunk.clone(), d) {
+                        continue;
+                    }
+                    let (rxc, ryc) = (&mut rxp[chunk.clone()], &mut ryp[chunk.clone()]);
+                    let xs = x[i * m..][chunk.clone()]
+                        .iter()
+                        .zip(&x[j * m..][chunk.clone()]);
+                    let ys = y[i * m..][chunk.clone()]
+                        .iter()
+                        .zip(&y[j * m..][chunk.clone()]);
+                    for (((rx, ry), (xi, xj)), (yi, yj)) in
+                        rxc.iter_mut().zip(ryc.iter_mut()).zip(xs).zip(ys)
+                    {
+                        let (dx, dy) = (xi - xj, yi - yj);
+                        let norm = (dx * dx + dy * dy + EPS).sqrt();
+                        let scale = ((norm - d) / norm).min(0.0);
+                        *rx = dx * scale;
+                        *ry = dy * scale;
+                    }
+                    scatter_pair(ix, i, j, m, chunk.clone(), rxc);
+                    scatter_pair(iy, i, j, m, chunk, ryc);
                 }
-                scatter_pair(ix, i, j, m, rxp);
-                scatter_pair(iy, i, j, m, ryp);
                 row += 1;
             }
         }
@@ -254,17 +269,105 @@ fn pair_rows_fused(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<Kept<4>> 
     Some((r.map(|r| flex_tensor(r, [b, 2, p, m])), image))
 }
 
-/// image[i] += r, image[j] -= r (rows of length m, i < j).
-fn scatter_pair(image: &mut [f32], i: usize, j: usize, m: usize, r: &[f32]) {
+/// image[i] += r, image[j] -= r over the samples `chunk` of rows of length m (i < j).
+fn scatter_pair(image: &mut [f32], i: usize, j: usize, m: usize, chunk: Range<usize>, r: &[f32]) {
     let (head, tail) = image.split_at_mut(j * m);
-    for ((a, b), v) in head[i * m..(i + 1) * m]
+    for ((a, b), v) in head[i * m..][chunk.clone()]
         .iter_mut()
-        .zip(&mut tail[..m])
+        .zip(&mut tail[chunk])
         .zip(r)
     {
         *a += v;
         *b -= v;
     }
+}
+
+/// Per robot, the bounding boxes of its sampled positions in chunks of [`CHUNK`] consecutive
+/// samples. Where two robots' boxes (or a robot's box and an obstacle's centre) are at least
+/// the required distance apart, every sample of the chunk is clear, its residual rows are
+/// exactly zero and the fused loops skip it. On the cluttered problems most robot pairs and
+/// robot-obstacle pairs are far apart most of the time.
+struct ChunkBoxes {
+    m: usize,
+    chunks: usize,
+    /// Per robot and chunk: x min, x max, y min, y max.
+    boxes: Vec<[f32; 4]>,
+}
+
+/// Samples per culling box.
+const CHUNK: usize = 16;
+
+impl ChunkBoxes {
+    fn new(x: &[f32], y: &[f32], n: usize, m: usize) -> Self {
+        let chunks = m.div_ceil(CHUNK);
+        let mut boxes = Vec::with_capacity(n * chunks);
+        for i in 0..n {
+            let (xi, yi) = (&x[i * m..(i + 1) * m], &y[i * m..(i + 1) * m]);
+            for (xs, ys) in xi.chunks(CHUNK).zip(yi.chunks(CHUNK)) {
+                // A NaN sample (either axis) makes the box the whole plane, never skipped,
+                // so its NaN residual still shows. Branch-free folds, so they vectorize.
+                let span = |v: &[f32]| {
+                    let (mut lo, mut hi, mut nan) = (f32::INFINITY, f32::NEG_INFINITY, 0u32);
+                    for &a in v {
+                        lo = if a < lo { a } else { lo };
+                        hi = if a > hi { a } else { hi };
+                        nan += u32::from(a.is_nan());
+                    }
+                    (lo, hi, nan)
+                };
+                let ((x0, x1, nx), (y0, y1, ny)) = (span(xs), span(ys));
+                if nx + ny > 0 {
+                    boxes.push([
+                        f32::NEG_INFINITY,
+                        f32::INFINITY,
+                        f32::NEG_INFINITY,
+                        f32::INFINITY,
+                    ]);
+                    continue;
+                }
+                boxes.push([x0, x1, y0, y1]);
+            }
+        }
+        Self { m, chunks, boxes }
+    }
+
+    /// The sample ranges of the chunks.
+    fn chunks(&self) -> impl Iterator<Item = Range<usize>> + use<> {
+        let m = self.m;
+        (0..self.chunks).map(move |c| c * CHUNK..((c + 1) * CHUNK).min(m))
+    }
+
+    fn chunk_of(&self, i: usize, chunk: &Range<usize>) -> [f32; 4] {
+        self.boxes[i * self.chunks + chunk.start / CHUNK]
+    }
+
+    /// Whether robots `i` and `j` are at least `d` apart at every sample of `chunk`.
+    fn apart(&self, i: usize, j: usize, chunk: Range<usize>, d: f32) -> bool {
+        let (a, b) = (self.chunk_of(i, &chunk), self.chunk_of(j, &chunk));
+        clear(
+            (a[0] - b[1]).max(b[0] - a[1]),
+            (a[2] - b[3]).max(b[2] - a[3]),
+            d,
+        )
+    }
+
+    /// Whether robot `i` is at least `d` from the point `c` at every sample of `chunk`.
+    fn clear_of(&self, i: usize, chunk: Range<usize>, c: [f32; 2], d: f32) -> bool {
+        let a = self.chunk_of(i, &chunk);
+        clear(
+            (a[0] - c[0]).max(c[0] - a[1]),
+            (a[2] - c[1]).max(c[1] - a[3]),
+            d,
+        )
+    }
+}
+
+/// Whether gaps `gx`, `gy` (negative: overlapping) along the axes put two sets at least `d`
+/// apart, with a margin that keeps the skipped rows' residuals exactly zero despite rounding:
+/// every sample's distance then exceeds `d`, and r = g min(0, 1 - d/|g|) = 0.
+fn clear(gx: f32, gy: f32, d: f32) -> bool {
+    let (gx, gy) = (gx.max(0.0), gy.max(0.0));
+    gx * gx + gy * gy >= d * d * 1.0001
 }
 
 fn obstacle_rows_fused(
@@ -289,21 +392,29 @@ fn obstacle_rows_fused(
         } = sl;
         let (cx, cy) = cs[inst * 2 * o..(inst + 1) * 2 * o].split_at(o);
         let dist = &ds[inst * n * o..(inst + 1) * n * o];
+        let boxes = ChunkBoxes::new(x, y, n, m);
         for i in 0..n {
             for ob in 0..o {
                 let (d, cx, cy) = (dist[i * o + ob], cx[ob], cy[ob]);
-                let (xi, yi) = (&x[i * m..(i + 1) * m], &y[i * m..(i + 1) * m]);
                 let (rxo, ryo) = residual_row(rx, ry, i * o + ob, keep, m);
-                for (((rx, ry), xk), yk) in rxo.iter_mut().zip(ryo.iter_mut()).zip(xi).zip(yi) {
-                    let (ex, ey) = (xk - cx, yk - cy);
-                    let norm = (ex * ex + ey * ey + EPS).sqrt();
-                    let scale = ((norm - d) / norm).min(0.0);
-                    *rx = ex * scale;
-                    *ry = ey * scale;
-                }
-                for (image, r) in [(&mut *ix, &*rxo), (&mut *iy, &*ryo)] {
-                    for (acc, v) in image[i * m..(i + 1) * m].iter_mut().zip(r) {
-                        *acc += v;
+                for chunk in boxes.chunks() {
+                    // A chunk whose box is clear of the obstacle: its rows stay zero.
+                    if boxes.clear_of(i, chunk.clone(), [cx, cy], d) {
+                        continue;
+                    }
+                    let (rxc, ryc) = (&mut rxo[chunk.clone()], &mut ryo[chunk.clone()]);
+                    let (xs, ys) = (&x[i * m..][chunk.clone()], &y[i * m..][chunk.clone()]);
+                    for (((rx, ry), xk), yk) in rxc.iter_mut().zip(ryc.iter_mut()).zip(xs).zip(ys) {
+                        let (ex, ey) = (xk - cx, yk - cy);
+                        let norm = (ex * ex + ey * ey + EPS).sqrt();
+                        let scale = ((norm - d) / norm).min(0.0);
+                        *rx = ex * scale;
+                        *ry = ey * scale;
+                    }
+                    for (image, r) in [(&mut *ix, &*rxc), (&mut *iy, &*ryc)] {
+                        for (acc, v) in image[i * m..][chunk.clone()].iter_mut().zip(r) {
+                            *acc += v;
+                        }
                     }
                 }
             }
@@ -391,6 +502,34 @@ mod tests {
         let limit = batch.speed.clone();
         let fused = inside_rows_fused(&v, &limit).expect("flex takes the fused path");
         assert_close(fused, inside(v, limit));
+    }
+
+    /// Chunk boxes skip exactly the chunks that are clear: robots far apart (or far from a
+    /// point) are, overlapping ones and any chunk with a NaN sample are not.
+    #[test]
+    fn chunk_boxes_skip_only_clear_chunks() {
+        let m = 20;
+        // Robot 0 at x = 0, robot 1 at x = 5 for the first chunk, then at x = 0.5.
+        let x: Vec<f32> = (0..2 * m)
+            .map(|k| match (k / m, k % m) {
+                (0, _) => 0.0,
+                (_, s) if s < CHUNK => 5.0,
+                _ => 0.5,
+            })
+            .collect();
+        let mut y = vec![0f32; 2 * m];
+        let boxes = ChunkBoxes::new(&x, &y, 2, m);
+        let chunks: Vec<_> = boxes.chunks().collect();
+        assert_eq!(chunks, vec![0..CHUNK, CHUNK..m]);
+        assert!(boxes.apart(0, 1, chunks[0].clone(), 1.0));
+        assert!(!boxes.apart(0, 1, chunks[0].clone(), 5.0));
+        assert!(!boxes.apart(0, 1, chunks[1].clone(), 1.0));
+        assert!(boxes.clear_of(1, chunks[0].clone(), [0.0, 3.0], 3.5));
+        assert!(!boxes.clear_of(1, chunks[0].clone(), [5.0, 3.0], 3.5));
+        y[CHUNK - 1] = f32::NAN;
+        let boxes = ChunkBoxes::new(&x, &y, 2, m);
+        assert!(!boxes.apart(0, 1, chunks[0].clone(), 1.0));
+        assert!(boxes.apart(0, 1, chunks[1].clone(), 0.1));
     }
 
     /// Autodiff tensors never take the fused path (gradients must flow through the ops).
