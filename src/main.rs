@@ -369,7 +369,8 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
     match args.command {
         Some(cli::BenchCommand::Merge(merge)) => return bench_merge(merge),
         Some(cli::BenchCommand::Throughput(throughput)) => return bench_throughput(throughput),
-        Some(cli::BenchCommand::Roofline(roofline)) => return bench_roofline(roofline),
+        // On rayon's pool, where the planners run their tensor work.
+        Some(cli::BenchCommand::Roofline(roofline)) => return on_pool(|| bench_roofline(roofline)),
         None => {}
     }
     let out = args.out.clone().context("--out is required")?;
