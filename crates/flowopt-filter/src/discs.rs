@@ -7,9 +7,9 @@
 //! (the pair tensors no longer fit in cache) plus, for pairs, the incidence matmul. On the plain
 //! (non-autodiff) flex backend the functions here run each family as one loop per instance
 //! instead (rayon over instances), skipping the chunks of samples whose bounding boxes show
-//! them clear of the disc (their rows are exactly zero; `ChunkBoxes`). Everywhere else — wgpu, and autodiff, where gradients must
-//! flow through the unrolled solver — the same math runs as composed tensor ops; the tests
-//! check that both agree.
+//! them clear of the disc (their rows are exactly zero; `ChunkBoxes`). Everywhere else — wgpu,
+//! and autodiff, where gradients must flow through the unrolled solver — the same math runs as
+//! composed tensor ops; the tests check that both agree.
 
 use std::ops::Range;
 
@@ -316,16 +316,12 @@ impl ChunkBoxes {
                     (lo, hi, nan)
                 };
                 let ((x0, x1, nx), (y0, y1, ny)) = (span(xs), span(ys));
-                if nx + ny > 0 {
-                    boxes.push([
-                        f32::NEG_INFINITY,
-                        f32::INFINITY,
-                        f32::NEG_INFINITY,
-                        f32::INFINITY,
-                    ]);
-                    continue;
-                }
-                boxes.push([x0, x1, y0, y1]);
+                let (inf, neg) = (f32::INFINITY, f32::NEG_INFINITY);
+                boxes.push(if nx + ny > 0 {
+                    [neg, inf, neg, inf]
+                } else {
+                    [x0, x1, y0, y1]
+                });
             }
         }
         Self { m, chunks, boxes }
@@ -343,30 +339,21 @@ impl ChunkBoxes {
 
     /// Whether robots `i` and `j` are at least `d` apart at every sample of `chunk`.
     fn apart(&self, i: usize, j: usize, chunk: Range<usize>, d: f32) -> bool {
-        let (a, b) = (self.chunk_of(i, &chunk), self.chunk_of(j, &chunk));
-        clear(
-            (a[0] - b[1]).max(b[0] - a[1]),
-            (a[2] - b[3]).max(b[2] - a[3]),
-            d,
-        )
+        boxes_apart(self.chunk_of(i, &chunk), self.chunk_of(j, &chunk), d)
     }
 
     /// Whether robot `i` is at least `d` from the point `c` at every sample of `chunk`.
     fn clear_of(&self, i: usize, chunk: Range<usize>, c: [f32; 2], d: f32) -> bool {
-        let a = self.chunk_of(i, &chunk);
-        clear(
-            (a[0] - c[0]).max(c[0] - a[1]),
-            (a[2] - c[1]).max(c[1] - a[3]),
-            d,
-        )
+        boxes_apart(self.chunk_of(i, &chunk), [c[0], c[0], c[1], c[1]], d)
     }
 }
 
-/// Whether gaps `gx`, `gy` (negative: overlapping) along the axes put two sets at least `d`
-/// apart, with a margin that keeps the skipped rows' residuals exactly zero despite rounding:
-/// every sample's distance then exceeds `d`, and r = g min(0, 1 - d/|g|) = 0.
-fn clear(gx: f32, gy: f32, d: f32) -> bool {
-    let (gx, gy) = (gx.max(0.0), gy.max(0.0));
+/// Whether boxes `a` and `b` (x min, x max, y min, y max; a point is a box of size zero) are
+/// at least `d` apart, with a margin that keeps the skipped rows' residuals exactly zero
+/// despite rounding: every sample's distance then exceeds `d`, and r = g min(0, 1 - d/|g|) = 0.
+fn boxes_apart(a: [f32; 4], b: [f32; 4], d: f32) -> bool {
+    let gx = (a[0] - b[1]).max(b[0] - a[1]).max(0.0);
+    let gy = (a[2] - b[3]).max(b[2] - a[3]).max(0.0);
     gx * gx + gy * gy >= d * d * 1.0001
 }
 
