@@ -358,6 +358,12 @@ pub struct FlowOptArgs {
     /// its deviation from its guide path is scaled down, or `off`.
     #[arg(long, default_value = "0.2", value_parser = parse_depth)]
     pub pull_back_depth: Depth,
+    /// `flowopt` planner: step of the multiplier update, u <- u + step (G c - s), in the filter
+    /// pass on `--filter-samples` (the coarse pass keeps 1), in (0, 4]: above 1 the multipliers
+    /// of violated constraints build up faster (fewer iterations on crowded problems, somewhat
+    /// less smooth plans); 1 is the plain update.
+    #[arg(long, default_value_t = flowopt::planner::DUAL_STEP)]
+    pub dual_step: f64,
 }
 
 /// A `--pull-back-depth`: metres, or `None` for `off`.
@@ -392,6 +398,7 @@ impl FlowOptArgs {
             smoothing_scope: self.smoothing_scope,
             return_candidates: false,
             pull_back_depth: self.pull_back_depth.0,
+            dual_step: self.dual_step,
         }
     }
 }

@@ -152,9 +152,12 @@ fn the_filter_refines_only_where_the_problem_samples_fail() {
     assert!(easy.feasible);
     assert_eq!(easy.info["refined"], 0.0, "solved on its own samples");
 
+    // One pass on the problem's samples, with the first pass's multiplier step (a single pass
+    // takes the refining pass's step, 2, which happens to find a plan here).
     let coarse_only = FlowOptSettings {
         filter_samples: 0,
         filter_sample_period: 0.0,
+        dual_step: 1.0,
         ..adaptive
     };
     let coarse = plan(Scenario::Doorway, 5, coarse_only);

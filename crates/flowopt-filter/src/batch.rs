@@ -21,6 +21,9 @@ pub struct Batch {
     pub k: usize,
     /// Samples M.
     pub samples: usize,
+    /// Step of the multiplier update, u <- u + gamma (G c - s)
+    /// ([`FilterSettings::dual_step`]).
+    pub dual_step: f32,
     /// Candidate coefficients cbar: (B, 2, N K).
     pub cbar: Tensor<3>,
     /// Boundary part K12 b of every c-step: (B, 2, N K).
@@ -104,6 +107,7 @@ impl Batch {
             obstacles: self.obstacles,
             k: self.k,
             samples: self.samples,
+            dual_step: self.dual_step,
             cbar: self.cbar.clone().select(0, idx.clone()),
             cb: self.cb.clone().select(0, idx.clone()),
             incidence: self.incidence.clone(),
@@ -280,6 +284,7 @@ impl Batch {
             obstacles: o,
             k,
             samples: m,
+            dual_step: settings.dual_step as f32,
             cbar,
             cb,
             incidence: Tensor::<4>::from_data(TensorData::new(incidence, [1, 1, n, np]), device),

@@ -5,10 +5,11 @@
 //!
 //! Written with tensor ops, each is a chain of eight to ten passes over (B, 2, rows, M) tensors
 //! (the pair tensors no longer fit in cache) plus, for pairs, the incidence matmul. On the plain
-//! (non-autodiff) flex backend the functions here run each family as one loop per instance
-//! instead (rayon over instances), skipping the chunks of samples whose bounding boxes show
-//! them clear of the disc (their rows are exactly zero; `ChunkBoxes`). Everywhere else — wgpu,
-//! and autodiff, where gradients must flow through the unrolled solver — the same math runs as
+//! (non-autodiff) flex backend, [`disc_rows`] runs both families as fused loops instead, one
+//! pass per instance (rayon over instances), skipping the chunks of samples whose bounding
+//! boxes show them clear of the disc (their rows are exactly zero; `ChunkBoxes`, built once per
+//! instance for both families). Everywhere else — wgpu, and autodiff, where gradients must flow
+//! through the unrolled solver — the same math runs as
 //! composed tensor ops; the tests check that both agree.
 
 use std::ops::Range;
@@ -21,35 +22,43 @@ use rayon::prelude::*;
 use crate::batch::Batch;
 use crate::solver::EPS;
 
-/// A family's residual rows (when kept) and their image under G' on the positions (B, 2, N, M).
-pub type Kept<const D: usize> = (Option<Tensor<D>>, Tensor<4>);
-
-/// Pair residuals (B, 2, P, M) in [`crate::pair_order`] and their image on the positions, for
-/// positions `x` (B, 2, N, M); `None` for one robot. With `keep` false the residual rows are
-/// not returned (only the solver's checks read them; the fused loop then skips writing them).
-pub fn pair_rows(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<Kept<4>> {
-    if batch.robots < 2 {
-        return None;
-    }
-    Some(pair_rows_fused(batch, x, keep).unwrap_or_else(|| {
-        let (r, image) = pair_rows_composed(batch, x);
-        (keep.then_some(r), image)
-    }))
+/// The outside-disc families' residual rows (when kept) and the sum of their images under G'
+/// on the positions.
+pub struct DiscRows {
+    /// Pair residuals (B, 2, P, M) in [`crate::pair_order`]; `None` for one robot or when the
+    /// rows were not kept.
+    pub pairs: Option<Tensor<4>>,
+    /// Obstacle residuals (B, 2, N, O, M); `None` without obstacles or when not kept.
+    pub obstacles: Option<Tensor<5>>,
+    /// Pair and obstacle images summed, (B, 2, N, M); `None` when neither family has rows.
+    pub image: Option<Tensor<4>>,
 }
 
-/// Obstacle residuals (B, 2, N, O, M) and their image on the positions (B, 2, N, M); `None`
-/// without obstacles. `keep` as for [`pair_rows`].
-pub fn obstacle_rows(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<Kept<5>> {
-    let (centre, dist) = (
-        batch.obstacle_centre.as_ref()?,
-        batch.obstacle_dist.as_ref()?,
-    );
-    Some(
-        obstacle_rows_fused(batch, x, centre, dist, keep).unwrap_or_else(|| {
-            let (r, image) = obstacle_rows_composed(batch, x, centre, dist);
-            (keep.then_some(r), image)
-        }),
-    )
+/// The pair rows (outside discs of the pair distances) and obstacle rows (outside discs
+/// around the obstacle centres) of positions `x` (B, 2, N, M), with their summed image on the
+/// positions. With `keep` false the residual rows are not returned (only the solver's checks
+/// read them; the fused loops then skip writing them).
+pub fn disc_rows(batch: &Batch, x: &Tensor<4>, keep: bool) -> DiscRows {
+    if let Some(fused) = disc_rows_fused(batch, x, keep) {
+        return fused;
+    }
+    let pairs = (batch.robots > 1).then(|| pair_rows_composed(batch, x));
+    let obstacles = batch
+        .obstacle_centre
+        .as_ref()
+        .zip(batch.obstacle_dist.as_ref())
+        .map(|(centre, dist)| obstacle_rows_composed(batch, x, centre, dist));
+    let image = match (&pairs, &obstacles) {
+        (Some((_, a)), Some((_, b))) => Some(a.clone() + b.clone()),
+        (Some((_, a)), None) => Some(a.clone()),
+        (None, Some((_, b))) => Some(b.clone()),
+        (None, None) => None,
+    };
+    DiscRows {
+        pairs: pairs.and_then(|(r, _)| keep.then_some(r)),
+        obstacles: obstacles.and_then(|(r, _)| keep.then_some(r)),
+        image,
+    }
 }
 
 /// Residuals of rows `g` (B, 2, R, M) that must lie inside discs of radius `limit` (B, 1, 1, 1),
@@ -151,122 +160,221 @@ fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D>
     )))
 }
 
-/// One instance's slices in a fused outside-disc loop: its positions (x and y halves, N M
-/// each), its residual rows (x and y halves; all rows when kept, else one scratch row that each
-/// row overwrites) and its image on the positions (x and y halves, accumulated).
-struct Slices<'s> {
-    x: &'s [f32],
-    y: &'s [f32],
-    rx: &'s mut [f32],
-    ry: &'s mut [f32],
-    ix: &'s mut [f32],
-    iy: &'s mut [f32],
-}
-
-/// Residual row `row` of `rx` and `ry` (or the scratch row 0 when rows are not kept).
-fn residual_row<'r>(
-    rx: &'r mut [f32],
-    ry: &'r mut [f32],
-    row: usize,
-    keep: bool,
-    m: usize,
-) -> (&'r mut [f32], &'r mut [f32]) {
-    let slot = if keep { row } else { 0 };
-    (
-        &mut rx[slot * m..(slot + 1) * m],
-        &mut ry[slot * m..(slot + 1) * m],
-    )
-}
-
-/// Runs `fill(instance, slices)` for every instance of positions `x` (B, 2, N, M) with `rows`
-/// residual rows each, in parallel over instances, and returns the rows (B, 2, rows, M) when
-/// `keep` and the image (B, 2, N, M); `None` when `x` is not a plain flex f32 tensor.
-fn fused_outside(
-    x: &Tensor<4>,
+/// The x and y halves of each instance's rows in `buf` (B, 2, rows, M), or `b` pairs of empty
+/// slices when `buf` is empty (rows not kept).
+fn instance_rows(
+    buf: &mut [f32],
+    b: usize,
     rows: usize,
-    keep: bool,
-    fill: impl Fn(usize, Slices) + Sync,
-) -> Option<(Option<Vec<f32>>, Tensor<4>)> {
+    m: usize,
+) -> Vec<(&mut [f32], &mut [f32])> {
+    if buf.is_empty() {
+        return (0..b).map(|_| (&mut [][..], &mut [][..])).collect();
+    }
+    buf.chunks_mut(2 * rows * m)
+        .map(|inst| inst.split_at_mut(rows * m))
+        .collect()
+}
+
+/// The fused loops (plain flex f32 tensors only; `None` otherwise): in parallel over
+/// instances, one pass per instance over its pair rows and then its obstacle rows, both
+/// accumulating into its image and skipping the chunks of samples that its [`ChunkBoxes`]
+/// show clear. Only instances run in parallel: splitting one instance's rows over threads
+/// (tried, with private images summed afterwards) made doorway N = 16 plans, whose refining
+/// pass filters one instance, 24% slower on two cores, as every such parallel call has to wake
+/// a sleeping thread.
+fn disc_rows_fused(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<DiscRows> {
     let [b, _, n, m] = x.dims();
+    let o = batch.obstacles;
     let xs = flex_values(x)?;
     let xs = xs.as_slice::<f32>()?;
-    let written = if keep { rows } else { 1 };
-    let mut r = vec![0f32; b * 2 * written * m];
+    let p = if n > 1 { n * (n - 1) / 2 } else { 0 };
+    let pair_dist = match p {
+        0 => None,
+        _ => Some(flex_values(&batch.pair_dist)?),
+    };
+    let pair_dist = match &pair_dist {
+        Some(d) => d.as_slice::<f32>()?,
+        None => &[],
+    };
+    let obstacles = match (&batch.obstacle_centre, &batch.obstacle_dist) {
+        (Some(c), Some(d)) if o > 0 => Some((flex_values(c)?, flex_values(d)?)),
+        _ => None,
+    };
+    let (centres, obstacle_dist): (&[f32], &[f32]) = match &obstacles {
+        Some((c, d)) => (c.as_slice::<f32>()?, d.as_slice::<f32>()?),
+        None => (&[], &[]),
+    };
+    let obstacle_rows = if obstacles.is_some() { n * o } else { 0 };
+    if p == 0 && obstacle_rows == 0 {
+        return Some(DiscRows {
+            pairs: None,
+            obstacles: None,
+            image: None,
+        });
+    }
+
+    let kept = |rows: usize| if keep { b * 2 * rows * m } else { 0 };
+    let mut pair_buf = vec![0f32; kept(p)];
+    let mut obstacle_buf = vec![0f32; kept(obstacle_rows)];
     let mut image = vec![0f32; b * 2 * n * m];
-    r.par_chunks_mut(2 * written * m)
-        .zip(image.par_chunks_mut(2 * n * m))
-        .zip(xs.par_chunks(2 * n * m))
+    let pair_out = instance_rows(&mut pair_buf, b, p, m);
+    let obstacle_out = instance_rows(&mut obstacle_buf, b, obstacle_rows, m);
+    image
+        .par_chunks_mut(2 * n * m)
+        .zip(pair_out)
+        .zip(obstacle_out)
         .enumerate()
-        .for_each(|(inst, ((r, image), x))| {
-            let (x, y) = x.split_at(n * m);
-            let (rx, ry) = r.split_at_mut(written * m);
+        .for_each(|(inst, ((image, pair_out), obstacle_out))| {
+            let (x, y) = xs[inst * 2 * n * m..(inst + 1) * 2 * n * m].split_at(n * m);
+            let boxes = ChunkBoxes::new(x, y, n, m);
             let (ix, iy) = image.split_at_mut(n * m);
-            fill(
-                inst,
-                Slices {
+            let image = (&mut *ix, &mut *iy);
+            // Without kept rows each row overwrites one scratch row (x then y, M each).
+            let mut scratch = if keep { Vec::new() } else { vec![0f32; 2 * m] };
+            if p > 0 {
+                let dist = &pair_dist[inst * p..(inst + 1) * p];
+                fill_pairs(
                     x,
                     y,
-                    rx,
-                    ry,
-                    ix,
-                    iy,
-                },
-            );
+                    &boxes,
+                    dist,
+                    pair_out,
+                    &mut scratch,
+                    (&mut *image.0, &mut *image.1),
+                );
+            }
+            if obstacle_rows > 0 {
+                let (cx, cy) = centres[inst * 2 * o..(inst + 1) * 2 * o].split_at(o);
+                let dist = &obstacle_dist[inst * n * o..(inst + 1) * n * o];
+                fill_obstacles(
+                    x,
+                    y,
+                    &boxes,
+                    (cx, cy),
+                    dist,
+                    obstacle_out,
+                    &mut scratch,
+                    image,
+                );
+            }
         });
-    Some((keep.then_some(r), flex_tensor(image, [b, 2, n, m])))
+    Some(DiscRows {
+        pairs: (keep && p > 0).then(|| flex_tensor(pair_buf, [b, 2, p, m])),
+        obstacles: (keep && obstacle_rows > 0).then(|| flex_tensor(obstacle_buf, [b, 2, n, o, m])),
+        image: Some(flex_tensor(image, [b, 2, n, m])),
+    })
 }
 
-fn pair_rows_fused(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<Kept<4>> {
-    let [b, _, n, m] = x.dims();
-    let dist = flex_values(&batch.pair_dist)?;
-    let dist = dist.as_slice::<f32>()?;
-    let p = n * (n - 1) / 2;
-    let (r, image) = fused_outside(x, p, keep, |inst, sl| {
-        let Slices {
-            x,
-            y,
-            rx,
-            ry,
-            ix,
-            iy,
-        } = sl;
-        let dist = &dist[inst * p..(inst + 1) * p];
-        let boxes = ChunkBoxes::new(x, y, n, m);
-        let mut row = 0;
-        for s in 1..n {
-            for i in 0..n - s {
-                let j = i + s;
-                let d = dist[row];
-                let (rxp, ryp) = residual_row(rx, ry, row, keep, m);
-                for chunk in boxes.chunks() {
-                    // A chunk whose boxes are apart is clear: its rows stay zero.
-                    if boxes.apart(i, j, chunk.clone(), d) {
-                        continue;
-                    }
-                    let (rxc, ryc) = (&mut rxp[chunk.clone()], &mut ryp[chunk.clone()]);
-                    let xs = x[i * m..][chunk.clone()]
-                        .iter()
-                        .zip(&x[j * m..][chunk.clone()]);
-                    let ys = y[i * m..][chunk.clone()]
-                        .iter()
-                        .zip(&y[j * m..][chunk.clone()]);
-                    for (((rx, ry), (xi, xj)), (yi, yj)) in
-                        rxc.iter_mut().zip(ryc.iter_mut()).zip(xs).zip(ys)
-                    {
-                        let (dx, dy) = (xi - xj, yi - yj);
-                        let norm = (dx * dx + dy * dy + EPS).sqrt();
-                        let scale = ((norm - d) / norm).min(0.0);
-                        *rx = dx * scale;
-                        *ry = dy * scale;
-                    }
-                    scatter_pair(ix, i, j, m, chunk.clone(), rxc);
-                    scatter_pair(iy, i, j, m, chunk, ryc);
+/// The residual slot of row `row`: its own row of `out` (x and y halves) when rows are kept
+/// (`out` non-empty), else the scratch row (2 M) that each row overwrites.
+fn row_slot<'r>(
+    out: &'r mut (&mut [f32], &mut [f32]),
+    scratch: &'r mut [f32],
+    row: usize,
+    m: usize,
+) -> (&'r mut [f32], &'r mut [f32]) {
+    if out.0.is_empty() {
+        scratch.split_at_mut(m)
+    } else {
+        (
+            &mut out.0[row * m..(row + 1) * m],
+            &mut out.1[row * m..(row + 1) * m],
+        )
+    }
+}
+
+/// The pair rows (in pair order) of one instance with positions `x`, `y` (N M each) and pair
+/// distances `dist` (P), written to `out` (or `scratch`), their image added to `image`.
+fn fill_pairs(
+    x: &[f32],
+    y: &[f32],
+    boxes: &ChunkBoxes,
+    dist: &[f32],
+    mut out: (&mut [f32], &mut [f32]),
+    scratch: &mut [f32],
+    image: (&mut [f32], &mut [f32]),
+) {
+    let m = boxes.m;
+    let n = x.len() / m;
+    let (ix, iy) = image;
+    let mut row = 0;
+    for s in 1..n {
+        for i in 0..n - s {
+            let j = i + s;
+            let d = dist[row];
+            let (rxp, ryp) = row_slot(&mut out, scratch, row, m);
+            for chunk in boxes.chunks() {
+                // A chunk whose boxes are apart is clear: its rows stay zero.
+                if boxes.apart(i, j, chunk.clone(), d) {
+                    continue;
                 }
-                row += 1;
+                let (rxc, ryc) = (&mut rxp[chunk.clone()], &mut ryp[chunk.clone()]);
+                let xs = x[i * m..][chunk.clone()]
+                    .iter()
+                    .zip(&x[j * m..][chunk.clone()]);
+                let ys = y[i * m..][chunk.clone()]
+                    .iter()
+                    .zip(&y[j * m..][chunk.clone()]);
+                for (((rx, ry), (xi, xj)), (yi, yj)) in
+                    rxc.iter_mut().zip(ryc.iter_mut()).zip(xs).zip(ys)
+                {
+                    let (dx, dy) = (xi - xj, yi - yj);
+                    let norm = (dx * dx + dy * dy + EPS).sqrt();
+                    let scale = ((norm - d) / norm).min(0.0);
+                    *rx = dx * scale;
+                    *ry = dy * scale;
+                }
+                scatter_pair(ix, i, j, m, chunk.clone(), rxc);
+                scatter_pair(iy, i, j, m, chunk, ryc);
+            }
+            row += 1;
+        }
+    }
+}
+
+/// The obstacle rows (row i O + o: robot i, obstacle o) of one instance with positions `x`,
+/// `y`, obstacle centres `centre` (O each) and distances `dist` (N O), written to `out` (or
+/// `scratch`), their image added to `image`.
+#[expect(clippy::too_many_arguments, reason = "one instance's slices, named")]
+fn fill_obstacles(
+    x: &[f32],
+    y: &[f32],
+    boxes: &ChunkBoxes,
+    centre: (&[f32], &[f32]),
+    dist: &[f32],
+    mut out: (&mut [f32], &mut [f32]),
+    scratch: &mut [f32],
+    image: (&mut [f32], &mut [f32]),
+) {
+    let m = boxes.m;
+    let o = centre.0.len();
+    let (ix, iy) = image;
+    for (row, &d) in dist.iter().enumerate() {
+        let (i, ob) = (row / o, row % o);
+        let (cx, cy) = (centre.0[ob], centre.1[ob]);
+        let (rxo, ryo) = row_slot(&mut out, scratch, row, m);
+        for chunk in boxes.chunks() {
+            // A chunk whose box is clear of the obstacle: its rows stay zero.
+            if boxes.clear_of(i, chunk.clone(), [cx, cy], d) {
+                continue;
+            }
+            let (rxc, ryc) = (&mut rxo[chunk.clone()], &mut ryo[chunk.clone()]);
+            let (xs, ys) = (&x[i * m..][chunk.clone()], &y[i * m..][chunk.clone()]);
+            for (((rx, ry), xk), yk) in rxc.iter_mut().zip(ryc.iter_mut()).zip(xs).zip(ys) {
+                let (ex, ey) = (xk - cx, yk - cy);
+                let norm = (ex * ex + ey * ey + EPS).sqrt();
+                let scale = ((norm - d) / norm).min(0.0);
+                *rx = ex * scale;
+                *ry = ey * scale;
+            }
+            for (image, r) in [(&mut *ix, &*rxc), (&mut *iy, &*ryc)] {
+                for (acc, v) in image[i * m..][chunk.clone()].iter_mut().zip(r) {
+                    *acc += v;
+                }
             }
         }
-    })?;
-    Some((r.map(|r| flex_tensor(r, [b, 2, p, m])), image))
+    }
 }
 
 /// image[i] += r, image[j] -= r over the samples `chunk` of rows of length m (i < j).
@@ -357,59 +465,6 @@ fn boxes_apart(a: [f32; 4], b: [f32; 4], d: f32) -> bool {
     gx * gx + gy * gy >= d * d * 1.0001
 }
 
-fn obstacle_rows_fused(
-    batch: &Batch,
-    x: &Tensor<4>,
-    centre: &Tensor<5>,
-    dist: &Tensor<5>,
-    keep: bool,
-) -> Option<Kept<5>> {
-    let [b, _, n, m] = x.dims();
-    let o = batch.obstacles;
-    let (cs, ds) = (flex_values(centre)?, flex_values(dist)?);
-    let (cs, ds) = (cs.as_slice::<f32>()?, ds.as_slice::<f32>()?);
-    let (r, image) = fused_outside(x, n * o, keep, |inst, sl| {
-        let Slices {
-            x,
-            y,
-            rx,
-            ry,
-            ix,
-            iy,
-        } = sl;
-        let (cx, cy) = cs[inst * 2 * o..(inst + 1) * 2 * o].split_at(o);
-        let dist = &ds[inst * n * o..(inst + 1) * n * o];
-        let boxes = ChunkBoxes::new(x, y, n, m);
-        for i in 0..n {
-            for ob in 0..o {
-                let (d, cx, cy) = (dist[i * o + ob], cx[ob], cy[ob]);
-                let (rxo, ryo) = residual_row(rx, ry, i * o + ob, keep, m);
-                for chunk in boxes.chunks() {
-                    // A chunk whose box is clear of the obstacle: its rows stay zero.
-                    if boxes.clear_of(i, chunk.clone(), [cx, cy], d) {
-                        continue;
-                    }
-                    let (rxc, ryc) = (&mut rxo[chunk.clone()], &mut ryo[chunk.clone()]);
-                    let (xs, ys) = (&x[i * m..][chunk.clone()], &y[i * m..][chunk.clone()]);
-                    for (((rx, ry), xk), yk) in rxc.iter_mut().zip(ryc.iter_mut()).zip(xs).zip(ys) {
-                        let (ex, ey) = (xk - cx, yk - cy);
-                        let norm = (ex * ex + ey * ey + EPS).sqrt();
-                        let scale = ((norm - d) / norm).min(0.0);
-                        *rx = ex * scale;
-                        *ry = ey * scale;
-                    }
-                    for (image, r) in [(&mut *ix, &*rxc), (&mut *iy, &*ryc)] {
-                        for (acc, v) in image[i * m..][chunk.clone()].iter_mut().zip(r) {
-                            *acc += v;
-                        }
-                    }
-                }
-            }
-        }
-    })?;
-    Some((r.map(|r| flex_tensor(r, [b, 2, n, o, m])), image))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,39 +511,54 @@ mod tests {
             .matmul(batch.pt.clone())
             .reshape([b, 2, n, m]);
 
-        let (r, image) = pair_rows_fused(&batch, &x, true).expect("flex takes the fused path");
-        let (r_ref, image_ref) = pair_rows_composed(&batch, &x);
-        assert_close(r.expect("kept"), r_ref);
-        assert_close(image, image_ref.clone());
-        // Without the rows: the same image.
-        let (none, image) = pair_rows_fused(&batch, &x, false).expect("fused");
-        assert!(none.is_none());
-        assert_close(image, image_ref);
-
         let (centre, dist) = (
             batch.obstacle_centre.as_ref().unwrap(),
             batch.obstacle_dist.as_ref().unwrap(),
         );
-        let (r, image) =
-            obstacle_rows_fused(&batch, &x, centre, dist, true).expect("flex takes the fused path");
-        let (r_ref, image_ref) = obstacle_rows_composed(&batch, &x, centre, dist);
-        assert_close(r.expect("kept"), r_ref);
-        assert_close(image, image_ref.clone());
-        let (none, image) = obstacle_rows_fused(&batch, &x, centre, dist, false).expect("fused");
-        assert!(none.is_none());
-        assert_close(image, image_ref);
+        let (pairs_ref, pair_image) = pair_rows_composed(&batch, &x);
+        let (obstacles_ref, obstacle_image) = obstacle_rows_composed(&batch, &x, centre, dist);
+        let image_ref = pair_image + obstacle_image;
+        let fused = disc_rows_fused(&batch, &x, true).expect("flex takes the fused path");
+        assert_close(fused.pairs.expect("kept"), pairs_ref.clone());
+        assert_close(fused.obstacles.expect("kept"), obstacles_ref);
+        assert_close(fused.image.expect("rows"), image_ref.clone());
+        // Without the rows: the same image.
+        let fused = disc_rows_fused(&batch, &x, false).expect("fused");
+        assert!(fused.pairs.is_none() && fused.obstacles.is_none());
+        assert_close(fused.image.expect("rows"), image_ref);
 
         // A non-contiguous view of the same positions gives the same rows.
         let transposed = x.clone().swap_dims(2, 3) * 1.0;
         let view = transposed.swap_dims(2, 3);
-        let (r, _) = pair_rows_fused(&batch, &view, true).expect("flex takes the fused path");
-        assert_close(r.expect("kept"), pair_rows_composed(&batch, &x).0);
+        let fused = disc_rows_fused(&batch, &view, true).expect("flex takes the fused path");
+        assert_close(fused.pairs.expect("kept"), pairs_ref);
 
         // Speeds against a limit most of them exceed.
         let v = x.clone() * 3.0;
         let limit = batch.speed.clone();
         let fused = inside_rows_fused(&v, &limit).expect("flex takes the fused path");
         assert_close(fused, inside(v, limit));
+    }
+
+    /// One robot without obstacles has no disc rows and no image.
+    #[test]
+    fn one_robot_without_obstacles_has_no_disc_rows() {
+        let mut problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(2).seed(0))
+            .unwrap();
+        problem.robots.truncate(1);
+        let cands = perturbed_candidates(&problem, 2, 0.1, 0);
+        let inst = Instance::each(&problem, &cands);
+        let batch = Batch::new(
+            &inst,
+            &FilterSettings::default(),
+            DEFAULT_ORDER,
+            &Device::flex(),
+        )
+        .unwrap();
+        let x = Tensor::<4>::zeros([batch.size, 2, 1, batch.samples], &Device::flex());
+        let fused = disc_rows_fused(&batch, &x, true).expect("flex takes the fused path");
+        assert!(fused.pairs.is_none() && fused.obstacles.is_none() && fused.image.is_none());
     }
 
     /// Chunk boxes skip exactly the chunks that are clear: robots far apart (or far from a

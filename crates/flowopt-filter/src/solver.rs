@@ -8,7 +8,8 @@
 //! 2. s-step: s = Proj_S(z) in closed form: pair differences and positions relative to obstacles
 //!    pushed onto the outside of their discs, positions clamped into the box, velocities and
 //!    accelerations scaled into their discs. No trigonometry;
-//! 3. u <- u + G c - s (lambda <- lambda - rho G'(G c - s)).
+//! 3. u <- u + gamma (G c - s) (lambda <- lambda - gamma rho G'(G c - s)); gamma is
+//!    `FilterSettings::dual_step`, 1 by default.
 //!
 //! Two modes differ only in z:
 //! - fast (default, DESIGN.md): z = G c. The iteration reaches a feasible point quickly, but
@@ -182,14 +183,14 @@ pub fn lambda_of(batch: &Batch, u: Duals, rho: f32) -> Tensor<3> {
 pub struct Projection {
     /// G'(s - u_new), the c-step's constraint term: (B, 2, N K).
     pub target: Tensor<3>,
-    /// Updated multipliers u + G c - s.
+    /// Updated multipliers u + gamma (G c - s).
     pub u: Duals,
     /// Primal residuals G c - s, row by row.
     pub r: Rows,
 }
 
 /// s = Proj_S(z) with z = G c + u (exact mode) or z = G c (fast mode), r = G c - s,
-/// u' = u + r, and G'(s - u') = G'G c - G'(r + u').
+/// u' = u + gamma r, and G'(s - u') = G'G c - G'(r + u').
 pub fn project(batch: &Batch, c: Tensor<3>, u: &Duals) -> Projection {
     project_keeping(batch, c, u, true)
 }
@@ -204,23 +205,18 @@ fn project_keeping(batch: &Batch, c: Tensor<3>, u: &Duals, keep_rows: bool) -> P
 }
 
 /// The fast mode: z = G c, so every projection reduces to a shortfall along the row itself and
-/// only G'u is carried: G'(s - u') = G'G c - G'r - (G'u + G'r).
+/// only G'u is carried: G'(s - u') = G'G c - G'r - (G'u + gamma G'r).
 fn project_fast(batch: &Batch, c: Tensor<3>, gtu: Tensor<3>, keep_rows: bool) -> Projection {
     let [x, v, a] = kinematics(batch, c.clone());
     let r_box = box_residual(batch, x.clone(), x.clone());
     // Pairs and obstacles, outside a disc: r = g min(0, 1 - D/|g|), with their G' image on the
     // positions computed in the same pass (fused on the CPU).
-    let mut pos = r_box.clone();
-    let mut r_pairs = None;
-    if let Some((r, image)) = discs::pair_rows(batch, &x, keep_rows) {
-        pos = pos + image;
-        r_pairs = r;
-    }
-    let mut r_obstacles = None;
-    if let Some((r, image)) = discs::obstacle_rows(batch, &x, keep_rows) {
-        pos = pos + image;
-        r_obstacles = r;
-    }
+    let discs = discs::disc_rows(batch, &x, keep_rows);
+    let pos = match discs.image {
+        Some(image) => r_box.clone() + image,
+        None => r_box.clone(),
+    };
+    let (r_pairs, r_obstacles) = (discs.pairs, discs.obstacles);
     // Speeds and accelerations, inside a disc: r = g max(0, 1 - L/|g|).
     let r = Rows {
         boxed: r_box,
@@ -230,7 +226,10 @@ fn project_fast(batch: &Batch, c: Tensor<3>, gtu: Tensor<3>, keep_rows: bool) ->
         accel: discs::inside_rows(a, &batch.accel),
     };
     let gtr = kinematics_t(batch, pos, r.speed.clone(), r.accel.clone());
-    let gtu_new = gtu + gtr.clone();
+    let gtu_new = match batch.dual_step {
+        1.0 => gtu + gtr.clone(),
+        gamma => gtu + gtr.clone() * gamma,
+    };
     let target = gtg_times(batch, c) - gtr - gtu_new.clone();
     Projection {
         target,
@@ -288,13 +287,26 @@ fn project_exact(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
         speed: inside(g.speed, u.speed.clone(), batch.speed.clone()),
         accel: inside(g.accel, u.accel.clone(), batch.accel.clone()),
     };
-    let u_new = add_rows(u.clone(), r.clone());
+    let u_new = match batch.dual_step {
+        1.0 => add_rows(u.clone(), r.clone()),
+        gamma => add_rows(u.clone(), scale_rows(r.clone(), gamma)),
+    };
     let gtg_c = gtg_times(batch, c);
     let target = gtg_c - apply_gt(batch, add_rows(r.clone(), u_new.clone()));
     Projection {
         target,
         u: Duals::Rows(u_new),
         r,
+    }
+}
+
+fn scale_rows(r: Rows, gamma: f32) -> Rows {
+    Rows {
+        boxed: r.boxed * gamma,
+        pairs: r.pairs.map(|t| t * gamma),
+        obstacles: r.obstacles.map(|t| t * gamma),
+        speed: r.speed * gamma,
+        accel: r.accel * gamma,
     }
 }
 
@@ -705,6 +717,36 @@ mod tests {
         let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         for (a, b) in back.iter().zip(&want) {
             assert!((a - b).abs() < 1e-3 * scale, "{a} vs {b}");
+        }
+    }
+    /// The multiplier update scales with `dual_step`: from zero multipliers, the first s-step
+    /// leaves lambda = -gamma rho G'(G c - s), so step 2 gives exactly twice step 1's, in both
+    /// modes, with the same residual rows.
+    #[test]
+    fn the_multiplier_update_scales_with_the_dual_step() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(6).seed(1))
+            .unwrap();
+        let cands = perturbed_candidates(&problem, 2, 0.8, 2);
+        let inst = Instance::each(&problem, &cands);
+        for exact_projection in [false, true] {
+            let lambda = |dual_step: f64| {
+                let settings = FilterSettings {
+                    dual_step,
+                    exact_projection,
+                    ..Default::default()
+                };
+                let device = burn::tensor::Device::flex();
+                let batch = Batch::new(&inst, &settings, DEFAULT_ORDER, &device).unwrap();
+                let state = start(&batch, batch.cbar.clone(), batch.cbar.zeros_like(), 1.0);
+                host(lambda_of(&batch, state.u, 1.0))
+            };
+            let (one, two) = (lambda(1.0), lambda(2.0));
+            let scale = one.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 1e-3, "nothing violated: a vacuous test");
+            for (a, b) in one.iter().zip(&two) {
+                assert!((2.0 * a - b).abs() < 1e-5 * scale, "{a} vs {b}");
+            }
         }
     }
 }

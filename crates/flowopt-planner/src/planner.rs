@@ -67,6 +67,7 @@ impl FlowOptPlanner {
             sample_period: settings.filter_sample_period,
             verify_below: settings.verify_below,
             halve_every: settings.halve_every,
+            dual_step: settings.dual_step,
             ..Default::default()
         };
         let adaptive = settings.coarse_iterations > 0 && settings.filter_samples > 0;
@@ -79,6 +80,9 @@ impl FlowOptPlanner {
         let first = |smoothing: f64| {
             if adaptive {
                 FilterSettings {
+                    // The plain multiplier step: a larger one cost smoothness on the problems
+                    // the first pass solves (README, "Dual step").
+                    dual_step: 1.0,
                     samples: 0,
                     sample_period: 0.0,
                     max_iterations: settings.coarse_iterations,
