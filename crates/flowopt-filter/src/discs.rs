@@ -229,7 +229,6 @@ fn disc_rows_fused(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<DiscRows>
             let (x, y) = xs[inst * 2 * n * m..(inst + 1) * 2 * n * m].split_at(n * m);
             let boxes = ChunkBoxes::new(x, y, n, m);
             let (ix, iy) = image.split_at_mut(n * m);
-            let image = (&mut *ix, &mut *iy);
             // Without kept rows each row overwrites one scratch row (x then y, M each).
             let mut scratch = if keep { Vec::new() } else { vec![0f32; 2 * m] };
             if p > 0 {
@@ -241,7 +240,7 @@ fn disc_rows_fused(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<DiscRows>
                     dist,
                     pair_out,
                     &mut scratch,
-                    (&mut *image.0, &mut *image.1),
+                    (&mut *ix, &mut *iy),
                 );
             }
             if obstacle_rows > 0 {
@@ -255,7 +254,7 @@ fn disc_rows_fused(batch: &Batch, x: &Tensor<4>, keep: bool) -> Option<DiscRows>
                     dist,
                     obstacle_out,
                     &mut scratch,
-                    image,
+                    (ix, iy),
                 );
             }
         });
