@@ -468,10 +468,22 @@ fn boxes_apart(a: [f32; 4], b: [f32; 4], d: f32) -> bool {
 mod tests {
     use super::*;
     use crate::{FilterSettings, Instance, perturbed_candidates};
-    use flowopt_core::{DEFAULT_ORDER, Scenario, ScenarioConfig};
+    use flowopt_core::{Coefficients, DEFAULT_ORDER, Scenario, ScenarioConfig};
 
     fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    /// The default filter's batch of `candidates` for `problem`, on flex.
+    fn flex_batch(problem: &flowopt_core::Problem, candidates: &[Vec<Coefficients>]) -> Batch {
+        let inst = Instance::each(problem, candidates);
+        Batch::new(
+            &inst,
+            &FilterSettings::default(),
+            DEFAULT_ORDER,
+            &Device::flex(),
+        )
+        .unwrap()
     }
 
     fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>) {
@@ -493,15 +505,7 @@ mod tests {
         let problem = Scenario::Obstacles
             .generate(&ScenarioConfig::new(7).obstacles(5).seed(2))
             .unwrap();
-        let cands = perturbed_candidates(&problem, 3, 0.8, 4);
-        let inst = Instance::each(&problem, &cands);
-        let batch = Batch::new(
-            &inst,
-            &FilterSettings::default(),
-            DEFAULT_ORDER,
-            &Device::flex(),
-        )
-        .unwrap();
+        let batch = flex_batch(&problem, &perturbed_candidates(&problem, 3, 0.8, 4));
         let (b, n, k, m) = (batch.size, batch.robots, batch.k, batch.samples);
         let x = batch
             .cbar
@@ -546,15 +550,7 @@ mod tests {
             .generate(&ScenarioConfig::new(2).seed(0))
             .unwrap();
         problem.robots.truncate(1);
-        let cands = perturbed_candidates(&problem, 2, 0.1, 0);
-        let inst = Instance::each(&problem, &cands);
-        let batch = Batch::new(
-            &inst,
-            &FilterSettings::default(),
-            DEFAULT_ORDER,
-            &Device::flex(),
-        )
-        .unwrap();
+        let batch = flex_batch(&problem, &perturbed_candidates(&problem, 2, 0.1, 0));
         let x = Tensor::<4>::zeros([batch.size, 2, 1, batch.samples], &Device::flex());
         let fused = disc_rows_fused(&batch, &x, true).expect("flex takes the fused path");
         assert!(fused.pairs.is_none() && fused.obstacles.is_none() && fused.image.is_none());

@@ -719,9 +719,10 @@ mod tests {
             assert!((a - b).abs() < 1e-3 * scale, "{a} vs {b}");
         }
     }
+
     /// The multiplier update scales with `dual_step`: from zero multipliers, the first s-step
     /// leaves lambda = -gamma rho G'(G c - s), so step 2 gives exactly twice step 1's, in both
-    /// modes, with the same residual rows.
+    /// modes.
     #[test]
     fn the_multiplier_update_scales_with_the_dual_step() {
         let problem = Scenario::Circle
