@@ -285,6 +285,8 @@ fn row_slot<'r>(
 
 /// The pair rows (in pair order) of one instance with positions `x`, `y` (N M each) and pair
 /// distances `dist` (P), written to `out` (or `scratch`), their image added to `image`.
+/// Chunk by chunk: one vectorized pass tests every pair's boxes, then only the pairs that may
+/// be too close are computed. Each image sample still receives its rows in pair order.
 fn fill_pairs(
     x: &[f32],
     y: &[f32],
@@ -294,20 +296,36 @@ fn fill_pairs(
     scratch: &mut [f32],
     image: (&mut [f32], &mut [f32]),
 ) {
-    let m = boxes.m;
-    let n = x.len() / m;
+    let (m, n) = (boxes.m, boxes.n);
     let (ix, iy) = image;
-    let mut row = 0;
-    for s in 1..n {
-        for i in 0..n - s {
-            let j = i + s;
-            let d = dist[row];
-            let (rxp, ryp) = row_slot(&mut out, scratch, row, m);
-            for chunk in boxes.chunks() {
-                // A chunk whose boxes are apart is clear: its rows stay zero.
-                if boxes.apart(i, j, chunk.clone(), d) {
+    let mut near = vec![false; dist.len()];
+    for c in 0..boxes.chunks {
+        let chunk = boxes.range(c);
+        let b = boxes.chunk(c);
+        let mut row = 0;
+        for s in 1..n {
+            // Robots i = 0..n-s against j = i + s, all slices of one length (no bounds checks).
+            let len = n - s;
+            let (a, other) = (
+                b.sides.map(|side| &side[..len]),
+                b.sides.map(|side| &side[s..n]),
+            );
+            let (near, dist) = (&mut near[row..row + len], &dist[row..row + len]);
+            for k in 0..len {
+                let (p, q) = (a.map(|side| side[k]), other.map(|side| side[k]));
+                near[k] = !boxes_apart(p, q, dist[k]);
+            }
+            row += len;
+        }
+        let mut row = 0;
+        for s in 1..n {
+            for i in 0..n - s {
+                if !near[row] {
+                    row += 1;
                     continue;
                 }
+                let (j, d) = (i + s, dist[row]);
+                let (rxp, ryp) = row_slot(&mut out, scratch, row, m);
                 let (rxc, ryc) = (&mut rxp[chunk.clone()], &mut ryp[chunk.clone()]);
                 let xs = x[i * m..][chunk.clone()]
                     .iter()
@@ -325,16 +343,18 @@ fn fill_pairs(
                     *ry = dy * scale;
                 }
                 scatter_pair(ix, i, j, m, chunk.clone(), rxc);
-                scatter_pair(iy, i, j, m, chunk, ryc);
+                scatter_pair(iy, i, j, m, chunk.clone(), ryc);
+                row += 1;
             }
-            row += 1;
         }
     }
 }
 
 /// The obstacle rows (row i O + o: robot i, obstacle o) of one instance with positions `x`,
 /// `y`, obstacle centres `centre` (O each) and distances `dist` (N O), written to `out` (or
-/// `scratch`), their image added to `image`.
+/// `scratch`), their image added to `image`. Chunk by chunk and robot by robot, one
+/// vectorized pass tests the robot's box against every obstacle, then only the obstacles it
+/// may touch are computed (each image sample still receives its rows in obstacle order).
 #[expect(clippy::too_many_arguments, reason = "one instance's slices, named")]
 fn fill_obstacles(
     x: &[f32],
@@ -346,30 +366,35 @@ fn fill_obstacles(
     scratch: &mut [f32],
     image: (&mut [f32], &mut [f32]),
 ) {
-    let m = boxes.m;
+    let (m, n) = (boxes.m, boxes.n);
     let o = centre.0.len();
     let (ix, iy) = image;
-    for (row, &d) in dist.iter().enumerate() {
-        let (i, ob) = (row / o, row % o);
-        let (cx, cy) = (centre.0[ob], centre.1[ob]);
-        let (rxo, ryo) = row_slot(&mut out, scratch, row, m);
-        for chunk in boxes.chunks() {
-            // A chunk whose box is clear of the obstacle: its rows stay zero.
-            if boxes.clear_of(i, chunk.clone(), [cx, cy], d) {
-                continue;
+    let mut near = vec![false; o];
+    for c in 0..boxes.chunks {
+        let chunk = boxes.range(c);
+        let b = boxes.chunk(c);
+        for i in 0..n {
+            let dist = &dist[i * o..(i + 1) * o];
+            let robot = b.sides.map(|side| side[i]);
+            for (((near, &cx), &cy), &d) in near.iter_mut().zip(centre.0).zip(centre.1).zip(dist) {
+                *near = !boxes_apart(robot, [cx, cx, cy, cy], d);
             }
-            let (rxc, ryc) = (&mut rxo[chunk.clone()], &mut ryo[chunk.clone()]);
-            let (xs, ys) = (&x[i * m..][chunk.clone()], &y[i * m..][chunk.clone()]);
-            for (((rx, ry), xk), yk) in rxc.iter_mut().zip(ryc.iter_mut()).zip(xs).zip(ys) {
-                let (ex, ey) = (xk - cx, yk - cy);
-                let norm = (ex * ex + ey * ey + EPS).sqrt();
-                let scale = ((norm - d) / norm).min(0.0);
-                *rx = ex * scale;
-                *ry = ey * scale;
-            }
-            for (image, r) in [(&mut *ix, &*rxc), (&mut *iy, &*ryc)] {
-                for (acc, v) in image[i * m..][chunk.clone()].iter_mut().zip(r) {
-                    *acc += v;
+            for (ob, _) in near.iter().enumerate().filter(|(_, near)| **near) {
+                let (cx, cy, d) = (centre.0[ob], centre.1[ob], dist[ob]);
+                let (rxo, ryo) = row_slot(&mut out, scratch, i * o + ob, m);
+                let (rxc, ryc) = (&mut rxo[chunk.clone()], &mut ryo[chunk.clone()]);
+                let (xs, ys) = (&x[i * m..][chunk.clone()], &y[i * m..][chunk.clone()]);
+                for (((rx, ry), xk), yk) in rxc.iter_mut().zip(ryc.iter_mut()).zip(xs).zip(ys) {
+                    let (ex, ey) = (xk - cx, yk - cy);
+                    let norm = (ex * ex + ey * ey + EPS).sqrt();
+                    let scale = ((norm - d) / norm).min(0.0);
+                    *rx = ex * scale;
+                    *ry = ey * scale;
+                }
+                for (image, r) in [(&mut *ix, &*rxc), (&mut *iy, &*ryc)] {
+                    for (acc, v) in image[i * m..][chunk.clone()].iter_mut().zip(r) {
+                        *acc += v;
+                    }
                 }
             }
         }
@@ -393,24 +418,32 @@ fn scatter_pair(image: &mut [f32], i: usize, j: usize, m: usize, chunk: Range<us
 /// samples. Where two robots' boxes (or a robot's box and an obstacle's centre) are at least
 /// the required distance apart, every sample of the chunk is clear, its residual rows are
 /// exactly zero and the fused loops skip it. On the cluttered problems most robot pairs and
-/// robot-obstacle pairs are far apart most of the time.
+/// robot-obstacle pairs are far apart most of the time. Stored chunk-major, one array per box
+/// side, so that the tests of one chunk are branch-free loops over robots (or obstacles) that
+/// vectorize: testing every row chunk by chunk in turn cost more than computing the rows.
 struct ChunkBoxes {
     m: usize,
+    n: usize,
     chunks: usize,
-    /// Per robot and chunk: x min, x max, y min, y max.
-    boxes: Vec<[f32; 4]>,
+    /// x min, x max, y min, y max, each at `chunk * n + robot`.
+    sides: [Vec<f32>; 4],
 }
 
 /// Samples per culling box.
 const CHUNK: usize = 16;
 
+/// The robots' boxes in one chunk (x min, x max, y min, y max; N each).
+struct Boxes<'a> {
+    sides: [&'a [f32]; 4],
+}
+
 impl ChunkBoxes {
     fn new(x: &[f32], y: &[f32], n: usize, m: usize) -> Self {
         let chunks = m.div_ceil(CHUNK);
-        let mut boxes = Vec::with_capacity(n * chunks);
+        let mut sides = [(); 4].map(|_| vec![0f32; chunks * n]);
         for i in 0..n {
             let (xi, yi) = (&x[i * m..(i + 1) * m], &y[i * m..(i + 1) * m]);
-            for (xs, ys) in xi.chunks(CHUNK).zip(yi.chunks(CHUNK)) {
+            for (c, (xs, ys)) in xi.chunks(CHUNK).zip(yi.chunks(CHUNK)).enumerate() {
                 // A NaN sample (either axis) makes the box the whole plane, never skipped,
                 // so its NaN residual still shows. Branch-free folds, so they vectorize.
                 let span = |v: &[f32]| {
@@ -424,43 +457,46 @@ impl ChunkBoxes {
                 };
                 let ((x0, x1, nx), (y0, y1, ny)) = (span(xs), span(ys));
                 let (inf, neg) = (f32::INFINITY, f32::NEG_INFINITY);
-                boxes.push(if nx + ny > 0 {
+                let side = if nx + ny > 0 {
                     [neg, inf, neg, inf]
                 } else {
                     [x0, x1, y0, y1]
-                });
+                };
+                for (all, v) in sides.iter_mut().zip(side) {
+                    all[c * n + i] = v;
+                }
             }
         }
-        Self { m, chunks, boxes }
+        Self {
+            m,
+            n,
+            chunks,
+            sides,
+        }
     }
 
-    /// The sample ranges of the chunks.
-    fn chunks(&self) -> impl Iterator<Item = Range<usize>> + use<> {
-        let m = self.m;
-        (0..self.chunks).map(move |c| c * CHUNK..((c + 1) * CHUNK).min(m))
+    /// The sample range of chunk `c`.
+    fn range(&self, c: usize) -> Range<usize> {
+        c * CHUNK..((c + 1) * CHUNK).min(self.m)
     }
 
-    fn chunk_of(&self, i: usize, chunk: &Range<usize>) -> [f32; 4] {
-        self.boxes[i * self.chunks + chunk.start / CHUNK]
-    }
-
-    /// Whether robots `i` and `j` are at least `d` apart at every sample of `chunk`.
-    fn apart(&self, i: usize, j: usize, chunk: Range<usize>, d: f32) -> bool {
-        boxes_apart(self.chunk_of(i, &chunk), self.chunk_of(j, &chunk), d)
-    }
-
-    /// Whether robot `i` is at least `d` from the point `c` at every sample of `chunk`.
-    fn clear_of(&self, i: usize, chunk: Range<usize>, c: [f32; 2], d: f32) -> bool {
-        boxes_apart(self.chunk_of(i, &chunk), [c[0], c[0], c[1], c[1]], d)
+    /// The robots' boxes in chunk `c`.
+    fn chunk(&self, c: usize) -> Boxes<'_> {
+        let at = c * self.n..(c + 1) * self.n;
+        Boxes {
+            sides: [0, 1, 2, 3].map(|s| &self.sides[s][at.clone()]),
+        }
     }
 }
 
 /// Whether boxes `a` and `b` (x min, x max, y min, y max; a point is a box of size zero) are
 /// at least `d` apart, with a margin that keeps the skipped rows' residuals exactly zero
 /// despite rounding: every sample's distance then exceeds `d`, and r = g min(0, 1 - d/|g|) = 0.
+/// Branch-free (selects, not `f32::max`), so the loops calling it vectorize.
 fn boxes_apart(a: [f32; 4], b: [f32; 4], d: f32) -> bool {
-    let gx = (a[0] - b[1]).max(b[0] - a[1]).max(0.0);
-    let gy = (a[2] - b[3]).max(b[2] - a[3]).max(0.0);
+    let max = |p: f32, q: f32| if p > q { p } else { q };
+    let gx = max(max(a[0] - b[1], b[0] - a[1]), 0.0);
+    let gy = max(max(a[2] - b[3], b[2] - a[3]), 0.0);
     gx * gx + gy * gy >= d * d * 1.0001
 }
 
@@ -570,18 +606,26 @@ mod tests {
             })
             .collect();
         let mut y = vec![0f32; 2 * m];
+        let apart = |boxes: &ChunkBoxes, c: usize, d: f32| {
+            let b = boxes.chunk(c).sides;
+            boxes_apart(b.map(|s| s[0]), b.map(|s| s[1]), d)
+        };
+        let clear_of = |boxes: &ChunkBoxes, c: usize, p: [f32; 2], d: f32| {
+            let b = boxes.chunk(c).sides;
+            boxes_apart(b.map(|s| s[1]), [p[0], p[0], p[1], p[1]], d)
+        };
         let boxes = ChunkBoxes::new(&x, &y, 2, m);
-        let chunks: Vec<_> = boxes.chunks().collect();
-        assert_eq!(chunks, vec![0..CHUNK, CHUNK..m]);
-        assert!(boxes.apart(0, 1, chunks[0].clone(), 1.0));
-        assert!(!boxes.apart(0, 1, chunks[0].clone(), 5.0));
-        assert!(!boxes.apart(0, 1, chunks[1].clone(), 1.0));
-        assert!(boxes.clear_of(1, chunks[0].clone(), [0.0, 3.0], 3.5));
-        assert!(!boxes.clear_of(1, chunks[0].clone(), [5.0, 3.0], 3.5));
+        assert_eq!(boxes.chunks, 2);
+        assert_eq!((boxes.range(0), boxes.range(1)), (0..CHUNK, CHUNK..m));
+        assert!(apart(&boxes, 0, 1.0));
+        assert!(!apart(&boxes, 0, 5.0));
+        assert!(!apart(&boxes, 1, 1.0));
+        assert!(clear_of(&boxes, 0, [0.0, 3.0], 3.5));
+        assert!(!clear_of(&boxes, 0, [5.0, 3.0], 3.5));
         y[CHUNK - 1] = f32::NAN;
         let boxes = ChunkBoxes::new(&x, &y, 2, m);
-        assert!(!boxes.apart(0, 1, chunks[0].clone(), 1.0));
-        assert!(boxes.apart(0, 1, chunks[1].clone(), 0.1));
+        assert!(!apart(&boxes, 0, 1.0));
+        assert!(apart(&boxes, 1, 0.1));
     }
 
     /// Autodiff tensors never take the fused path (gradients must flow through the ops).
