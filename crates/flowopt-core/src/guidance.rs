@@ -25,10 +25,30 @@ pub struct Guidance {
     cell: f64,
     nx: usize,
     ny: usize,
-    /// Per robot, per cell (row-major, `ix + nx * iy`): distance to the goal, `INFINITY` where
-    /// blocked or unreachable; empty for a robot left out ([`Guidance::for_robots`]).
-    fields: Vec<Vec<f32>>,
+    /// Per robot, its distance field; `None` for a robot left out ([`Guidance::for_robots`]).
+    fields: Vec<Option<Field>>,
+    /// The occupancy grids, one per reach (robot radius plus the extra clearance), each robot's
+    /// field searched over `occupancy[grid[i]]` (kept to complete a partial field).
+    occupancy: Vec<(f64, Vec<bool>)>,
+    grid: Vec<usize>,
 }
+
+/// One robot's distance field.
+struct Field {
+    /// Per cell (row-major, `ix + nx * iy`): distance to the goal, `INFINITY` where blocked,
+    /// unreachable or (in a partial field) not searched.
+    dist: Vec<f32>,
+    /// Every cell whose distance is exactly known has `dist` below this bound, every other
+    /// cell's true distance is at least it (`INFINITY`: the whole field is known). A partial
+    /// field comes from a search stopped once the start's neighbourhood was settled (see
+    /// [`Guidance::distance_field`]).
+    known: f64,
+}
+
+/// How far (in cells) past the first settled cell around the start a search for a path goes
+/// on before it stops: a path step's target is at most a 5 x 5 window away (WINDOW), under
+/// four cells' worth of distance, and the path then descends.
+const STOP_MARGIN: f64 = 6.0;
 
 impl Guidance {
     /// Guidance for every robot of `problem`, or `None` when the problem has no obstacles (the
@@ -42,6 +62,24 @@ impl Guidance {
     /// search over the grid each, run in parallel); the others are never guided
     /// ([`Guidance::direction`] says `None` for them).
     pub fn for_robots(problem: &Problem, cell: f64, extra: f64, wanted: &[bool]) -> Option<Self> {
+        Self::build(problem, cell, extra, wanted, false)
+    }
+
+    /// [`Guidance::for_robots`] for [`Guidance::path`] from the robots' starts: each search
+    /// stops once it has settled the cells a path from the start can pick (see
+    /// [`Field::known`]); where a path needs more, [`Guidance::path`] completes the field.
+    /// The paths are those of full fields, found in about half the search.
+    fn for_paths(problem: &Problem, cell: f64, extra: f64, wanted: &[bool]) -> Option<Self> {
+        Self::build(problem, cell, extra, wanted, true)
+    }
+
+    fn build(
+        problem: &Problem,
+        cell: f64,
+        extra: f64,
+        wanted: &[bool],
+        from_starts: bool,
+    ) -> Option<Self> {
         if problem.obstacles.is_empty() || !(cell.is_finite() && cell > 0.0) {
             return None;
         }
@@ -53,36 +91,43 @@ impl Guidance {
         }
         let nx = ((size[0] / cell).ceil() as usize).max(1);
         let ny = ((size[1] / cell).ceil() as usize).max(1);
-        let mut grid = Self {
+        let mut guidance = Self {
             origin: ws.min,
             cell,
             nx,
             ny,
             fields: Vec::new(),
+            occupancy: Vec::new(),
+            grid: Vec::new(),
         };
-        // Robots of equal radius share the occupancy grid.
-        let mut occupancy: Vec<(f64, Vec<bool>)> = Vec::new();
-        for (robot, _) in problem.robots.iter().zip(wanted).filter(|(_, w)| **w) {
+        // Robots of equal reach share the occupancy grid.
+        for robot in &problem.robots {
             let reach = robot.radius + extra;
-            if !occupancy.iter().any(|(r, _)| *r == reach) {
-                occupancy.push((reach, grid.free_cells(problem, reach)));
-            }
+            let index = match guidance.occupancy.iter().position(|(r, _)| *r == reach) {
+                Some(index) => index,
+                None => {
+                    let free = guidance.free_cells(problem, reach);
+                    guidance.occupancy.push((reach, free));
+                    guidance.occupancy.len() - 1
+                }
+            };
+            guidance.grid.push(index);
         }
-        grid.fields = problem
+        guidance.fields = problem
             .robots
             .par_iter()
             .enumerate()
             .map(|(i, robot)| {
-                let reach = robot.radius + extra;
-                match occupancy.iter().find(|(r, _)| *r == reach) {
-                    Some((_, free)) if wanted.get(i).copied().unwrap_or(false) => {
-                        grid.distance_field(free, robot.goal)
-                    }
-                    _ => Vec::new(),
-                }
+                let free = &guidance.occupancy[guidance.grid[i]].1;
+                let stop = from_starts.then_some(robot.start);
+                wanted
+                    .get(i)
+                    .copied()
+                    .unwrap_or(false)
+                    .then(|| guidance.distance_field(free, robot.goal, stop))
             })
             .collect();
-        Some(grid)
+        Some(guidance)
     }
 
     fn centre(&self, ix: usize, iy: usize) -> Vec2 {
@@ -133,8 +178,12 @@ impl Guidance {
         }
     }
 
-    /// Dijkstra over the 8-connected free cells from the cells around `goal`.
-    fn distance_field(&self, free: &[bool], goal: Vec2) -> Vec<f32> {
+    /// Dijkstra over the 8-connected free cells from the cells around `goal`. With `stop`, the
+    /// search ends once it has gone [`STOP_MARGIN`] cells past the first settled cell of the
+    /// 5 x 5 window around `stop`: every cell it settled keeps its exact distance, the rest
+    /// are left `INFINITY`, and [`Field::known`] says where that cut lies. The settled cells
+    /// are exactly those of the full search (the same pops in the same order, cut short).
+    fn distance_field(&self, free: &[bool], goal: Vec2, stop: Option<Vec2>) -> Field {
         let mut field = vec![f64::INFINITY; free.len()];
         let mut heap = BinaryHeap::new();
         let (gx, gy) = self.cell_of(goal);
@@ -147,12 +196,24 @@ impl Guidance {
                 }
             }
         }
+        let near_start = stop.map(|p| self.cell_of(p));
+        let mut cut = f64::INFINITY;
         let diagonal = self.cell * std::f64::consts::SQRT_2;
         while let Some(Entry(d, k)) = heap.pop() {
             if d > field[k] {
                 continue;
             }
+            if d > cut {
+                break;
+            }
             let (ix, iy) = ((k % self.nx) as isize, (k / self.nx) as isize);
+            if cut.is_infinite()
+                && let Some((sx, sy)) = near_start
+                && ix.abs_diff(sx as isize) <= WINDOW
+                && iy.abs_diff(sy as isize) <= WINDOW
+            {
+                cut = d + STOP_MARGIN * self.cell;
+            }
             for (dx, dy) in NEIGHBOURS {
                 let (jx, jy) = (ix + dx, iy + dy);
                 if jx < 0 || jy < 0 || jx >= self.nx as isize || jy >= self.ny as isize {
@@ -181,7 +242,20 @@ impl Guidance {
                 }
             }
         }
-        field.into_iter().map(|d| d as f32).collect()
+        // Cut short, every cell at most `cut` away was settled (popped before the first entry
+        // beyond it) and every other cell is at least that far: only tentative values remain
+        // above the cut, and those are dropped. Compared in f32, as the field is stored:
+        // rounding keeps the order, so a dropped cell's stored distance would be >= `known`.
+        let known = if cut.is_finite() {
+            f64::from(cut as f32)
+        } else {
+            f64::INFINITY
+        };
+        let dist = field
+            .into_iter()
+            .map(|d| if d > cut { f32::INFINITY } else { d as f32 })
+            .collect();
+        Field { dist, known }
     }
 
     /// The direction robot `i` at `p` should head in to reach `goal`: straight at the goal when
@@ -196,15 +270,35 @@ impl Guidance {
         reach: f64,
         obstacles: &[Obstacle],
     ) -> Option<Vec2> {
-        if line_is_clear(p, goal, reach, obstacles) {
-            return None;
+        let field = self.fields.get(i)?.as_ref()?;
+        match self.heading(field, p, goal, reach, obstacles) {
+            Ok(heading) => heading,
+            Err(Unsettled) => {
+                let full = self.complete(i, goal);
+                self.heading(&full, p, goal, reach, obstacles)
+                    .unwrap_or_default()
+            }
         }
-        let field = self.fields.get(i).filter(|f| !f.is_empty())?;
+    }
+
+    /// [`Guidance::direction`] on `field`; `Err` when the field is partial and a cell it did
+    /// not settle could be the answer.
+    fn heading(
+        &self,
+        field: &Field,
+        p: Vec2,
+        goal: Vec2,
+        reach: f64,
+        obstacles: &[Obstacle],
+    ) -> Result<Option<Vec2>, Unsettled> {
+        if line_is_clear(p, goal, reach, obstacles) {
+            return Ok(None);
+        }
         let (cx, cy) = self.cell_of(p);
         let mut best: Option<(f64, Vec2)> = None;
         for iy in cy.saturating_sub(WINDOW)..=(cy + WINDOW).min(self.ny - 1) {
             for ix in cx.saturating_sub(WINDOW)..=(cx + WINDOW).min(self.nx - 1) {
-                let d = f64::from(field[ix + self.nx * iy]);
+                let d = f64::from(field.dist[ix + self.nx * iy]);
                 if !d.is_finite() {
                     continue;
                 }
@@ -215,12 +309,29 @@ impl Guidance {
                 }
             }
         }
-        let (_, target) = best?;
+        // An unsettled cell's total is at least `known`: a best below it is the full field's.
+        let settled = |b: f64| b < field.known || field.known.is_infinite();
+        let Some((_, target)) = best.filter(|(b, _)| settled(*b)) else {
+            return if field.known.is_infinite() {
+                Ok(None)
+            } else {
+                Err(Unsettled)
+            };
+        };
         let to = [target[0] - p[0], target[1] - p[1]];
         let len = to[0].hypot(to[1]);
-        (len > 1e-9).then(|| [to[0] / len, to[1] / len])
+        Ok((len > 1e-9).then(|| [to[0] / len, to[1] / len]))
+    }
+
+    /// Robot `i`'s full distance field.
+    fn complete(&self, i: usize, goal: Vec2) -> Field {
+        self.distance_field(&self.occupancy[self.grid[i]].1, goal, None)
     }
 }
+
+/// A partial field's answer depends on cells its search did not settle.
+#[derive(Debug)]
+struct Unsettled;
 
 impl Guidance {
     /// A polyline from `start` to robot `i`'s `goal` that follows the distance field until the
@@ -233,10 +344,23 @@ impl Guidance {
         reach: f64,
         obstacles: &[Obstacle],
     ) -> Option<Vec<Vec2>> {
+        let partial = self.fields.get(i)?.as_ref()?;
+        let mut full: Option<Field> = None;
         let mut path = vec![start];
         let mut p = start;
         for _ in 0..4 * (self.nx + self.ny) {
-            match self.direction(i, p, goal, reach, obstacles) {
+            let field = full.as_ref().unwrap_or(partial);
+            let heading = match self.heading(field, p, goal, reach, obstacles) {
+                Ok(heading) => heading,
+                // The search was cut short too early for this path: finish it, go on from here
+                // (the steps so far are those of the full field).
+                Err(Unsettled) => {
+                    let field = full.insert(self.complete(i, goal));
+                    self.heading(field, p, goal, reach, obstacles)
+                        .unwrap_or_default()
+                }
+            };
+            match heading {
                 None if line_is_clear(p, goal, reach, obstacles) => {
                     path.push(goal);
                     return Some(path);
@@ -381,7 +505,7 @@ pub fn guide_paths(problem: &Problem, basis: &Bernstein) -> GuidePaths {
             )
         })
         .collect();
-    let Some(roomy) = Guidance::for_robots(problem, PATH_CELL, PATH_CLEARANCE, &blocked) else {
+    let Some(roomy) = Guidance::for_paths(problem, PATH_CELL, PATH_CLEARANCE, &blocked) else {
         // No obstacles: the straight lines.
         return GuidePaths {
             plain: straight.clone(),
@@ -402,7 +526,7 @@ pub fn guide_paths(problem: &Problem, basis: &Bernstein) -> GuidePaths {
         .map(|i| blocked[i] && paths[i].is_none())
         .collect();
     if stuck.contains(&true)
-        && let Some(tight) = Guidance::for_robots(problem, PATH_CELL, 0.0, &stuck)
+        && let Some(tight) = Guidance::for_paths(problem, PATH_CELL, 0.0, &stuck)
     {
         for (i, path) in paths.iter_mut().enumerate().filter(|(i, _)| stuck[*i]) {
             *path = path_on(&tight, i, 0.0);
@@ -648,6 +772,61 @@ mod tests {
                 "{scenario} N={robots} seed {seed}: a guide {deepest:.3} m deep in an obstacle"
             );
         }
+    }
+
+    /// Searches stopped once the start's neighbourhood is settled trace the same paths as full
+    /// searches, and a query far outside what they settled falls back to the full field.
+    #[test]
+    fn paths_on_partial_fields_are_those_on_full_fields() {
+        use crate::{Scenario, ScenarioConfig};
+        let mut fallbacks = 0;
+        for (scenario, robots, seed) in [
+            (Scenario::Doorway, 16, 1),
+            (Scenario::Warehouse, 32, 6),
+            (Scenario::Obstacles, 16, 2),
+        ] {
+            let p = scenario
+                .generate(&ScenarioConfig::new(robots).seed(seed))
+                .unwrap();
+            let wanted = vec![true; robots];
+            let partial = Guidance::for_paths(&p, PATH_CELL, PATH_CLEARANCE, &wanted).unwrap();
+            let full = Guidance::for_robots(&p, PATH_CELL, PATH_CLEARANCE, &wanted).unwrap();
+            let settled = |g: &Guidance, i: usize| {
+                let field = g.fields[i].as_ref().unwrap();
+                (
+                    field.dist.iter().filter(|d| d.is_finite()).count(),
+                    field.known,
+                )
+            };
+            let mut cut_short = 0;
+            for (i, r) in p.robots.iter().enumerate() {
+                let reach = r.radius + PATH_CLEARANCE;
+                assert_eq!(
+                    partial.path(i, r.start, r.goal, reach, &p.obstacles),
+                    full.path(i, r.start, r.goal, reach, &p.obstacles),
+                    "{scenario} N={robots} seed {seed} robot {i}"
+                );
+                let ((cells, known), (all, _)) = (settled(&partial, i), settled(&full, i));
+                assert!(cells <= all && (cells == all || known.is_finite()));
+                cut_short += usize::from(cells < all);
+                // From the workspace's corners, most of them beyond the settled cells.
+                for corner in [[-4.9, -4.9], [4.9, -4.9], [-4.9, 4.9], [4.9, 4.9]] {
+                    let field = partial.fields[i].as_ref().unwrap();
+                    fallbacks += usize::from(
+                        partial
+                            .heading(field, corner, r.goal, reach, &p.obstacles)
+                            .is_err(),
+                    );
+                    assert_eq!(
+                        partial.direction(i, corner, r.goal, reach, &p.obstacles),
+                        full.direction(i, corner, r.goal, reach, &p.obstacles),
+                        "{scenario} N={robots} seed {seed} robot {i} from {corner:?}"
+                    );
+                }
+            }
+            assert!(cut_short > 0, "{scenario}: no search was cut short");
+        }
+        assert!(fallbacks > 0, "no query needed the full field");
     }
 
     #[test]
