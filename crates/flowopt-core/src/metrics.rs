@@ -216,21 +216,23 @@ pub fn evaluate(
                 res.workspace = res
                     .workspace
                     .max(problem.workspace.disc_violation(*p, robot.radius));
-                for o in &problem.obstacles {
-                    let gap = -o.overlap(*p, robot.radius);
-                    min_clear = Some(min_clear.map_or(gap, |m| m.min(gap)));
-                    res.obstacles = res.obstacles.max(-gap);
-                }
+            }
+            // Per obstacle and per pair only the closest sample matters, and every figure
+            // below is monotone in the distance: the nearest distance is taken once
+            // (`closest`), exactly the smallest of the per-sample distances.
+            for o in &problem.obstacles {
+                let d = closest(tr.pos.iter().map(|p| (*p, o.center)));
+                let gap = -(o.radius + robot.radius - d);
+                min_clear = Some(min_clear.map_or(gap, |m| m.min(gap)));
+                res.obstacles = res.obstacles.max(-gap);
             }
             max_speed = tr.vel.iter().map(|v| norm(*v)).fold(max_speed, f64::max);
             max_accel = tr.acc.iter().map(|a| norm(*a)).fold(max_accel, f64::max);
             for (j, other) in tracks.iter().enumerate().skip(i + 1) {
                 let need = problem.separation(i, j);
-                for (a, b) in tr.pos.iter().zip(&other.pos) {
-                    let d = dist(*a, *b);
-                    min_pair = Some(min_pair.map_or(d, |m| m.min(d)));
-                    res.separation = res.separation.max(need - d);
-                }
+                let d = closest(tr.pos.iter().copied().zip(other.pos.iter().copied()));
+                min_pair = Some(min_pair.map_or(d, |m| m.min(d)));
+                res.separation = res.separation.max(need - d);
             }
         }
     }
@@ -285,6 +287,25 @@ pub fn evaluate(
 }
 
 /// Validates the plan's shape and returns the common sample times.
+/// The smallest of `dist(a, b)` over the point pairs, as [`dist`] computes each: the
+/// smallest squared distance, then one square root (the root is monotone, so this is the same
+/// number). Where the squares overflow, `dist` falls back to `hypot`, which the plain fold
+/// keeps. NaN distances are skipped, as `f64::min` skips them; no pairs gives `INFINITY`.
+fn closest(pairs: impl Iterator<Item = (Vec2, Vec2)> + Clone) -> f64 {
+    let squares = pairs
+        .clone()
+        .map(|(a, b)| {
+            let (dx, dy) = (a[0] - b[0], a[1] - b[1]);
+            dx * dx + dy * dy
+        })
+        .fold(f64::INFINITY, f64::min);
+    if squares.is_finite() {
+        squares.sqrt()
+    } else {
+        pairs.map(|(a, b)| dist(a, b)).fold(f64::INFINITY, f64::min)
+    }
+}
+
 fn check_shape(problem: &Problem, trajectories: &[Trajectory]) -> Result<Vec<f64>, InputError> {
     let shape = |field: String, msg: String| InputError::new(ErrorKind::Shape, field, msg);
     if trajectories.len() != problem.num_robots() {
@@ -611,6 +632,24 @@ mod tests {
             p.limits.max_speed = max_speed;
             let m = evaluate(&p, &trajectories(&p, straight_coefficients(&p)), &CheckConfig::default()).unwrap();
             prop_assert!((m.residuals.speed - (m.max_speed - max_speed).max(0.0)).abs() < 1e-12);
+        }
+
+        /// The nearest distance taken once is exactly the smallest per-point [`dist`], also
+        /// where the squares overflow (coordinates past 1e154, where `dist` uses `hypot`).
+        #[test]
+        fn closest_is_the_smallest_distance(
+            points in proptest::collection::vec(
+                ((-10.0f64..10.0, -10.0f64..10.0), (-10.0f64..10.0, -10.0f64..10.0)),
+                1..40,
+            ),
+            scale in prop_oneof![Just(1.0f64), Just(1e-3), Just(1e160)],
+        ) {
+            let pairs: Vec<(Vec2, Vec2)> = points
+                .iter()
+                .map(|&((ax, ay), (bx, by))| ([ax * scale, ay * scale], [bx * scale, by * scale]))
+                .collect();
+            let plain = pairs.iter().map(|&(a, b)| dist(a, b)).fold(f64::INFINITY, f64::min);
+            prop_assert_eq!(closest(pairs.iter().copied()), plain);
         }
     }
 }
