@@ -68,7 +68,8 @@ impl Guidance {
     /// [`Guidance::for_robots`] for [`Guidance::path`] from the robots' starts: each search
     /// stops once it has settled the cells a path from the start can pick (see
     /// [`Field::known`]); where a path needs more, [`Guidance::path`] completes the field.
-    /// The paths are those of full fields, found in about half the search.
+    /// The paths are those of full fields, found with less search (how much less depends on
+    /// how far the start is from the goal: the searches of warehouse N = 32 took 30% less time).
     fn for_paths(problem: &Problem, cell: f64, extra: f64, wanted: &[bool]) -> Option<Self> {
         Self::build(problem, cell, extra, wanted, true)
     }

@@ -285,7 +285,7 @@ fn row_slot<'r>(
 
 /// The pair rows (in pair order) of one instance with positions `x`, `y` (N M each) and pair
 /// distances `dist` (P), written to `out` (or `scratch`), their image added to `image`.
-/// Chunk by chunk: one vectorized pass tests every pair's boxes, then only the pairs that may
+/// Chunk by chunk: one branch-free pass tests every pair's boxes, then only the pairs that may
 /// be too close are computed. Each image sample still receives its rows in pair order.
 fn fill_pairs(
     x: &[f32],
@@ -353,7 +353,7 @@ fn fill_pairs(
 /// The obstacle rows (row i O + o: robot i, obstacle o) of one instance with positions `x`,
 /// `y`, obstacle centres `centre` (O each) and distances `dist` (N O), written to `out` (or
 /// `scratch`), their image added to `image`. Chunk by chunk and robot by robot, one
-/// vectorized pass tests the robot's box against every obstacle, then only the obstacles it
+/// branch-free pass tests the robot's box against every obstacle, then only the obstacles it
 /// may touch are computed (each image sample still receives its rows in obstacle order).
 #[expect(clippy::too_many_arguments, reason = "one instance's slices, named")]
 fn fill_obstacles(
@@ -419,8 +419,9 @@ fn scatter_pair(image: &mut [f32], i: usize, j: usize, m: usize, chunk: Range<us
 /// the required distance apart, every sample of the chunk is clear, its residual rows are
 /// exactly zero and the fused loops skip it. On the cluttered problems most robot pairs and
 /// robot-obstacle pairs are far apart most of the time. Stored chunk-major, one array per box
-/// side, so that the tests of one chunk are branch-free loops over robots (or obstacles) that
-/// vectorize: testing every row chunk by chunk in turn cost more than computing the rows.
+/// side, so that the tests of one chunk are branch-free loops over robots (or obstacles) over
+/// contiguous slices: testing every row's chunks one at a time (a range iterator, a division
+/// per lookup, a branch per test) cost more than computing the rows.
 struct ChunkBoxes {
     m: usize,
     n: usize,
@@ -492,7 +493,7 @@ impl ChunkBoxes {
 /// Whether boxes `a` and `b` (x min, x max, y min, y max; a point is a box of size zero) are
 /// at least `d` apart, with a margin that keeps the skipped rows' residuals exactly zero
 /// despite rounding: every sample's distance then exceeds `d`, and r = g min(0, 1 - d/|g|) = 0.
-/// Branch-free (selects, not `f32::max`), so the loops calling it vectorize.
+/// Branch-free (selects, not `f32::max`), so the loops calling it can vectorize.
 fn boxes_apart(a: [f32; 4], b: [f32; 4], d: f32) -> bool {
     let max = |p: f32, q: f32| if p > q { p } else { q };
     let gx = max(max(a[0] - b[1], b[0] - a[1]), 0.0);
