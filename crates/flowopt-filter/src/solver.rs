@@ -208,7 +208,7 @@ fn project_keeping(batch: &Batch, c: Tensor<3>, u: &Duals, keep_rows: bool) -> P
 /// only G'u is carried: G'(s - u') = G'G c - G'r - (G'u + gamma G'r).
 fn project_fast(batch: &Batch, c: Tensor<3>, gtu: Tensor<3>, keep_rows: bool) -> Projection {
     let [x, v, a] = kinematics(batch, c.clone());
-    let r_box = box_residual(batch, x.clone(), x.clone());
+    let r_box = discs::box_rows(&x, &batch.lo, &batch.hi);
     // Pairs and obstacles, outside a disc: r = g min(0, 1 - D/|g|), with their G' image on the
     // positions computed in the same pass (fused on the CPU).
     let discs = discs::disc_rows(batch, &x, keep_rows);
