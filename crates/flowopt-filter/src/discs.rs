@@ -119,6 +119,11 @@ fn box_rows_fused(x: &Tensor<4>, lo: &Tensor<4>, hi: &Tensor<4>) -> Option<Tenso
         los.as_slice::<f32>()?,
         his.as_slice::<f32>()?,
     );
+    // One bound per row (anything broadcast otherwise takes the composed ops).
+    let rows = xs.len() / m.max(1);
+    if m == 0 || los.len() != rows || his.len() != rows {
+        return None;
+    }
     let mut r = vec![0f32; xs.len()];
     for ((row, xs), (&lo, &hi)) in r.chunks_mut(m).zip(xs.chunks(m)).zip(los.iter().zip(his)) {
         for (r, &x) in row.iter_mut().zip(xs) {
