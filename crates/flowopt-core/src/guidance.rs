@@ -310,9 +310,9 @@ impl Guidance {
                 }
             }
         }
-        // An unsettled cell's total is at least `known`: a best below it is the full field's.
-        let settled = |b: f64| b < field.known || field.known.is_infinite();
-        let Some((_, target)) = best.filter(|(b, _)| settled(*b)) else {
+        // An unsettled cell's total is at least `known`: a best below it is the full field's
+        // (totals are finite, so a full field, `known` = INFINITY, keeps every best).
+        let Some((_, target)) = best.filter(|(b, _)| *b < field.known) else {
             return if field.known.is_infinite() {
                 Ok(None)
             } else {

@@ -104,10 +104,20 @@ fn inside_rows_fused(g: &Tensor<4>, limit: &Tensor<4>) -> Option<Tensor<4>> {
 /// doorway N = 32 run for the smallest family of rows; fused on flex (one pass, one thread:
 /// the rows are a few thousand numbers), the same numbers.
 pub fn box_rows(x: &Tensor<4>, lo: &Tensor<4>, hi: &Tensor<4>) -> Tensor<4> {
-    box_rows_fused(x, lo, hi).unwrap_or_else(|| {
-        let (lo, hi) = (lo.clone().expand(x.dims()), hi.clone().expand(x.dims()));
-        x.clone() - x.clone().max_pair(lo).min_pair(hi)
-    })
+    box_rows_fused(x, lo, hi).unwrap_or_else(|| box_residual(x.clone(), x.clone(), lo, hi))
+}
+
+/// Box rows r = g - clamp(z) into [`lo`, `hi`] (B, 2, N, 1), as composed tensor ops: the
+/// exact mode's (z = G c + u) and the fast mode's off flex (z = g).
+pub(crate) fn box_residual(
+    g: Tensor<4>,
+    z: Tensor<4>,
+    lo: &Tensor<4>,
+    hi: &Tensor<4>,
+) -> Tensor<4> {
+    let lo = lo.clone().expand(g.dims());
+    let hi = hi.clone().expand(g.dims());
+    g - z.max_pair(lo).min_pair(hi)
 }
 
 fn box_rows_fused(x: &Tensor<4>, lo: &Tensor<4>, hi: &Tensor<4>) -> Option<Tensor<4>> {
@@ -614,10 +624,7 @@ mod tests {
         // Positions against a box most of them leave: the same numbers, bit for bit.
         let (lo, hi) = (batch.lo.clone() * 0.5, batch.hi.clone() * 0.5);
         let fused = box_rows_fused(&x, &lo, &hi).expect("flex takes the fused path");
-        let composed = x.clone()
-            - x.clone()
-                .max_pair(lo.expand(x.dims()))
-                .min_pair(hi.expand(x.dims()));
+        let composed = box_residual(x.clone(), x.clone(), &lo, &hi);
         let (fused, composed) = (host(fused), host(composed));
         assert!(
             fused.iter().any(|v| *v != 0.0),

@@ -55,13 +55,6 @@ fn norm_sq<const D: usize>(t: Tensor<D>) -> Tensor<D> {
     x.clone() * x + y.clone() * y
 }
 
-/// Box rows: r = g - clamp(z) into [lo, hi].
-fn box_residual(batch: &Batch, g: Tensor<4>, z: Tensor<4>) -> Tensor<4> {
-    let lo = batch.lo.clone().expand(g.dims());
-    let hi = batch.hi.clone().expand(g.dims());
-    g - z.max_pair(lo).min_pair(hi)
-}
-
 /// One tensor per constraint family, shaped like that family's rows: the scaled multipliers u,
 /// or the primal residuals G c - s.
 #[derive(Clone)]
@@ -244,7 +237,7 @@ fn project_exact(batch: &Batch, c: Tensor<3>, u: &Rows) -> Projection {
     let g = apply_g(batch, c.clone());
     // Box: per coordinate, s = clamp(z).
     let z = g.boxed.clone() + u.boxed.clone();
-    let r_box = box_residual(batch, g.boxed, z);
+    let r_box = discs::box_residual(g.boxed, z, &batch.lo, &batch.hi);
 
     // Pairs and obstacles: the outside of the disc |y| >= D is non-convex, so z is projected onto
     // its tangent half-plane n'y >= D at the current row g (n = g/|g|): s = z + n (D - n'z)+,
