@@ -10,6 +10,7 @@ use crate::kkt::{Kkt, KktKey, RobotBlocks, kkt};
 use crate::settings::FilterSettings;
 
 /// Per-instance data of one batch, on the device.
+#[derive(Clone)]
 pub struct Batch {
     /// Instances B.
     pub size: usize,

@@ -189,6 +189,11 @@ fn obstacle_rows_composed(
     (r, image)
 }
 
+/// Whether `t` is a plain (non-autodiff) flex tensor.
+pub(crate) fn is_flex<const D: usize>(t: &Tensor<D>) -> bool {
+    t.clone().try_into_primitive::<Flex>().is_ok()
+}
+
 /// The host slice of a plain flex f32 tensor (contiguous), or `None` for any other backend,
 /// an autodiff tensor or another dtype.
 fn flex_values<const D: usize>(t: &Tensor<D>) -> Option<burn::backend::flex::FlexTensor> {

@@ -26,6 +26,7 @@ mod batch;
 mod discs;
 pub mod flops;
 mod kkt;
+mod lanes;
 mod planner;
 pub mod selection;
 mod settings;
@@ -169,8 +170,8 @@ impl SafetyFilter {
                 lambda0,
                 &self.settings,
                 &groups,
-                &mut |current, state, newly| {
-                    let coefficients = coefficients_of(current, state.c.clone());
+                &mut |current, c, newly| {
+                    let coefficients = coefficients_of(current, c.clone());
                     newly
                         .iter()
                         .filter(|&&(row, i)| accept(members[i], &coefficients[row]))
@@ -547,8 +548,36 @@ mod tests {
     /// although the easier one stops many iterations before the other.
     #[test]
     fn owners_in_one_batch_stop_on_their_own() {
-        let easy = Scenario::Circle
-            .generate(&ScenarioConfig::new(6).seed(3))
+        owners_stop_on_their_own(FilterSettings {
+            stop_after: 1,
+            ..Default::default()
+        });
+    }
+
+    /// The same with successive halving, whose later rounds find the easy problem's group
+    /// already gone from the batch (this once panicked), and in one lane or three.
+    #[test]
+    fn owners_stop_on_their_own_with_halving_in_any_lanes() {
+        for lanes in [1, 3] {
+            let (easy, hard) = owners_stop_on_their_own(FilterSettings {
+                stop_after: 1,
+                halve_every: 10,
+                lanes,
+                ..Default::default()
+            });
+            // The halving round at iteration 40 finds the easy group gone.
+            assert!(
+                easy < 40 && hard > 40,
+                "easy stopped at {easy}, hard at {hard}"
+            );
+        }
+    }
+
+    /// Runs the two problems of [`owners_in_one_batch_stop_on_their_own`] alone and together;
+    /// returns the iterations at which the easy and the hard one stopped.
+    fn owners_stop_on_their_own(settings: FilterSettings) -> (usize, usize) {
+        let easy = Scenario::Random
+            .generate(&ScenarioConfig::new(6).seed(1))
             .unwrap();
         let hard = Scenario::Circle
             .generate(&ScenarioConfig::new(6).seed(5))
@@ -556,10 +585,6 @@ mod tests {
         let easy_candidates: Vec<_> = (0..3).map(|s| perturbed(&easy, s)).collect();
         // The straight swap through the centre converges late.
         let hard_candidates = vec![straight(&hard), straight(&hard)];
-        let settings = FilterSettings {
-            stop_after: 1,
-            ..Default::default()
-        };
         let filter = SafetyFilter::new(settings, cpu()).unwrap();
         let instances = |p: &'static str| -> Vec<Instance> {
             let (problem, candidates) = if p == "easy" {
@@ -598,6 +623,7 @@ mod tests {
                 .field,
             "owners"
         );
+        (stop(&alone_easy), stop(&alone_hard))
     }
 
     #[test]
@@ -643,6 +669,40 @@ mod tests {
         // Equal up to f32 rounding: the matmul kernels block differently with the batch size.
         assert!(diff < 1e-4, "batched result differs by {diff}");
         assert_eq!(alone[0].iterations, together[1].iterations);
+    }
+
+    /// Lanes are an execution detail: one, two or four of them give each instance the same
+    /// iterations, status and coefficients (up to f32 rounding).
+    #[test]
+    fn lanes_do_not_change_the_result() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(6).seed(4))
+            .unwrap();
+        let mut candidates: Vec<_> = (0..4).map(|s| perturbed(&problem, s)).collect();
+        candidates.push(straight(&problem));
+        let instances = Instance::each(&problem, &candidates);
+        let run = |lanes| {
+            let settings = FilterSettings {
+                halve_every: 10,
+                max_iterations: 100,
+                lanes,
+                ..Default::default()
+            };
+            SafetyFilter::new(settings, cpu())
+                .unwrap()
+                .project(&instances)
+                .unwrap()
+        };
+        let one = run(1);
+        for lanes in [2, 4] {
+            for (a, b) in one.iter().zip(run(lanes)) {
+                assert_eq!(a.iterations, b.iterations, "{lanes} lanes");
+                assert_eq!(a.status, b.status, "{lanes} lanes");
+                assert!((a.residual - b.residual).abs() < 1e-5, "{lanes} lanes");
+                let diff = max_coefficient_difference(&a.coefficients, &b.coefficients);
+                assert!(diff < 1e-5, "{lanes} lanes: coefficients differ by {diff}");
+            }
+        }
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub struct FilterSettings {
     /// stopping at the first feasible point the fast scheme reaches (default false; see
     /// `solver`).
     pub exact_projection: bool,
+    /// Lanes: blocks of a batch's instances that step in parallel, each on its own worker of
+    /// rayon's pool, and meet at the residual checks (default 0: one per worker on the CPU
+    /// backend, one on a GPU). Results do not depend on it beyond f32 rounding.
+    pub lanes: usize,
 }
 
 impl Default for FilterSettings {
@@ -97,6 +101,7 @@ impl Default for FilterSettings {
             smoothing: 0.0,
             dual_step: 1.0,
             exact_projection: false,
+            lanes: 0,
         }
     }
 }

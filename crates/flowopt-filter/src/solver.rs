@@ -35,6 +35,7 @@ use burn::prelude::*;
 
 use crate::batch::Batch;
 use crate::discs;
+use crate::lanes::Lanes;
 use crate::settings::FilterSettings;
 
 /// Small number keeping norms differentiable at zero.
@@ -80,6 +81,35 @@ impl Rows {
             obstacles: self.obstacles.map(|t| t.select(0, idx.clone())),
             speed: self.speed.select(0, idx.clone()),
             accel: self.accel.select(0, idx.clone()),
+        }
+    }
+
+    /// The rows of several blocks of instances, one after the other.
+    fn cat(parts: Vec<Self>) -> Self {
+        fn join<const D: usize>(parts: Vec<Tensor<D>>) -> Tensor<D> {
+            Tensor::cat(parts, 0)
+        }
+        fn join_some<const D: usize>(parts: Vec<Option<Tensor<D>>>) -> Option<Tensor<D>> {
+            parts.into_iter().collect::<Option<Vec<_>>>().map(join)
+        }
+        let mut boxed = Vec::with_capacity(parts.len());
+        let mut pairs = Vec::with_capacity(parts.len());
+        let mut obstacles = Vec::with_capacity(parts.len());
+        let mut speed = Vec::with_capacity(parts.len());
+        let mut accel = Vec::with_capacity(parts.len());
+        for r in parts {
+            boxed.push(r.boxed);
+            pairs.push(r.pairs);
+            obstacles.push(r.obstacles);
+            speed.push(r.speed);
+            accel.push(r.accel);
+        }
+        Self {
+            boxed: join(boxed),
+            pairs: join_some(pairs),
+            obstacles: join_some(obstacles),
+            speed: join(speed),
+            accel: join(accel),
         }
     }
 }
@@ -353,6 +383,7 @@ pub fn residual(batch: &Batch, r: &Rows) -> Tensor<1> {
 }
 
 /// The filter state between iterations.
+#[derive(Clone)]
 pub struct State {
     /// Coefficients (B, 2, N K).
     pub c: Tensor<3>,
@@ -367,7 +398,7 @@ pub struct State {
 
 impl State {
     /// The state of the instances at `idx`.
-    fn select(self, idx: &Tensor<1, Int>) -> Self {
+    pub(crate) fn select(self, idx: &Tensor<1, Int>) -> Self {
         Self {
             c: self.c.select(0, idx.clone()),
             u: match self.u {
@@ -376,6 +407,36 @@ impl State {
             },
             r: self.r.select(idx),
             target: self.target.select(0, idx.clone()),
+        }
+    }
+
+    /// The states of several blocks of instances (all in the same mode, at the same
+    /// iteration), one after the other.
+    pub(crate) fn cat(parts: Vec<Self>) -> Self {
+        let mut c = Vec::with_capacity(parts.len());
+        let mut rows_u = Vec::new();
+        let mut image_u = Vec::new();
+        let mut r = Vec::with_capacity(parts.len());
+        let mut target = Vec::with_capacity(parts.len());
+        for part in parts {
+            c.push(part.c);
+            match part.u {
+                Duals::Rows(rows) => rows_u.push(rows),
+                Duals::Image(image) => image_u.push(image),
+            }
+            r.push(part.r);
+            target.push(part.target);
+        }
+        Self {
+            c: Tensor::cat(c, 0),
+            u: if rows_u.is_empty() {
+                Duals::Image(Tensor::cat(image_u, 0))
+            } else {
+                assert!(image_u.is_empty(), "states of one batch share a mode");
+                Duals::Rows(Rows::cat(rows_u))
+            },
+            r: Rows::cat(r),
+            target: Tensor::cat(target, 0),
         }
     }
 }
@@ -400,7 +461,7 @@ pub fn step(batch: &Batch, state: State, rho: f32) -> State {
 
 /// [`step`]; with `keep_rows` false (iterations whose residual nobody reads), the new state's
 /// `r` lacks the pair and obstacle rows in the fast mode.
-fn step_keeping(batch: &Batch, state: State, rho: f32, keep_rows: bool) -> State {
+pub(crate) fn step_keeping(batch: &Batch, state: State, rho: f32, keep_rows: bool) -> State {
     // 1. c-step.
     let q = batch.cbar.clone() + state.target * rho;
     let c = batch.k11.times(q) + batch.cb.clone();
@@ -468,12 +529,12 @@ pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSe
 }
 
 /// Decides, at a check, which of the instances offered count towards their group's
-/// `stop_after`: called with the current (possibly reduced) batch, its state and the offered
-/// instances as (row in that batch, index in the original batch); returns the original indices
-/// it accepts. Offered are the instances that have just met the tolerance and, per group, the
-/// unconverged one with the smallest residual within [`FilterSettings::verify_below`] that
-/// has not been taken yet.
-pub type Accept<'a> = dyn FnMut(&Batch, &State, &[(usize, usize)]) -> Vec<usize> + 'a;
+/// `stop_after`: called with the current (possibly reduced) batch, its coefficients and the
+/// offered instances as (row in that batch, index in the original batch); returns the original
+/// indices it accepts. Offered are the instances that have just met the tolerance and, per
+/// group, the unconverged one with the smallest residual within
+/// [`FilterSettings::verify_below`] that has not been taken yet.
+pub type Accept<'a> = dyn FnMut(&Batch, &Tensor<3>, &[(usize, usize)]) -> Vec<usize> + 'a;
 
 /// [`run`] over instances that belong to independent groups (`groups[i]`: the group of
 /// instance `i`, e.g. the problem whose candidate it is), where an instance counts towards its
@@ -522,21 +583,23 @@ pub fn run_grouped(
     let mut stopped_at: Vec<Option<usize>> =
         members.iter().map(|m| m.is_empty().then_some(0)).collect();
     let mut current = None::<Batch>;
-    let mut state = start(batch, c0, lambda0, rho);
+    let lane_count = lanes_for(settings, &c0);
+    let mut lanes = Lanes::new(batch, start(batch, c0, lambda0, rho), lane_count);
     // Original index of each row of the current batch.
     let mut active: Vec<usize> = (0..batch.size).collect();
     // Coefficients of the instances that left the batch, with their original indices.
     let mut done: Vec<(Vec<usize>, Tensor<3>)> = Vec::new();
     let mut converged: Vec<Option<usize>> = vec![None; batch.size];
     let mut residual = vec![f32::NAN; batch.size];
-    for it in 1..=settings.max_iterations {
+    let mut it = 0;
+    while it < settings.max_iterations {
         let b = current.as_ref().unwrap_or(batch);
-        let check = it % settings.check_every == 0 || it == settings.max_iterations;
-        state = step_keeping(b, state, rho, check);
-        if !check {
-            continue;
-        }
-        let worst = residuals(&self::residual(b, &state.r));
+        // The iterations up to the next check (every `check_every`-th and the last) run
+        // without reading anything back.
+        let next = (it / settings.check_every + 1) * settings.check_every;
+        let next = next.min(settings.max_iterations);
+        let worst = lanes.advance(next - it, rho);
+        it = next;
         tracing::trace!(iteration = it, residuals = ?worst, "filter check");
         let mut newly = Vec::new();
         // Per group, the unconverged instance with the smallest residual within `verify_below`.
@@ -555,7 +618,7 @@ pub fn run_grouped(
         }
         newly.extend(nearest.into_iter().flatten().map(|(_, row, i)| (row, i)));
         if !newly.is_empty() {
-            for i in accept(b, &state, &newly) {
+            for i in accept(b, &lanes.coefficients(), &newly) {
                 if !std::mem::replace(&mut taken[i], true) {
                     accepted[groups[i]] += 1;
                 }
@@ -576,7 +639,8 @@ pub fn run_grouped(
                     by_group[groups[i]].push((i, r));
                 }
             }
-            for mut rows in by_group {
+            // Groups that have stopped have no rows left in the batch.
+            for mut rows in by_group.into_iter().filter(|rows| !rows.is_empty()) {
                 rows.sort_by(|a, b| taken[b.0].cmp(&taken[a.0]).then(a.1.total_cmp(&b.1)));
                 let keep = rows.len().div_ceil(2).max(1);
                 for &(i, _) in &rows[keep..] {
@@ -606,19 +670,20 @@ pub fn run_grouped(
         if staying.is_empty() {
             break;
         }
+        let state = lanes.into_state();
         let rows = crate::batch::index_tensor(&leaving, &device);
         done.push((
             leaving.iter().map(|&row| active[row]).collect(),
             state.c.clone().select(0, rows),
         ));
         let keep = crate::batch::index_tensor(&staying, &device);
-        state = state.select(&keep);
         let reduced = b.select(&staying);
+        lanes = Lanes::new(&reduced, state.select(&keep), lane_count);
         current = Some(reduced);
         active = staying.iter().map(|&row| active[row]).collect();
     }
     // Back to the original order.
-    done.push((active, state.c));
+    done.push((active, lanes.into_state().c));
     let mut order = Vec::with_capacity(batch.size);
     let mut parts = Vec::with_capacity(done.len());
     for (indices, c) in done {
@@ -642,6 +707,16 @@ pub fn run_grouped(
         iterations,
         accepted: taken,
         dropped: dropped_at.iter().map(Option::is_some).collect(),
+    }
+}
+
+/// The lanes a batch runs in ([`FilterSettings::lanes`]; 0: one per worker of rayon's pool
+/// on flex, one elsewhere).
+fn lanes_for(settings: &FilterSettings, c: &Tensor<3>) -> usize {
+    match settings.lanes {
+        0 if discs::is_flex(c) => rayon::current_num_threads(),
+        0 => 1,
+        lanes => lanes,
     }
 }
 

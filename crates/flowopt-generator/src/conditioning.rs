@@ -165,6 +165,19 @@ impl Conditioning {
         self.robot_counts.len()
     }
 
+    /// The entries at `rows` (a range of the batch).
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> Self {
+        Self {
+            robots: self.robots.clone().slice(rows.clone()),
+            robot_pad: self.robot_pad.clone().slice(rows.clone()),
+            robot_mask: self.robot_mask.clone().slice(rows.clone()),
+            map: self.map.clone().slice(rows.clone()),
+            map_pad: self.map_pad.clone().slice(rows.clone()),
+            robot_counts: self.robot_counts[rows.clone()].to_vec(),
+            baselines: self.baselines[rows].to_vec(),
+        }
+    }
+
     /// Every entry `k` times in a row: (B, ...) -> (B k, ...), for K candidates per problem.
     pub fn repeat(&self, k: usize) -> Self {
         let rep3 = |t: Tensor<3>| -> Tensor<3> {
