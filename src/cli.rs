@@ -364,6 +364,13 @@ pub struct FlowOptArgs {
     /// less smooth plans); 1 is the plain update.
     #[arg(long, default_value_t = flowopt::planner::DUAL_STEP)]
     pub dual_step: f64,
+    /// `flowopt` planner: most iterations of a polishing filter pass that smooths the plans
+    /// of problems around obstacles, kept where it passes the check and is smoother (0: off).
+    #[arg(long, default_value_t = flowopt::planner::POLISH_ITERATIONS)]
+    pub polish_iterations: usize,
+    /// `flowopt` planner: weight of the smoothness term in the polishing pass.
+    #[arg(long, default_value_t = flowopt::planner::POLISH_SMOOTHING)]
+    pub polish_smoothing: f64,
 }
 
 /// A `--pull-back-depth`: metres, or `None` for `off`.
@@ -399,6 +406,8 @@ impl FlowOptArgs {
             return_candidates: false,
             pull_back_depth: self.pull_back_depth.0,
             dual_step: self.dual_step,
+            polish_iterations: self.polish_iterations,
+            polish_smoothing: self.polish_smoothing,
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct FlowOptPlanner {
     /// With `filter_smoothing > 0` and the open-floor scope: the first pass (or the single
     /// one) with the smoothness term, for the open problems; the others take the plain one.
     smooth: Option<SafetyFilter>,
+    /// With `polish_iterations > 0`: the polishing pass, on `filter_samples`, with the
+    /// smoothness term `polish_smoothing` (no warm start: it starts from a feasible plan).
+    polish: Option<SafetyFilter>,
     settings: FlowOptSettings,
 }
 
@@ -110,6 +113,21 @@ impl FlowOptPlanner {
         let smooth = (open_only > 0.0)
             .then(|| SafetyFilter::new(first(open_only), device.clone()).map(warm))
             .transpose()?;
+        let polish = (settings.polish_iterations > 0 && settings.polish_smoothing > 0.0)
+            .then(|| {
+                SafetyFilter::new(
+                    FilterSettings {
+                        max_iterations: settings.polish_iterations,
+                        stop_after: 1,
+                        halve_every: 0,
+                        dual_step: 1.0,
+                        smoothing: settings.polish_smoothing,
+                        ..filter_settings.clone()
+                    },
+                    device.clone(),
+                )
+            })
+            .transpose()?;
         let single = FilterSettings {
             smoothing: everywhere,
             ..filter_settings
@@ -121,6 +139,7 @@ impl FlowOptPlanner {
             coarse,
             refine,
             smooth,
+            polish,
             settings,
         })
     }
@@ -380,7 +399,11 @@ impl FlowOptPlanner {
 
     /// The plan of `problem` from its filtered candidates: the best one, with the feasible
     /// alternatives when asked for.
-    fn select(&self, problem: &Problem, all: &[FilterOutput]) -> Result<Plan, PlanError> {
+    fn select(
+        &self,
+        problem: &Problem,
+        all: &[FilterOutput],
+    ) -> Result<(Plan, Vec<Coefficients>), PlanError> {
         // Without alternatives to return, the candidates the filter stage's check accepted are
         // the only ones worth judging again (for their metrics); with none, all are judged for
         // the least violation.
@@ -425,7 +448,75 @@ impl FlowOptPlanner {
         plan.info
             .insert("distinct_passing_patterns".into(), patterns as f64);
         plan.candidates = alternatives;
-        Ok(plan)
+        Ok((plan, outputs[idx].coefficients.clone()))
+    }
+
+    /// The polishing pass ([`FlowOptSettings::polish_iterations`]) over the feasible plans of
+    /// the problems the first pass did not smooth: each is filtered from its own coefficients
+    /// with the smoothness term and replaced by the result where that passes the checker
+    /// and is smoother. Marks every plan's `info.polished` (1: replaced).
+    fn polish_stage(
+        &self,
+        problems: &[Problem],
+        plans: &mut [Result<(Plan, Vec<Coefficients>), PlanError>],
+        open: &[bool],
+    ) -> Result<(), PlanError> {
+        for (plan, _) in plans.iter_mut().flatten() {
+            plan.info.insert("polished".into(), 0.0);
+        }
+        let Some(polish) = &self.polish else {
+            return Ok(());
+        };
+        if self.settings.return_candidates {
+            return Ok(());
+        }
+        let wanted: Vec<usize> = (0..problems.len())
+            .filter(|&p| {
+                !self.smooths(open[p])
+                    && plans[p]
+                        .as_ref()
+                        .is_ok_and(|(plan, _)| plan.metrics.feasible)
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let _span = tracing::debug_span!("polish", problems = wanted.len()).entered();
+        let subset: Vec<Problem> = wanted.iter().map(|&p| problems[p].clone()).collect();
+        let starts: Vec<Vec<Vec<Coefficients>>> = wanted
+            .iter()
+            .map(|&p| match &plans[p] {
+                Ok((_, coefficients)) => vec![coefficients.clone()],
+                Err(_) => Vec::new(),
+            })
+            .collect();
+        let passed = |p: &Problem, c: &[Coefficients]| {
+            judge(p, &[c.to_vec()])
+                .ok()
+                .and_then(|mut j| j.pop())
+                .filter(|j| j.metrics.feasible)
+        };
+        let outputs = polish.project_problems(&subset, &starts, &mut |i, c| {
+            passed(&subset[i], c).is_some()
+        })?;
+        for ((&p, problem), output) in wanted.iter().zip(&subset).zip(outputs) {
+            let Some(output) = output.into_iter().next().filter(|o| o.accepted) else {
+                continue;
+            };
+            let Some(judged) = passed(problem, &output.coefficients) else {
+                continue;
+            };
+            if let Ok((plan, coefficients)) = &mut plans[p]
+                && judged.metrics.smoothness < plan.metrics.smoothness
+            {
+                plan.trajectories = judged.trajectories;
+                plan.metrics = judged.metrics;
+                plan.feasible = true;
+                plan.info.insert("polished".into(), 1.0);
+                *coefficients = output.coefficients;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -501,23 +592,32 @@ impl FlowOptPlanner {
         };
         let filter_ms = elapsed_ms(filter_started);
         let select_started = Instant::now();
-        let mut plans: Vec<_> = problems
+        let mut chosen: Vec<Result<(Plan, Vec<Coefficients>), PlanError>> = problems
             .iter()
             .zip(&outputs)
             .zip(&pulled_back)
             .zip(&open)
             .map(|(((problem, (outputs, refined)), pulled_back), &open)| {
-                let mut plan = self.select(problem, outputs)?;
+                let (mut plan, coefficients) = self.select(problem, outputs)?;
                 plan.info
                     .insert("smoothed".into(), f64::from(u8::from(self.smooths(open))));
                 let refined = *refined as f64;
                 plan.info.insert("refined".into(), refined.min(1.0));
                 plan.info.insert("refined_candidates".into(), refined);
                 plan.info.insert("pulled_back".into(), *pulled_back as f64);
-                Ok(plan)
+                Ok((plan, coefficients))
             })
             .collect();
         let select_ms = elapsed_ms(select_started);
+        let polish_started = Instant::now();
+        if let Err(e) = self.polish_stage(problems, &mut chosen, &open) {
+            return fail_all(problems, &e.to_string());
+        }
+        let polish_ms = elapsed_ms(polish_started);
+        let mut plans: Vec<Result<Plan, PlanError>> = chosen
+            .into_iter()
+            .map(|c| c.map(|(plan, _)| plan))
+            .collect();
         let total_ms = elapsed_ms(started);
         for plan in plans.iter_mut().flatten() {
             plan.record_batch(
@@ -526,6 +626,7 @@ impl FlowOptPlanner {
                     ("generate", generate_ms),
                     ("filter", filter_ms),
                     ("select", select_ms),
+                    ("polish", polish_ms),
                 ],
                 problems.len(),
             );
