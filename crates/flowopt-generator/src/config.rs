@@ -80,3 +80,14 @@ impl GeneratorConfig {
         Ok(())
     }
 }
+
+/// The small model the unit tests build (width 32, 4 heads, 2 blocks).
+#[cfg(test)]
+pub(crate) fn tiny() -> GeneratorConfig {
+    GeneratorConfig {
+        width: 32,
+        heads: 4,
+        blocks: 2,
+        ..Default::default()
+    }
+}

@@ -208,7 +208,6 @@ impl<'a> FlowSampler<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::GeneratorConfig;
     use flowopt_core::{Scenario, ScenarioConfig};
 
     /// Lanes are an execution detail: one, two or three blocks of entries (the 2 x 3
@@ -216,13 +215,9 @@ mod tests {
     /// rounding.
     #[test]
     fn lanes_do_not_change_the_samples() {
+        let _serial = crate::test_lock();
         let device = Device::flex();
-        let config = GeneratorConfig {
-            width: 32,
-            heads: 4,
-            blocks: 2,
-            ..Default::default()
-        };
+        let config = crate::config::tiny();
         let net = config.build_seeded(&device, 3, false);
         let a = Scenario::Obstacles
             .generate(&ScenarioConfig::new(4).obstacles(2).seed(1))

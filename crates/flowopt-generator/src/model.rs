@@ -273,12 +273,7 @@ mod tests {
     fn padding_does_not_change_the_result() {
         let _serial = crate::test_lock();
         let device = Device::flex();
-        let config = GeneratorConfig {
-            width: 32,
-            heads: 4,
-            blocks: 2,
-            ..Default::default()
-        };
+        let config = crate::config::tiny();
         let net = config.build_seeded(&device, 7, false);
         let (small, big) = (problem(3, 1, 1), problem(6, 4, 2));
         let d = net.dim;

@@ -477,12 +477,7 @@ mod tests {
         let _serial = crate::test_lock();
         let device = Device::flex();
         let examples = synthetic(4);
-        let config = GeneratorConfig {
-            width: 32,
-            heads: 4,
-            blocks: 2,
-            ..Default::default()
-        };
+        let config = crate::config::tiny();
         let settings = GeneratorTrainSettings {
             steps: 800,
             batch_size: 4,

@@ -229,12 +229,7 @@ mod tests {
     fn weights_round_trip_and_wgpu_samples_match_the_cpu() {
         let _serial = crate::test_lock();
         let cpu = Device::flex();
-        let config = GeneratorConfig {
-            width: 32,
-            heads: 4,
-            blocks: 2,
-            ..Default::default()
-        };
+        let config = crate::config::tiny();
         let generator = Generator::from_net(config, config.build_seeded(&cpu, 3, false));
         let dir = std::env::temp_dir().join(format!("flowopt-gen-weights-{}", std::process::id()));
         let path = dir.join("g");

@@ -9,7 +9,7 @@ use flowopt_core::{
     Bernstein, Candidate, Coefficients, DEFAULT_ORDER, GuidePaths, InputError, Plan, PlanError,
     PlanOptions, Planner, Problem, elapsed_ms, guide_paths,
 };
-use flowopt_filter::selection::{best, judge};
+use flowopt_filter::selection::{Judged, best, judge};
 use flowopt_filter::{FilterOutput, FilterSettings, FilterStatus, SafetyFilter, WarmStart};
 use flowopt_generator::representation::decode;
 use flowopt_generator::{Conditioning, FlowSampler, Generator, SampleSettings};
@@ -490,30 +490,30 @@ impl FlowOptPlanner {
                 Err(_) => Vec::new(),
             })
             .collect();
-        let passed = |p: &Problem, c: &[Coefficients]| {
-            judge(p, &[c.to_vec()])
+        // The checker's verdict on each problem's accepted candidate: the problem stops at that
+        // check (`stop_after` 1, one candidate), so it is the filter's output.
+        let mut verdicts: Vec<Option<Judged>> = vec![None; subset.len()];
+        polish.project_problems(&subset, &starts, &mut |i, c| {
+            let feasible = judge(&subset[i], &[c.to_vec()])
                 .ok()
                 .and_then(|mut j| j.pop())
-                .filter(|j| j.metrics.feasible)
-        };
-        let outputs = polish.project_problems(&subset, &starts, &mut |i, c| {
-            passed(&subset[i], c).is_some()
+                .filter(|j| j.metrics.feasible);
+            match feasible {
+                Some(judged) => {
+                    verdicts[i] = Some(judged);
+                    true
+                }
+                None => false,
+            }
         })?;
-        for ((&p, problem), output) in wanted.iter().zip(&subset).zip(outputs) {
-            let Some(output) = output.into_iter().next().filter(|o| o.accepted) else {
-                continue;
-            };
-            let Some(judged) = passed(problem, &output.coefficients) else {
-                continue;
-            };
-            if let Ok((plan, coefficients)) = &mut plans[p]
+        for (&p, judged) in wanted.iter().zip(verdicts) {
+            if let (Ok((plan, _)), Some(judged)) = (&mut plans[p], judged)
                 && judged.metrics.smoothness < plan.metrics.smoothness
             {
                 plan.trajectories = judged.trajectories;
                 plan.metrics = judged.metrics;
                 plan.feasible = true;
                 plan.info.insert("polished".into(), 1.0);
-                *coefficients = output.coefficients;
             }
         }
         Ok(())
