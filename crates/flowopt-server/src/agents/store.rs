@@ -378,6 +378,13 @@ impl AgentStore {
                             message: "panicked (see the server log)".into(),
                         })
                     });
+                    // Nothing reads the run's files once it is over: the agent stays in memory
+                    // and `save` writes it. Leaving them would fill the temp dir over a long life.
+                    if let Err(e) = std::fs::remove_dir_all(&out)
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::warn!("removing {}: {e}", out.display());
+                    }
                     // The trained policy serves from now on, whatever stopped the run.
                     *write(&slot.policy) = agent.policy();
                     write(&slot.meta).updates = agent.updates();
