@@ -126,6 +126,20 @@ fn every_endpoint_answers() {
         );
         assert!(candidates.len() > 1, "{}", candidates.len());
         assert_eq!(candidates[0]["trajectories"], plan["trajectories"]);
+        // Polishing, off by default, is asked for per request (seed 0 polishes: see
+        // tests/shipped.rs).
+        let warehouse = get(&router, "/v1/scenarios/warehouse?robots=16&seed=0")
+            .await
+            .1;
+        let (status, plan) = post(
+            &router,
+            "/v1/plan?polish_iterations=200",
+            &warehouse.to_string(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{plan}");
+        assert_eq!(plan["feasible"], true);
+        assert_eq!(plan["info"]["polished"], 1.0);
         let (status, openapi) = get(&router, "/openapi.json").await;
         assert_eq!(status, StatusCode::OK);
         for path in [
@@ -140,10 +154,10 @@ fn every_endpoint_answers() {
         let (status, metrics) = call(&router, "GET", "/metrics", None, Body::empty()).await;
         assert_eq!(status, StatusCode::OK);
         let metrics = String::from_utf8(metrics).unwrap();
-        // The two plans above.
+        // The three plans above.
         assert!(
             metrics.contains(
-                "flowopt_http_requests_total{method=\"POST\",route=\"/v1/plan\",status=\"200\"} 2"
+                "flowopt_http_requests_total{method=\"POST\",route=\"/v1/plan\",status=\"200\"} 3"
             ),
             "{metrics}"
         );
@@ -206,6 +220,16 @@ fn every_error_class_has_its_status_code_and_field() {
                 "/v1/plan?candidates=65".into(),
                 ok.clone(),
                 (422, "out_of_range", "candidates"),
+            ),
+            (
+                "/v1/plan?polish_smoothing=-1".into(),
+                ok.clone(),
+                (422, "out_of_range", "polish_smoothing"),
+            ),
+            (
+                "/v1/plan?planner=orca&polish_iterations=100".into(),
+                ok.clone(),
+                (422, "out_of_range", "planner"),
             ),
             (
                 "/v1/plan?seed=minus-one".into(),

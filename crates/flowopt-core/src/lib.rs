@@ -35,7 +35,7 @@ pub use guidance::{Guidance, GuidePaths, guide_paths, path_coefficients};
 pub use metrics::{CheckConfig, DEFAULT_TOLERANCE, Metrics, Residuals, evaluate};
 pub use plan::{Candidate, Coefficients, Plan, Trajectory, elapsed_ms, max_coefficient_difference};
 pub use planner::{PlanOptions, Planner, StraightPlanner};
-pub use pool::on_pool;
+pub use pool::{lanes, on_pool};
 pub use problem::{
     DEFAULT_HORIZON, DEFAULT_MAX_ACCEL, DEFAULT_MAX_SPEED, DEFAULT_RADIUS, DEFAULT_SAMPLES, Limits,
     Obstacle, Problem, Robot, ValidationConfig, Vec2, Workspace, dist, norm, uniform_times,

@@ -1,4 +1,4 @@
-//! Where CPU tensor work should run: on a worker of rayon's global pool.
+//! Where CPU tensor work should run: on a worker of rayon's global pool, in how many lanes.
 
 /// Runs `f` on a worker thread of rayon's global pool (directly, when the caller already is
 /// one) inside the caller's tracing span, and returns what it returns.
@@ -20,9 +20,31 @@ pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| span.in_scope(f))
 }
 
+/// How many lanes (blocks of a batch stepped in parallel, one per thread) a batched tensor
+/// loop uses: `requested`, or for 0 (automatic) one per worker of rayon's pool when its
+/// tensors are on the CPU and one otherwise (a GPU runs the whole batch in each op already).
+///
+/// On the CPU most ops of a small batch are too small for flex to split over threads, so a
+/// second core sits idle unless the batch itself is split.
+pub fn lanes(requested: usize, on_cpu: bool) -> usize {
+    match requested {
+        0 if on_cpu => rayon::current_num_threads(),
+        0 => 1,
+        lanes => lanes,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn automatic_lanes_are_the_pool_workers_on_the_cpu_only() {
+        assert_eq!(lanes(0, true), rayon::current_num_threads());
+        assert_eq!(lanes(0, false), 1);
+        assert_eq!(lanes(3, true), 3);
+        assert_eq!(lanes(3, false), 3);
+    }
 
     #[test]
     fn runs_on_a_pool_worker_and_returns_the_result() {

@@ -713,11 +713,7 @@ pub fn run_grouped(
 /// The lanes a batch runs in ([`FilterSettings::lanes`]; 0: one per worker of rayon's pool
 /// on flex, one elsewhere).
 fn lanes_for(settings: &FilterSettings, c: &Tensor<3>) -> usize {
-    match settings.lanes {
-        0 if discs::is_flex(c) => rayon::current_num_threads(),
-        0 => 1,
-        lanes => lanes,
-    }
+    flowopt_core::lanes(settings.lanes, discs::is_flex(c))
 }
 
 /// Residuals on the host.

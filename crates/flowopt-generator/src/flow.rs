@@ -159,12 +159,8 @@ impl<'a> FlowSampler<'a> {
             }
         }
         let x = masked_noise(&mut per_entry, &cond.robot_counts, n, dim, &device);
-        let lanes = match self.lanes {
-            0 if x.clone().try_into_primitive::<Flex>().is_ok() => rayon::current_num_threads(),
-            0 => 1,
-            lanes => lanes,
-        }
-        .clamp(1, bk.max(1));
+        let on_cpu = x.clone().try_into_primitive::<Flex>().is_ok();
+        let lanes = flowopt_core::lanes(self.lanes, on_cpu).clamp(1, bk.max(1));
         if lanes == 1 {
             return self.integrate(x, &cond);
         }

@@ -41,6 +41,11 @@ pub struct PlanQuery {
     /// candidate then runs to convergence (no successive halving) instead of stopping at the
     /// first verified one.
     pub return_candidates: Option<bool>,
+    /// `flowopt`: most iterations of a polishing filter pass that smooths plans around
+    /// obstacles, kept where it passes the check and is smoother (default 0: off).
+    pub polish_iterations: Option<usize>,
+    /// `flowopt`: weight of the smoothness term in the polishing pass (default 30).
+    pub polish_smoothing: Option<f64>,
     /// `json` (default) or `vda5050` (adds each robot's path as a VDA 5050 NURBS trajectory).
     pub format: Option<String>,
     /// Give up after this many milliseconds (default and most: the server's deadline).
@@ -80,7 +85,9 @@ impl Request {
         let flowopt_options = query.candidates.is_some()
             || query.flow_steps.is_some()
             || query.filter_iterations.is_some()
-            || query.return_candidates.is_some();
+            || query.return_candidates.is_some()
+            || query.polish_iterations.is_some()
+            || query.polish_smoothing.is_some();
         let key = match planner.as_str() {
             "flowopt" => {
                 let defaults = state.flowopt_defaults;
@@ -99,6 +106,10 @@ impl Request {
                         .filter_iterations
                         .unwrap_or(defaults.filter_iterations),
                     return_candidates,
+                    polish_iterations: query
+                        .polish_iterations
+                        .unwrap_or(defaults.polish_iterations),
+                    polish_smoothing: query.polish_smoothing.unwrap_or(defaults.polish_smoothing),
                     // Alternatives are asked for: every candidate runs to convergence, none is
                     // dropped by successive halving.
                     stop_after: if return_candidates {
@@ -133,8 +144,8 @@ impl Request {
         if flowopt_options && planner != "flowopt" {
             return Err(ApiError::invalid(
                 "planner",
-                "candidates, flow_steps, filter_iterations and return_candidates are options \
-                 of the flowopt planner",
+                "candidates, flow_steps, filter_iterations, return_candidates, \
+                 polish_iterations and polish_smoothing are options of the flowopt planner",
             ));
         }
         let vda5050 = match query.format.as_deref() {

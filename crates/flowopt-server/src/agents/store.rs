@@ -385,6 +385,10 @@ impl AgentStore {
                     {
                         tracing::warn!("removing {}: {e}", out.display());
                     }
+                    if let Some(parent) = out.parent() {
+                        // Fails, as it should, while other jobs' folders are still there.
+                        let _ = std::fs::remove_dir(parent);
+                    }
                     // The trained policy serves from now on, whatever stopped the run.
                     *write(&slot.policy) = agent.policy();
                     write(&slot.meta).updates = agent.updates();
