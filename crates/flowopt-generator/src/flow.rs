@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::conditioning::Conditioning;
-use crate::model::GeneratorNet;
+use crate::model::{GeneratorNet, MapMemory};
 
 /// Standard-normal noise of shape (B, N, D) with rows beyond each entry's robot count zero; the
 /// values of entry i come from `rngs[i]` in row-major order.
@@ -144,6 +144,8 @@ impl<'a> FlowSampler<'a> {
     /// problem-major (candidate j of problem i at row i K + j).
     pub fn sample(&self, cond: &Conditioning, seeds: &[u64], dim: usize) -> Tensor<3> {
         let k = self.settings.candidates.max(1);
+        // The map is encoded once per problem, not at every step for every candidate.
+        let memory = self.model.memory(cond).repeat(k);
         let cond = cond.repeat(k);
         let [bk, n, _] = cond.robots.dims();
         let device = cond.robots.device();
@@ -162,28 +164,36 @@ impl<'a> FlowSampler<'a> {
         let on_cpu = x.clone().try_into_primitive::<Flex>().is_ok();
         let lanes = flowopt_core::lanes(self.lanes, on_cpu).clamp(1, bk.max(1));
         if lanes == 1 {
-            return self.integrate(x, &cond);
+            return self.integrate(x, &cond, &memory);
         }
         let blocks: Vec<Tensor<3>> = (0..lanes)
             .into_par_iter()
             .map(|l| {
                 let rows = l * bk / lanes..(l + 1) * bk / lanes;
-                self.integrate(x.clone().slice(rows.clone()), &cond.rows(rows))
+                self.integrate(
+                    x.clone().slice(rows.clone()),
+                    &cond.rows(rows.clone()),
+                    &memory.rows(rows),
+                )
             })
             .collect();
         Tensor::cat(blocks, 0)
     }
 
-    /// Integrates noise `x` (B, N, D) from t = 0 to 1 under `cond` (B entries).
-    fn integrate(&self, mut x: Tensor<3>, cond: &Conditioning) -> Tensor<3> {
+    /// Integrates noise `x` (B, N, D) from t = 0 to 1 under `cond` (B entries) with its map
+    /// side `memory`.
+    fn integrate(&self, mut x: Tensor<3>, cond: &Conditioning, memory: &MapMemory) -> Tensor<3> {
         let [bk, ..] = x.dims();
         let device = x.device();
         let steps = self.settings.steps.max(1);
         let dt = 1.0 / steps as f32;
         let velocity = |x: Tensor<3>, t: f32| -> Tensor<3> {
-            let clean = self
-                .model
-                .forward(x.clone(), Tensor::<1>::full([bk], t, &device), cond);
+            let clean = self.model.forward_with(
+                x.clone(),
+                Tensor::<1>::full([bk], t, &device),
+                cond,
+                memory,
+            );
             (clean - x) / (1.0 - t)
         };
         for s in 0..steps {

@@ -27,7 +27,7 @@ mod weights;
 pub use conditioning::{Conditioning, MAP_FEATURES, ROBOT_FEATURES};
 pub use config::GeneratorConfig;
 pub use flow::{FlowSampler, SampleSettings};
-pub use model::GeneratorNet;
+pub use model::{GeneratorNet, MapMemory};
 pub use symmetry::Symmetry;
 pub use train::{GeneratorReport, GeneratorTrainSettings};
 pub(crate) use weights::read_report;

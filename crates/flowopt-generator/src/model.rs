@@ -11,8 +11,9 @@ use burn::module::Module;
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::Bool;
 use burn::tensor::TensorData;
-use burn::tensor::activation::{gelu, silu};
+use burn::tensor::activation::{gelu, quiet_softmax, silu, softmax};
 
 use crate::conditioning::{Conditioning, MAP_FEATURES, ROBOT_FEATURES};
 use crate::config::GeneratorConfig;
@@ -44,7 +45,8 @@ impl DitBlock {
         &self,
         x: Tensor<3>,
         time: Tensor<3>,
-        map: &Tensor<3>,
+        keys_values: &(Tensor<4>, Tensor<4>),
+        memory: &MapMemory,
         cond: &Conditioning,
     ) -> Tensor<3> {
         let m = self.modulation.forward(time).chunk(9, 2);
@@ -55,10 +57,120 @@ impl DitBlock {
             .context;
         let x = x + attn * m[2].clone();
         let h = modulate(normalize(x.clone()), m[3].clone(), m[4].clone());
-        let input = MhaInput::new(h, map.clone(), map.clone()).mask_pad(cond.map_pad.clone());
-        let x = x + self.cross_attn.forward(input).context * m[5].clone();
+        let x = x + self.cross(h, keys_values, memory) * m[5].clone();
         let h = modulate(normalize(x.clone()), m[6].clone(), m[7].clone());
         x + self.mlp_out.forward(gelu(self.mlp_in.forward(h))) * m[8].clone()
+    }
+}
+
+impl DitBlock {
+    /// The cross-attention's keys and values of encoded map tokens (B, M, W): (B, H, M, W / H)
+    /// each.
+    fn keys_values(&self, map: &Tensor<3>) -> (Tensor<4>, Tensor<4>) {
+        let a = &self.cross_attn;
+        let [b, m, _] = map.dims();
+        let heads = |linear: &Linear| {
+            linear
+                .forward(map.clone())
+                .reshape([b, m, a.n_heads, a.d_k])
+                .swap_dims(1, 2)
+        };
+        (heads(&a.key), heads(&a.value))
+    }
+
+    /// The cross-attention of robot tokens `h` (B, N, W) to the map, from keys and values
+    /// computed beforehand ([`Self::keys_values`]): the arithmetic of Burn's
+    /// `MultiHeadAttention::forward` (no dropout: the model has none) without projecting the
+    /// same map again at every flow step.
+    fn cross(
+        &self,
+        h: Tensor<3>,
+        (keys, values): &(Tensor<4>, Tensor<4>),
+        memory: &MapMemory,
+    ) -> Tensor<3> {
+        let a = &self.cross_attn;
+        let [b, n, w] = h.dims();
+        let query = a
+            .query
+            .forward(h)
+            .reshape([b, n, a.n_heads, a.d_k])
+            .swap_dims(1, 2);
+        let scores = query
+            .matmul(keys.clone().transpose())
+            .div_scalar((a.d_k as f32).sqrt())
+            .mask_fill(memory.pad.clone(), a.min_float);
+        let weights = if a.quiet_softmax {
+            quiet_softmax(scores, 3)
+        } else {
+            softmax(scores, 3)
+        };
+        let context = weights
+            .matmul(values.clone())
+            .swap_dims(1, 2)
+            .reshape([b, n, w]);
+        a.output.forward(context)
+    }
+}
+
+/// What the robot tokens attend to, fixed over a whole flow: every block's cross-attention
+/// keys and values of the encoded map. [`GeneratorNet::memory`] computes it once per problem;
+/// sampling then reuses it at every step and for every candidate, where the model would
+/// otherwise encode the same map S x K times.
+#[derive(Clone, Debug)]
+pub struct MapMemory {
+    /// Per block: keys and values (B, H, M, W / H).
+    keys_values: Vec<(Tensor<4>, Tensor<4>)>,
+    /// Padded map tokens, shaped for the attention scores: (B, 1, 1, M).
+    pad: Tensor<4, Bool>,
+}
+
+impl MapMemory {
+    /// Entries B.
+    pub fn size(&self) -> usize {
+        self.pad.dims()[0]
+    }
+
+    /// Every entry `k` times in a row: (B, ...) -> (B k, ...), as [`Conditioning::repeat`].
+    pub fn repeat(&self, k: usize) -> Self {
+        let rep = |t: &Tensor<4>| -> Tensor<4> {
+            let [b, h, m, d] = t.dims();
+            t.clone()
+                .unsqueeze_dim::<5>(1)
+                .expand([b, k, h, m, d])
+                .reshape([b * k, h, m, d])
+        };
+        let [b, _, _, m] = self.pad.dims();
+        Self {
+            keys_values: self
+                .keys_values
+                .iter()
+                .map(|(keys, values)| (rep(keys), rep(values)))
+                .collect(),
+            pad: self
+                .pad
+                .clone()
+                .reshape([b, 1, m])
+                .unsqueeze_dim::<4>(1)
+                .expand([b, k, 1, m])
+                .reshape([b * k, 1, 1, m]),
+        }
+    }
+
+    /// The entries at `rows` (a range of the batch).
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> Self {
+        Self {
+            keys_values: self
+                .keys_values
+                .iter()
+                .map(|(keys, values)| {
+                    (
+                        keys.clone().slice(rows.clone()),
+                        values.clone().slice(rows.clone()),
+                    )
+                })
+                .collect(),
+            pad: self.pad.clone().slice(rows),
+        }
     }
 }
 
@@ -175,11 +287,12 @@ impl GeneratorNet {
     /// The velocity at `x_t` (B, N, 2K) and times `t` (B,) for conditioning `cond` (B entries);
     /// zero on padded robots.
     pub fn forward(&self, x_t: Tensor<3>, t: Tensor<1>, cond: &Conditioning) -> Tensor<3> {
-        let time = self.time_embedding(t);
-        let tokens = Tensor::cat(vec![cond.robots.clone(), x_t], 2);
-        let mut x = self
-            .robot_hidden
-            .forward(gelu(self.robot_in.forward(tokens)));
+        self.forward_with(x_t, t, cond, &self.memory(cond))
+    }
+
+    /// The map side of `cond` (B entries): the map tokens through the set encoder, then every
+    /// block's cross-attention keys and values.
+    pub fn memory(&self, cond: &Conditioning) -> MapMemory {
         let map = self
             .map_hidden
             .forward(gelu(self.map_in.forward(cond.map.clone())));
@@ -189,8 +302,29 @@ impl GeneratorNet {
                 .map_attn
                 .forward(MhaInput::self_attn(h).mask_pad(cond.map_pad.clone()))
                 .context;
-        for block in &self.blocks {
-            x = block.forward(x, time.clone(), &map, cond);
+        let [b, m] = cond.map_pad.dims();
+        MapMemory {
+            keys_values: self.blocks.iter().map(|b| b.keys_values(&map)).collect(),
+            pad: cond.map_pad.clone().reshape([b, 1, 1, m]),
+        }
+    }
+
+    /// [`Self::forward`] with the map side computed beforehand ([`Self::memory`] of `cond`,
+    /// or of its problems [`MapMemory::repeat`]ed as `cond` was).
+    pub fn forward_with(
+        &self,
+        x_t: Tensor<3>,
+        t: Tensor<1>,
+        cond: &Conditioning,
+        memory: &MapMemory,
+    ) -> Tensor<3> {
+        let time = self.time_embedding(t);
+        let tokens = Tensor::cat(vec![cond.robots.clone(), x_t], 2);
+        let mut x = self
+            .robot_hidden
+            .forward(gelu(self.robot_in.forward(tokens)));
+        for (block, keys_values) in self.blocks.iter().zip(&memory.keys_values) {
+            x = block.forward(x, time.clone(), keys_values, memory, cond);
         }
         let m = self.final_modulation.forward(time).chunk(2, 2);
         let h = modulate(normalize(x), m[0].clone(), m[1].clone());
@@ -291,6 +425,62 @@ mod tests {
             both[3 * d..6 * d].iter().all(|v| *v == 0.0),
             "padded rows are zero"
         );
+    }
+
+    /// The map memory is the plain arithmetic: its cross-attention is Burn's attention on the
+    /// encoded map (padded obstacle tokens included), and one problem's memory repeated for
+    /// its candidates gives the velocities of the repeated conditioning.
+    #[test]
+    fn map_memory_is_burns_attention_computed_once() {
+        let _serial = crate::test_lock();
+        let device = Device::flex();
+        let net = crate::config::tiny().build_seeded(&device, 3, false);
+        let (p, q) = (problem(4, 1, 1), problem(4, 3, 2));
+        let cond = Conditioning::new(&[&p, &q], &device).unwrap();
+        let memory = net.memory(&cond);
+        // Burn's attention on the encoded map, for the first block.
+        let map = net
+            .map_hidden
+            .forward(gelu(net.map_in.forward(cond.map.clone())));
+        let h = net.map_norm.forward(map.clone());
+        let map = map
+            + net
+                .map_attn
+                .forward(MhaInput::self_attn(h).mask_pad(cond.map_pad.clone()))
+                .context;
+        let queries = Tensor::<3>::random(
+            [2, 4, net.width],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let block = &net.blocks[0];
+        let burn = block.cross_attn.forward(
+            MhaInput::new(queries.clone(), map.clone(), map).mask_pad(cond.map_pad.clone()),
+        );
+        let ours = block.cross(queries, &memory.keys_values[0], &memory);
+        for (a, b) in host(ours).iter().zip(host(burn.context)) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        // Repeated for three candidates each.
+        let d = net.dim;
+        let x = Tensor::<3>::random(
+            [6, 4, d],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let t = Tensor::<1>::full([6], 0.4, &device);
+        let repeated = cond.repeat(3);
+        let once = host(net.forward_with(x.clone(), t.clone(), &repeated, &memory.repeat(3)));
+        let plain = host(net.forward(x, t, &repeated));
+        assert!(
+            plain.iter().map(|v| v.abs()).sum::<f32>() > 1e-3,
+            "trivial output"
+        );
+        for (a, b) in once.iter().zip(&plain) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        let rows = memory.repeat(3).rows(2..5);
+        assert_eq!(rows.size(), 3);
     }
 
     /// adaLN-Zero: a fresh model predicts zero velocity.
