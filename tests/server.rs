@@ -126,20 +126,17 @@ fn every_endpoint_answers() {
         );
         assert!(candidates.len() > 1, "{}", candidates.len());
         assert_eq!(candidates[0]["trajectories"], plan["trajectories"]);
-        // Polishing, off by default, is asked for per request (seed 0 polishes: see
+        // Polishing is on by default and off per request (seed 0 polishes: see
         // tests/shipped.rs).
         let warehouse = get(&router, "/v1/scenarios/warehouse?robots=16&seed=0")
             .await
             .1;
-        let (status, plan) = post(
-            &router,
-            "/v1/plan?polish_iterations=200",
-            &warehouse.to_string(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{plan}");
-        assert_eq!(plan["feasible"], true);
-        assert_eq!(plan["info"]["polished"], 1.0);
+        for (uri, polished) in [("/v1/plan", 1.0), ("/v1/plan?polish_iterations=0", 0.0)] {
+            let (status, plan) = post(&router, uri, &warehouse.to_string()).await;
+            assert_eq!(status, StatusCode::OK, "{plan}");
+            assert_eq!(plan["feasible"], true);
+            assert_eq!(plan["info"]["polished"], polished, "{uri}");
+        }
         let (status, openapi) = get(&router, "/openapi.json").await;
         assert_eq!(status, StatusCode::OK);
         for path in [
@@ -154,10 +151,10 @@ fn every_endpoint_answers() {
         let (status, metrics) = call(&router, "GET", "/metrics", None, Body::empty()).await;
         assert_eq!(status, StatusCode::OK);
         let metrics = String::from_utf8(metrics).unwrap();
-        // The three plans above.
+        // The four plans above.
         assert!(
             metrics.contains(
-                "flowopt_http_requests_total{method=\"POST\",route=\"/v1/plan\",status=\"200\"} 3"
+                "flowopt_http_requests_total{method=\"POST\",route=\"/v1/plan\",status=\"200\"} 4"
             ),
             "{metrics}"
         );

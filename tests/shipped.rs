@@ -8,7 +8,7 @@ use flowopt::core::{
     CheckConfig, Coefficients, Plan, PlanOptions, Planner, Scenario, ScenarioConfig, evaluate,
     max_coefficient_difference,
 };
-use flowopt::planner::FlowOptSettings;
+use flowopt::planner::{FlowOptSettings, POLISH_ITERATIONS};
 use flowopt::{DeviceChoice, PlannerOptions, planner_by_name};
 
 fn flowopt() -> Command {
@@ -145,6 +145,7 @@ fn the_filter_refines_only_where_the_problem_samples_fail() {
             .unwrap()
     };
     let adaptive = FlowOptSettings {
+        candidates: 8,
         verify_below: 0.0,
         ..Default::default()
     };
@@ -166,9 +167,8 @@ fn the_filter_refines_only_where_the_problem_samples_fail() {
     let refined = plan(Scenario::Doorway, 5, adaptive);
     assert!(refined.feasible, "{:?}", refined.metrics);
     assert_eq!(refined.info["refined"], 1.0);
-    // Halving goes on across the passes: of the 8 candidates, the first pass (100 iterations,
+    // Halving goes on across the passes: of 8 candidates, the first pass (100 iterations,
     // halving at 50) keeps 4 to its end, and the better 2 of them are refined.
-    assert_eq!(flowopt::planner::CANDIDATES, 8);
     assert_eq!(
         refined.info["refined_candidates"], 2.0,
         "{:?}",
@@ -289,7 +289,7 @@ fn polishing_smooths_plans_around_obstacles() {
             ..Default::default()
         })
     };
-    let (plain, polishing) = (planner(0), planner(200));
+    let (plain, polishing) = (planner(0), planner(POLISH_ITERATIONS));
     let options = PlanOptions { seed: 0 };
     let before = plain.plan(&warehouse, &options).unwrap();
     let after = polishing.plan(&warehouse, &options).unwrap();

@@ -5,11 +5,13 @@ use flowopt_filter::FilterSettings;
 use flowopt_generator::flow::Integrator;
 use serde::{Deserialize, Serialize};
 
-/// Default of [`FlowOptSettings::candidates`]. In the standard suite, 6 planned circle and
-/// random 20-25% faster than 8, but took 3-9% longer in total on the cluttered N = 16
-/// families, with longer tails (obstacles N = 16 p95 95 -> 192 ms), and solved one obstacle
-/// field at N = 32 fewer (README, "Candidates").
-pub const CANDIDATES: usize = 8;
+/// Default of [`FlowOptSettings::candidates`]. With successive halving across both passes
+/// and the sampler's lanes, the standard suite at 4 solved every problem 8 solved, 1.3-2.4x
+/// faster (doorway N = 16 54 -> 32 ms, random N = 8 11.2 -> 8.1 ms), with the same
+/// smoothness except doorway N = 16 (1.22 -> 1.37x `scp`), which the polishing pass
+/// ([`POLISH_ITERATIONS`]) takes back (README, "Candidates"). Alternatives (and a GPU) want
+/// more.
+pub const CANDIDATES: usize = 4;
 
 /// Default of [`FlowOptSettings::stop_after`].
 pub const STOP_AFTER: usize = 1;
@@ -64,11 +66,11 @@ pub const FILTER_SMOOTHING: f64 = 500.0;
 /// obstacle fields, random and circle problems (README, "Dual step").
 pub const DUAL_STEP: f64 = 2.0;
 
-/// Default of [`FlowOptSettings::polish_iterations`]: off. With 200 (and a weight of 30),
-/// warehouse N = 16 plans came out 2-8% smoother for 1.5-4 ms more, but doorway plans
-/// needed about 150 iterations (6-12 ms) to pass the checker again, which would take doorway
-/// N = 16 close to its 50 ms target (README, "Polishing").
-pub const POLISH_ITERATIONS: usize = 0;
+/// Default of [`FlowOptSettings::polish_iterations`]. Doorway plans need about 150 iterations
+/// to pass the checker again at a weight of 30; with 4 candidates, 400 took doorway N = 16
+/// plans 7% smoother (per-seed median) for about 12 ms, warehouse N = 16 5% smoother for
+/// 2-3 ms (README, "Polishing").
+pub const POLISH_ITERATIONS: usize = 400;
 
 /// Default of [`FlowOptSettings::polish_smoothing`]. A weight of 100 smoothed warehouse
 /// N = 16 plans by 15% but never passed the checker again on doorway problems within 200

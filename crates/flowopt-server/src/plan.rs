@@ -30,7 +30,7 @@ pub struct PlanQuery {
     pub planner: Option<String>,
     /// Seed of every random choice (default 0); the same seed gives the same plan.
     pub seed: Option<u64>,
-    /// `flowopt`: candidates sampled (default 8, `flowopt_planner::CANDIDATES`).
+    /// `flowopt`: candidates sampled (default 4, `flowopt_planner::CANDIDATES`).
     pub candidates: Option<usize>,
     /// `flowopt`: flow integration steps (default 4).
     pub flow_steps: Option<usize>,
@@ -42,7 +42,8 @@ pub struct PlanQuery {
     /// first verified one.
     pub return_candidates: Option<bool>,
     /// `flowopt`: most iterations of a polishing filter pass that smooths plans around
-    /// obstacles, kept where it passes the check and is smoother (default 0: off).
+    /// obstacles, kept where it passes the check and is smoother (default 400,
+    /// `flowopt_planner::POLISH_ITERATIONS`; 0: off).
     pub polish_iterations: Option<usize>,
     /// `flowopt`: weight of the smoothness term in the polishing pass (default 30).
     pub polish_smoothing: Option<f64>,
