@@ -61,9 +61,7 @@ impl DitBlock {
         let h = modulate(normalize(x.clone()), m[6].clone(), m[7].clone());
         x + self.mlp_out.forward(gelu(self.mlp_in.forward(h))) * m[8].clone()
     }
-}
 
-impl DitBlock {
     /// The cross-attention's keys and values of encoded map tokens (B, M, W): (B, H, M, W / H)
     /// each.
     fn keys_values(&self, map: &Tensor<3>) -> (Tensor<4>, Tensor<4>) {
@@ -304,7 +302,11 @@ impl GeneratorNet {
                 .context;
         let [b, m] = cond.map_pad.dims();
         MapMemory {
-            keys_values: self.blocks.iter().map(|b| b.keys_values(&map)).collect(),
+            keys_values: self
+                .blocks
+                .iter()
+                .map(|block| block.keys_values(&map))
+                .collect(),
             pad: cond.map_pad.clone().reshape([b, 1, 1, m]),
         }
     }
