@@ -68,8 +68,8 @@ pub const DUAL_STEP: f64 = 2.0;
 
 /// Default of [`FlowOptSettings::polish_iterations`]. Doorway plans need about 150 iterations
 /// to pass the checker again at a weight of 30; with 4 candidates, 400 took doorway N = 16
-/// plans 7% smoother (per-seed median) for about 12 ms, warehouse N = 16 5% smoother for
-/// 2-3 ms (README, "Polishing").
+/// plans 7% smoother (per-seed median) for about 12 ms (20 seeds; 19 ms in the standard
+/// suite), and 200 took warehouse N = 16 plans 5% smoother for 2-3 ms (README, "Polishing").
 pub const POLISH_ITERATIONS: usize = 400;
 
 /// Default of [`FlowOptSettings::polish_smoothing`]. A weight of 100 smoothed warehouse
