@@ -91,3 +91,18 @@ pub(crate) fn tiny() -> GeneratorConfig {
         ..Default::default()
     }
 }
+
+/// Two problems of unequal robot and obstacle counts (4 robots around 2 obstacles, a circle of
+/// 3), the batch the sampling tests pad and split.
+#[cfg(test)]
+pub(crate) fn unequal_problems() -> [flowopt_core::Problem; 2] {
+    use flowopt_core::{Scenario, ScenarioConfig};
+    [
+        Scenario::Obstacles
+            .generate(&ScenarioConfig::new(4).obstacles(2).seed(1))
+            .expect("a valid obstacle field"),
+        Scenario::Circle
+            .generate(&ScenarioConfig::new(3).seed(2))
+            .expect("a valid circle"),
+    ]
+}

@@ -214,7 +214,6 @@ impl<'a> FlowSampler<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowopt_core::{Scenario, ScenarioConfig};
 
     /// Lanes are an execution detail: one, two or three blocks of entries (the 2 x 3
     /// candidates of two problems of unequal robot counts) give the same samples up to f32
@@ -225,12 +224,7 @@ mod tests {
         let device = Device::flex();
         let config = crate::config::tiny();
         let net = config.build_seeded(&device, 3, false);
-        let a = Scenario::Obstacles
-            .generate(&ScenarioConfig::new(4).obstacles(2).seed(1))
-            .unwrap();
-        let b = Scenario::Circle
-            .generate(&ScenarioConfig::new(3).seed(2))
-            .unwrap();
+        let [a, b] = crate::config::unequal_problems();
         let cond = Conditioning::new(&[&a, &b], &device).unwrap();
         let settings = SampleSettings {
             candidates: 3,

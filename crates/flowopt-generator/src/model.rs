@@ -291,15 +291,7 @@ impl GeneratorNet {
     /// The map side of `cond` (B entries): the map tokens through the set encoder, then every
     /// block's cross-attention keys and values.
     pub fn memory(&self, cond: &Conditioning) -> MapMemory {
-        let map = self
-            .map_hidden
-            .forward(gelu(self.map_in.forward(cond.map.clone())));
-        let h = self.map_norm.forward(map.clone());
-        let map = map
-            + self
-                .map_attn
-                .forward(MhaInput::self_attn(h).mask_pad(cond.map_pad.clone()))
-                .context;
+        let map = self.encode_map(cond);
         let [b, m] = cond.map_pad.dims();
         MapMemory {
             keys_values: self
@@ -309,6 +301,18 @@ impl GeneratorNet {
                 .collect(),
             pad: cond.map_pad.clone().reshape([b, 1, 1, m]),
         }
+    }
+
+    /// The map tokens of `cond` through the set encoder: (B, M, W).
+    fn encode_map(&self, cond: &Conditioning) -> Tensor<3> {
+        let map = self
+            .map_hidden
+            .forward(gelu(self.map_in.forward(cond.map.clone())));
+        let h = self.map_norm.forward(map.clone());
+        map + self
+            .map_attn
+            .forward(MhaInput::self_attn(h).mask_pad(cond.map_pad.clone()))
+            .context
     }
 
     /// [`Self::forward`] with the map side computed beforehand ([`Self::memory`] of `cond`,
@@ -441,15 +445,7 @@ mod tests {
         let cond = Conditioning::new(&[&p, &q], &device).unwrap();
         let memory = net.memory(&cond);
         // Burn's attention on the encoded map, for the first block.
-        let map = net
-            .map_hidden
-            .forward(gelu(net.map_in.forward(cond.map.clone())));
-        let h = net.map_norm.forward(map.clone());
-        let map = map
-            + net
-                .map_attn
-                .forward(MhaInput::self_attn(h).mask_pad(cond.map_pad.clone()))
-                .context;
+        let map = net.encode_map(&cond);
         let queries = Tensor::<3>::random(
             [2, 4, net.width],
             burn::tensor::Distribution::Normal(0.0, 1.0),

@@ -193,7 +193,7 @@ mod tests {
     use crate::train::GeneratorTrainSettings;
     use crate::{Conditioning, FlowSampler, SampleSettings};
     use burn::tensor::DeviceKind;
-    use flowopt_core::{Problem, Scenario, ScenarioConfig};
+    use flowopt_core::Problem;
 
     fn report(config: GeneratorConfig) -> GeneratorReport {
         GeneratorReport {
@@ -234,12 +234,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("flowopt-gen-weights-{}", std::process::id()));
         let path = dir.join("g");
         generator.save(&path, &report(config)).unwrap();
-        let a = Scenario::Obstacles
-            .generate(&ScenarioConfig::new(4).obstacles(2).seed(1))
-            .unwrap();
-        let b = Scenario::Circle
-            .generate(&ScenarioConfig::new(3).seed(2))
-            .unwrap();
+        let [a, b] = crate::config::unequal_problems();
         let reference = sample(&generator, &[&a, &b], &cpu);
         assert!(reference.iter().any(|v| v.abs() > 1e-3), "trivial samples");
         let on_cpu = Generator::load(&path, &cpu).unwrap();
