@@ -150,6 +150,14 @@ pub struct Row {
     pub min_pair_distance: Option<f64>,
     /// The planner's error, when it failed to return a plan.
     pub error: Option<String>,
+    /// The plan's stage timings (`Plan::timings_ms`, e.g. `generate`, `filter`, `polish`),
+    /// milliseconds; empty for planners that time only the whole call.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages_ms: BTreeMap<String, f64>,
+    /// The plan's figures (`Plan::info`, e.g. the `flowopt` planner's `iterations`,
+    /// `refined` and `polished`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub info: BTreeMap<String, f64>,
 }
 
 /// Plans `case` with `planner` and measures it.
@@ -163,6 +171,8 @@ pub fn run_case(case: &Case, planner: &dyn Planner) -> Row {
         smoothness: f64::NAN,
         min_pair_distance: None,
         error: None,
+        stages_ms: BTreeMap::new(),
+        info: BTreeMap::new(),
     };
     let problem = match case.problem() {
         Ok(p) => p,
@@ -180,6 +190,8 @@ pub fn run_case(case: &Case, planner: &dyn Planner) -> Row {
             row.max_violation = plan.metrics.max_violation;
             row.smoothness = plan.metrics.smoothness;
             row.min_pair_distance = plan.metrics.min_pair_distance;
+            row.stages_ms = plan.timings_ms;
+            row.info = plan.info;
         }
         Err(e) => row.error = Some(e.to_string()),
     }
@@ -344,6 +356,8 @@ mod tests {
             smoothness,
             min_pair_distance: Some(0.5),
             error: None,
+            stages_ms: BTreeMap::new(),
+            info: BTreeMap::new(),
         }
     }
 
@@ -391,6 +405,7 @@ mod tests {
         let r = run_case(&all[3], &flowopt_core::StraightPlanner::default());
         assert_eq!(r.planner, "straight");
         assert!(r.error.is_none() && r.ms.is_finite());
+        assert!(r.stages_ms.get("total").is_some_and(|t| t.is_finite()));
         // The straight line through an antipodal swap collides.
         assert!(!r.feasible);
     }

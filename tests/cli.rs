@@ -732,7 +732,9 @@ fn bench_shards_merge_to_the_unsharded_run_with_report_and_plots() {
             .lines()
             .map(|l| {
                 let mut v: Value = serde_json::from_str(l).unwrap();
-                v.as_object_mut().unwrap().remove("ms");
+                let row = v.as_object_mut().unwrap();
+                row.remove("ms");
+                row.remove("stages_ms");
                 v
             })
             .collect();
