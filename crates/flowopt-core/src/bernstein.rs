@@ -6,10 +6,34 @@
 //! sampling matrices P, Pdot, Pddot (M x (n+1)), the boundary equality system A c = b, and the
 //! exact smoothness quadratic form.
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use nalgebra::{DMatrix, DVector};
 
 use crate::error::{ErrorKind, InputError};
-use crate::problem::Robot;
+use crate::problem::{Robot, uniform_times};
+
+/// Highest supported order.
+const MAX_ORDER: usize = 30;
+
+/// The horizon-free operators of one order, built once per process: the smoothness Gram
+/// matrix at T = 1 and the map from (time-scaled) boundary conditions to the smoothest
+/// trajectory's coefficients.
+struct UnitOperators {
+    /// Acceleration Gram matrix at T = 1, (n+1) x (n+1).
+    gram: DMatrix<f64>,
+    /// (n+1) x 6: coefficients of the smoothest trajectory at T = 1 per boundary condition.
+    smoothest: DMatrix<f64>,
+}
+
+static UNIT: [OnceLock<UnitOperators>; MAX_ORDER + 1] = [const { OnceLock::new() }; MAX_ORDER + 1];
+
+/// Sampling matrices at uniform times most recently asked for, keyed by (order, samples,
+/// horizon bits); a checker samples the same problem's grids at every call.
+type SampledKey = (usize, usize, u64);
+static SAMPLED: Mutex<Vec<(SampledKey, Arc<SampleMatrices>)>> = Mutex::new(Vec::new());
+/// Entries [`SAMPLED`] keeps.
+const SAMPLED_CAPACITY: usize = 32;
 
 /// Default polynomial order (11 coefficients per axis).
 pub const DEFAULT_ORDER: usize = 10;
@@ -47,7 +71,7 @@ impl Bernstein {
     /// The basis of order `order`. The six boundary conditions need at least order 5; orders
     /// above 30 lose precision in f64 and are refused.
     pub fn new(order: usize) -> Result<Self, InputError> {
-        if !(5..=30).contains(&order) {
+        if !(5..=MAX_ORDER).contains(&order) {
             return Err(InputError::new(
                 ErrorKind::OutOfRange,
                 "order",
@@ -150,6 +174,34 @@ impl Bernstein {
         SampleMatrices { p, pdot, pddot }
     }
 
+    /// [`sample_matrices`](Self::sample_matrices) at `m` uniform times over [0, `horizon`]
+    /// ([`uniform_times`]), from a small cache shared by all threads (the same numbers: the
+    /// cache stores what `sample_matrices` returned).
+    pub fn uniform_sample_matrices(&self, m: usize, horizon: f64) -> Arc<SampleMatrices> {
+        let key = (self.order, m, horizon.to_bits());
+        // A poisoned lock only means another thread panicked while holding it; the entries
+        // are complete values, so they are still good.
+        let lookup = |cache: &Vec<(SampledKey, Arc<SampleMatrices>)>| {
+            cache
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone())
+        };
+        if let Some(hit) = lookup(&SAMPLED.lock().unwrap_or_else(|e| e.into_inner())) {
+            return hit;
+        }
+        let built = Arc::new(self.sample_matrices(&uniform_times(horizon, m), horizon));
+        let mut cache = SAMPLED.lock().unwrap_or_else(|e| e.into_inner());
+        if lookup(&cache).is_none() {
+            if cache.len() >= SAMPLED_CAPACITY {
+                cache.remove(0);
+            }
+            cache.push((key, built.clone()));
+        }
+        built
+    }
+
     /// The boundary matrix A (6 x (n+1)) of one axis: rows are position, velocity and
     /// acceleration at t = 0, then at t = T.
     pub fn boundary_matrix(&self, horizon: f64) -> DMatrix<f64> {
@@ -179,6 +231,26 @@ impl Bernstein {
     /// The quadratic form H of the smoothness cost: the integral over [0, T] of x''(t)^2 equals
     /// c^T H c, exactly (products of Bernstein polynomials integrate in closed form).
     pub fn acceleration_gram(&self, horizon: f64) -> DMatrix<f64> {
+        // dt = T dtau and d^2/dt^2 = T^-2 d^2/dtau^2, so the integral scales by T^-3.
+        &self.unit().gram / horizon.powi(3)
+    }
+
+    /// The operators of this order at T = 1, built on first use.
+    fn unit(&self) -> &'static UnitOperators {
+        UNIT[self.order].get_or_init(|| {
+            let gram = self.unit_gram();
+            let mut smoothest = DMatrix::zeros(self.num_coefficients(), BOUNDARY_ROWS);
+            for r in 0..BOUNDARY_ROWS {
+                let mut b = [0.0; BOUNDARY_ROWS];
+                b[r] = 1.0;
+                smoothest.set_column(r, &DVector::from_vec(self.solve_smoothest(1.0, &b)));
+            }
+            UnitOperators { gram, smoothest }
+        })
+    }
+
+    /// The acceleration Gram matrix at T = 1.
+    fn unit_gram(&self) -> DMatrix<f64> {
         let n = self.order;
         let m = n - 2; // order of the second derivative
         // D maps the n+1 coefficients to the m+1 coefficients of d^2/dtau^2.
@@ -193,16 +265,27 @@ impl Bernstein {
         let g = DMatrix::from_fn(m + 1, m + 1, |a, b| {
             binomial(m, a) * binomial(m, b) / ((2 * m + 1) as f64 * binomial(2 * m, a + b))
         });
-        // dt = T dtau and d^2/dt^2 = T^-2 d^2/dtau^2, so the integral scales by T^-3.
-        (d.transpose() * g * d) / horizon.powi(3)
+        d.transpose() * g * d
     }
 
     /// The coefficients of the smoothest trajectory (least integral of squared acceleration)
     /// meeting the boundary conditions `b` on one axis. With zero start velocity and
     /// acceleration all axes share one time profile, so the path is the straight line.
+    ///
+    /// The smoothest trajectory over [0, T] is the smoothest over [0, 1] in tau = t / T (the
+    /// integral only scales by T^-3) with the boundary derivatives in tau: velocities times T,
+    /// accelerations times T^2. So it is one cached (n+1) x 6 operator of the order applied
+    /// to those.
     pub fn smoothest(&self, horizon: f64, b: &[f64; BOUNDARY_ROWS]) -> Vec<f64> {
+        let (t, t2) = (horizon, horizon * horizon);
+        let scaled = DVector::from_vec(vec![b[0], b[1] * t, b[2] * t2, b[3], b[4] * t, b[5] * t2]);
+        (&self.unit().smoothest * scaled).iter().copied().collect()
+    }
+
+    /// [`smoothest`](Self::smoothest) by solving its KKT system at `horizon`.
+    fn solve_smoothest(&self, horizon: f64, b: &[f64; BOUNDARY_ROWS]) -> Vec<f64> {
         let k = self.num_coefficients();
-        let h = self.acceleration_gram(horizon);
+        let h = self.unit_gram() / horizon.powi(3);
         let a = self.boundary_matrix(horizon);
         // KKT system [2H A^T; A 0] [c; mu] = [0; b]. H is singular only on lines, which A's
         // position rows pin down, so the system is non-singular.
@@ -394,6 +477,35 @@ mod tests {
             assert!((x[m] - e[0]).abs() < 1e-12);
             assert!((v[m] - e[1]).abs() < 1e-12);
             assert!((a[m] - e[2]).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn the_cached_operators_give_what_solving_at_the_horizon_gives() {
+        for order in [5, 10, 17] {
+            let b = Bernstein::new(order).unwrap();
+            for horizon in [0.5, 8.0, 21.3] {
+                let rhs = [0.3, -0.7, 0.2, 4.1, 0.05, -0.01];
+                let cached = b.smoothest(horizon, &rhs);
+                let solved = b.solve_smoothest(horizon, &rhs);
+                let scale = solved.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                for (c, s) in cached.iter().zip(&solved) {
+                    assert!((c - s).abs() < 1e-9 * scale, "order {order}, T {horizon}");
+                }
+                let direct = b.unit_gram() / horizon.powi(3);
+                assert!((b.acceleration_gram(horizon) - &direct).amax() < 1e-12 * direct.amax());
+                let m = 37;
+                let uniform = b.uniform_sample_matrices(m, horizon);
+                assert_eq!(
+                    *uniform,
+                    b.sample_matrices(&uniform_times(horizon, m), horizon)
+                );
+                // A second ask is the same entry.
+                assert!(Arc::ptr_eq(
+                    &uniform,
+                    &b.uniform_sample_matrices(m, horizon)
+                ));
+            }
         }
     }
 

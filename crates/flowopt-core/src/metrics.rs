@@ -10,13 +10,15 @@
 //! Velocities and accelerations of sample-only plans (ORCA) come from finite differences and
 //! their start/end velocity boundary conditions are not checked: only positions are.
 
+use std::sync::Arc;
+
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 use crate::bernstein::{Bernstein, SampleMatrices};
 use crate::error::{ErrorKind, InputError};
 use crate::plan::Trajectory;
-use crate::problem::{Problem, Vec2, dist, norm, uniform_times};
+use crate::problem::{Problem, Vec2, dist, is_uniform_times, norm, uniform_times};
 
 /// Default feasibility tolerance on every constraint (metres, m/s or m/s^2).
 pub const DEFAULT_TOLERANCE: f64 = 1e-3;
@@ -135,20 +137,34 @@ pub fn evaluate(
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut res = Residuals::default();
-    let dense_times = uniform_times(horizon, (times.len() - 1) * config.dense_factor.max(1) + 1);
+    let dense_count = (times.len() - 1) * config.dense_factor.max(1) + 1;
+    let dense_times = uniform_times(horizon, dense_count);
+    // The plan's grid is usually the problem's uniform one: its matrices come from the cache.
+    let uniform = is_uniform_times(&times, horizon);
 
     // Grid 1: the plan's samples. Grid 2: the dense grid.
     let mut sample_tracks = Vec::with_capacity(trajectories.len());
     let mut dense_tracks = Vec::with_capacity(trajectories.len());
     // Sampling matrices and the smoothness Gram matrix per polynomial order (usually one),
-    // built once.
-    let mut matrices: Vec<(usize, SampleMatrices, SampleMatrices, DMatrix<f64>)> = Vec::new();
+    // built (or fetched) once.
+    type Matrices = (
+        usize,
+        Arc<SampleMatrices>,
+        Arc<SampleMatrices>,
+        DMatrix<f64>,
+    );
+    let mut matrices: Vec<Matrices> = Vec::new();
     for basis in bases.iter().flatten() {
         if matrices.iter().all(|(order, ..)| *order != basis.order()) {
+            let on_samples = if uniform {
+                basis.uniform_sample_matrices(times.len(), horizon)
+            } else {
+                Arc::new(basis.sample_matrices(&times, horizon))
+            };
             matrices.push((
                 basis.order(),
-                basis.sample_matrices(&times, horizon),
-                basis.sample_matrices(&dense_times, horizon),
+                on_samples,
+                basis.uniform_sample_matrices(dense_count, horizon),
                 basis.acceleration_gram(horizon),
             ));
         }
@@ -169,17 +185,16 @@ pub fn evaluate(
                 for (g, e) in given.iter().zip(&exact.pos) {
                     res.consistency = res.consistency.max(dist(*g, *e));
                 }
-                // Boundary velocities and accelerations, exactly.
+                // Boundary velocities and accelerations, exactly: the dense grid's first and
+                // last samples are t = 0 and t = T.
                 let robot = &problem.robots[i];
-                let [_, vx0, ax0] = basis.eval(&c.x, 0.0, horizon);
-                let [_, vy0, ay0] = basis.eval(&c.y, 0.0, horizon);
-                let [_, vx1, ax1] = basis.eval(&c.x, horizon, horizon);
-                let [_, vy1, ay1] = basis.eval(&c.y, horizon, horizon);
+                let track = coefficient_track(dense, &c.x, &c.y);
+                let last = track.vel.len() - 1;
                 for err in [
-                    dist([vx0, vy0], robot.start_velocity),
-                    dist([ax0, ay0], robot.start_acceleration),
-                    norm([vx1, vy1]),
-                    norm([ax1, ay1]),
+                    dist(track.vel[0], robot.start_velocity),
+                    dist(track.acc[0], robot.start_acceleration),
+                    norm(track.vel[last]),
+                    norm(track.acc[last]),
                 ] {
                     res.boundary = res.boundary.max(err);
                 }
@@ -188,7 +203,7 @@ pub fn evaluate(
                     vel: exact.vel,
                     acc: exact.acc,
                 });
-                dense_tracks.push(coefficient_track(dense, &c.x, &c.y));
+                dense_tracks.push(track);
             }
             _ => {
                 let (vel, acc) = finite_differences(&given, &times);

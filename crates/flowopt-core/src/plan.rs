@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::bernstein::Bernstein;
 use crate::error::InputError;
 use crate::metrics::{CheckConfig, Metrics, evaluate};
-use crate::problem::Problem;
+use crate::problem::{Problem, is_uniform_times};
 
 /// Bernstein coefficients of one robot, per axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,15 +42,28 @@ impl Trajectory {
         horizon: f64,
     ) -> Result<Self, InputError> {
         let basis = Bernstein::for_coefficients(coefficients.x.len())?;
-        // Positions only: one basis evaluation per sample, shared by both axes.
+        // Positions only: one basis evaluation per sample, shared by both axes (on the usual
+        // uniform grid, the cached sampling matrix's rows).
         let dot = |b: &[f64], c: &[f64]| b.iter().zip(c).map(|(b, c)| b * c).sum::<f64>();
-        let samples = times
-            .iter()
-            .map(|&t| {
-                let b = basis.basis((t / horizon).clamp(0.0, 1.0));
-                [t, dot(&b, &coefficients.x), dot(&b, &coefficients.y)]
-            })
-            .collect();
+        let samples = if is_uniform_times(times, horizon) {
+            let p = &basis.uniform_sample_matrices(times.len(), horizon).p;
+            times
+                .iter()
+                .enumerate()
+                .map(|(m, &t)| {
+                    let row = |c: &[f64]| p.row(m).iter().zip(c).map(|(b, c)| b * c).sum();
+                    [t, row(&coefficients.x), row(&coefficients.y)]
+                })
+                .collect()
+        } else {
+            times
+                .iter()
+                .map(|&t| {
+                    let b = basis.basis((t / horizon).clamp(0.0, 1.0));
+                    [t, dot(&b, &coefficients.x), dot(&b, &coefficients.y)]
+                })
+                .collect()
+        };
         Ok(Self {
             coefficients: Some(coefficients),
             samples,

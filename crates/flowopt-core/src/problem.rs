@@ -391,6 +391,12 @@ pub fn uniform_times(horizon: f64, m: usize) -> Vec<f64> {
     (0..m.max(2)).map(|k| horizon * k as f64 / last).collect()
 }
 
+/// Whether `times` are exactly [`uniform_times`]`(horizon, times.len())` (the grid of every
+/// generated plan), so that what is cached for that grid applies.
+pub fn is_uniform_times(times: &[f64], horizon: f64) -> bool {
+    times.len() >= 2 && times == uniform_times(horizon, times.len()).as_slice()
+}
+
 /// Euclidean distance between two points.
 pub fn dist(a: Vec2, b: Vec2) -> f64 {
     norm([a[0] - b[0], a[1] - b[1]])
