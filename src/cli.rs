@@ -310,9 +310,18 @@ pub struct FlowOptArgs {
     /// `flowopt` planner: candidates sampled per problem.
     #[arg(long, default_value_t = flowopt::planner::CANDIDATES)]
     pub candidates: usize,
+    /// `flowopt` planner: candidates sampled for a problem on an open floor (no robot's
+    /// straight line crosses an obstacle), at most `--candidates` (0: `--candidates`); not
+    /// applied with `--return-candidates`.
+    #[arg(long, default_value_t = flowopt::planner::OPEN_CANDIDATES)]
+    pub open_candidates: usize,
     /// `flowopt` planner: flow integration steps.
     #[arg(long, default_value_t = 4)]
     pub flow_steps: usize,
+    /// `flowopt` planner: flow integration steps for a problem on an open floor, at most
+    /// `--flow-steps` (0: `--flow-steps`); not applied with `--return-candidates`.
+    #[arg(long, default_value_t = flowopt::planner::OPEN_FLOW_STEPS)]
+    pub open_flow_steps: usize,
     /// `flowopt` planner: flow integrator, euler or midpoint (two model calls per step).
     #[arg(long, default_value = "euler")]
     pub integrator: flowopt::generator::flow::Integrator,
@@ -392,7 +401,9 @@ impl FlowOptArgs {
     pub fn settings(&self) -> flowopt::planner::FlowOptSettings {
         flowopt::planner::FlowOptSettings {
             candidates: self.candidates,
+            open_candidates: self.open_candidates,
             flow_steps: self.flow_steps,
+            open_flow_steps: self.open_flow_steps,
             integrator: self.integrator,
             filter_iterations: self.filter_iterations,
             filter_samples: self.filter_samples,

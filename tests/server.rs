@@ -137,6 +137,17 @@ fn every_endpoint_answers() {
             assert_eq!(plan["feasible"], true);
             assert_eq!(plan["info"]["polished"], polished, "{uri}");
         }
+        // An open floor samples `open_candidates` (default 2), at most `candidates`.
+        for (uri, sampled) in [
+            ("/v1/plan", 2.0),
+            ("/v1/plan?open_candidates=0", 4.0),
+            ("/v1/plan?open_candidates=3&candidates=8", 3.0),
+            ("/v1/plan?open_candidates=3&candidates=1", 1.0),
+        ] {
+            let (status, plan) = post(&router, uri, &circle(4, 1)).await;
+            assert_eq!(status, StatusCode::OK, "{plan}");
+            assert_eq!(plan["info"]["candidates"], sampled, "{uri}");
+        }
         let (status, openapi) = get(&router, "/openapi.json").await;
         assert_eq!(status, StatusCode::OK);
         for path in [
@@ -151,10 +162,10 @@ fn every_endpoint_answers() {
         let (status, metrics) = call(&router, "GET", "/metrics", None, Body::empty()).await;
         assert_eq!(status, StatusCode::OK);
         let metrics = String::from_utf8(metrics).unwrap();
-        // The four plans above.
+        // The eight plans above.
         assert!(
             metrics.contains(
-                "flowopt_http_requests_total{method=\"POST\",route=\"/v1/plan\",status=\"200\"} 4"
+                "flowopt_http_requests_total{method=\"POST\",route=\"/v1/plan\",status=\"200\"} 8"
             ),
             "{metrics}"
         );
@@ -222,6 +233,21 @@ fn every_error_class_has_its_status_code_and_field() {
                 "/v1/plan?polish_smoothing=-1".into(),
                 ok.clone(),
                 (422, "out_of_range", "polish_smoothing"),
+            ),
+            (
+                "/v1/plan?open_candidates=300".into(),
+                ok.clone(),
+                (422, "out_of_range", "open_candidates"),
+            ),
+            (
+                "/v1/plan?open_flow_steps=101".into(),
+                ok.clone(),
+                (422, "out_of_range", "open_flow_steps"),
+            ),
+            (
+                "/v1/plan?planner=scp&open_candidates=1".into(),
+                ok.clone(),
+                (422, "out_of_range", "planner"),
             ),
             (
                 "/v1/plan?planner=orca&polish_iterations=100".into(),

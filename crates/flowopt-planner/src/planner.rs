@@ -1,6 +1,6 @@
 //! The full pipeline behind `flowopt plan --planner flowopt`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -31,6 +31,10 @@ pub struct Samples {
     /// Whether no robot's straight line crosses an obstacle (`flowopt_core::GuidePaths::open`).
     pub open: bool,
 }
+
+/// What the filter stage leaves per problem: every candidate's output with how many were
+/// refined, and the checker's verdicts on the candidates its check accepted.
+type FilterStage = (Vec<(Vec<FilterOutput>, usize)>, Vec<Vec<Judged>>);
 
 /// Generator -> warm start -> filter -> selection, with the weights loaded once.
 #[derive(Debug, Clone)]
@@ -160,8 +164,9 @@ impl FlowOptPlanner {
         &self.settings
     }
 
-    /// The generator's K candidates for `problem` (seeded), as coefficients (pulled back
-    /// where they went deep into an obstacle, see [`Self::sample_many`]).
+    /// The generator's candidates for `problem` (seeded; as many as
+    /// [`FlowOptSettings::candidates_for`] says), as coefficients (pulled back where they went
+    /// deep into an obstacle, see [`Self::sample_many`]).
     pub fn sample(
         &self,
         problem: &Problem,
@@ -173,9 +178,11 @@ impl FlowOptPlanner {
             .candidates)
     }
 
-    /// The generator's K candidates for each of `problems` (`seeds[i]` for `problems[i]`), in
-    /// one batched sampling call per robot count. Problems of one robot count share the call
-    /// without padding, so a problem's candidates are those it gets alone. A robot whose
+    /// The generator's candidates for each of `problems` (`seeds[i]` for `problems[i]`; K =
+    /// `candidates` in `flow_steps`, or on an open floor `open_candidates` in
+    /// `open_flow_steps`), in one batched sampling call per robot count, K and step count.
+    /// Problems of one call share it without padding, so a problem's
+    /// candidates are those it gets alone (and with a smaller K, the first ones of a larger). A robot whose
     /// candidate dips more than `pull_back_depth` into an obstacle has its deviation from its
     /// guide path scaled down until it keeps out ([`repair::pull_back`]).
     pub fn sample_many(
@@ -189,34 +196,43 @@ impl FlowOptPlanner {
             candidates = self.settings.candidates
         )
         .entered();
-        let mut by_robots: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        let basis = Bernstein::new(DEFAULT_ORDER)?;
+        // One grid search per problem: the plain guides are the generator's coordinates, the
+        // clear ones what the pull-back aims at; whether the floor is open sets the problem's
+        // candidate count.
+        let guides: Vec<GuidePaths> = {
+            let _span = tracing::debug_span!("guides", problems = problems.len()).entered();
+            problems.iter().map(|p| guide_paths(p, &basis)).collect()
+        };
+        // Problems sharing a robot count, a candidate count and a step count share one
+        // sampling call.
+        let mut groups: BTreeMap<(usize, usize, usize), Vec<usize>> = BTreeMap::new();
         for (i, p) in problems.iter().enumerate() {
-            by_robots.entry(p.num_robots()).or_default().push(i);
+            let open = guides[i].open();
+            let k = self.settings.candidates_for(open);
+            let steps = self.settings.flow_steps_for(open);
+            groups
+                .entry((p.num_robots(), k, steps))
+                .or_default()
+                .push(i);
         }
         let mut out: Vec<Samples> = vec![Samples::default(); problems.len()];
         let device = self.filter.device();
         let dim = self.generator.net().trajectory_dim();
-        let sampler = FlowSampler::new(
-            self.generator.net(),
-            SampleSettings {
-                candidates: self.settings.candidates,
-                steps: self.settings.flow_steps,
-                integrator: self.settings.integrator,
-            },
-        );
-        let basis = Bernstein::new(DEFAULT_ORDER)?;
-        for (n, members) in by_robots {
+        for ((n, k, steps), members) in groups {
+            let sampler = FlowSampler::new(
+                self.generator.net(),
+                SampleSettings {
+                    candidates: k,
+                    steps,
+                    integrator: self.settings.integrator,
+                },
+            );
             let group: Vec<&Problem> = members.iter().map(|&i| problems[i]).collect();
             let group_seeds: Vec<u64> = members.iter().map(|&i| seeds[i]).collect();
-            // One grid search per problem: the plain guides are the generator's coordinates,
-            // the clear ones what the pull-back aims at.
-            let guides: Vec<GuidePaths> = {
-                let _span = tracing::debug_span!("guides", robots = n).entered();
-                group.iter().map(|p| guide_paths(p, &basis)).collect()
-            };
             let cond = Conditioning::with_baselines(
                 &group,
-                guides.iter().map(|g| g.plain.clone()).collect(),
+                members.iter().map(|&i| guides[i].plain.clone()).collect(),
                 device,
             )?;
             let values = {
@@ -228,7 +244,6 @@ impl FlowOptPlanner {
                     .try_to_vec::<f32>()
                     .map_err(|e| failure(format!("reading the generator's samples back: {e:?}")))?
             };
-            let k = self.settings.candidates;
             let entry = n * dim;
             for (j, &i) in members.iter().enumerate() {
                 let base = &cond.baselines[j];
@@ -241,7 +256,7 @@ impl FlowOptPlanner {
                         if let Some(depth) = self.settings.pull_back_depth {
                             pulled_back += repair::pull_back(
                                 problems[i],
-                                &guides[j].clear,
+                                &guides[i].clear,
                                 &mut candidate,
                                 depth,
                             );
@@ -252,8 +267,8 @@ impl FlowOptPlanner {
                 out[i] = Samples {
                     candidates,
                     pulled_back,
-                    guides: guides[j].clear.clone(),
-                    open: guides[j].open(),
+                    guides: guides[i].clear.clone(),
+                    open: guides[i].open(),
                 };
             }
         }
@@ -267,24 +282,35 @@ impl FlowOptPlanner {
     /// candidates passed are filtered again on `filter_samples`, projecting where the first pass
     /// left their candidates (no warm start: they are already close); with successive halving,
     /// only the better half of the candidates the first pass kept to its end. The flag says
-    /// how many candidates of each problem were refined (0: not refined).
+    /// how many candidates of each problem were refined (0: not refined). Also returns, per
+    /// problem, the checker's verdicts on the candidates its check accepted, so that
+    /// [`Self::select`] need not judge them again.
     fn filter_stage(
         &self,
         problems: &[Problem],
         candidates: &[Vec<Vec<Coefficients>>],
         guides: &[Vec<Coefficients>],
         open: &[bool],
-    ) -> Result<Vec<(Vec<FilterOutput>, usize)>, PlanError> {
+    ) -> Result<FilterStage, PlanError> {
         let passed = vec![Cell::new(false); problems.len()];
+        let verdicts = vec![RefCell::new(Vec::new()); problems.len()];
         let accept = |p: usize, coefficients: &[Coefficients]| {
-            let ok = judge(&problems[p], &[coefficients.to_vec()])
-                .is_ok_and(|j| j.first().is_some_and(|j| j.metrics.feasible));
+            let feasible = judge(&problems[p], &[coefficients.to_vec()])
+                .ok()
+                .and_then(|mut j| j.pop())
+                .filter(|j| j.metrics.feasible);
+            let ok = feasible.is_some();
+            verdicts[p].borrow_mut().extend(feasible);
             passed[p].set(passed[p].get() || ok);
             ok
         };
+        let verdicts_of = |verdicts: Vec<RefCell<Vec<Judged>>>| {
+            verdicts.into_iter().map(RefCell::into_inner).collect()
+        };
         let (Some(coarse), Some(refine)) = (&self.coarse, &self.refine) else {
             let outputs = self.first_pass(&self.filter, problems, candidates, open, &accept)?;
-            return Ok(outputs.into_iter().map(|o| (o, 0)).collect());
+            let outputs = outputs.into_iter().map(|o| (o, 0)).collect();
+            return Ok((outputs, verdicts_of(verdicts)));
         };
         let first = {
             let _span = tracing::debug_span!("coarse", problems = problems.len()).entered();
@@ -299,7 +325,7 @@ impl FlowOptPlanner {
         let mut outputs: Vec<(Vec<FilterOutput>, usize)> =
             first.into_iter().map(|o| (o, 0)).collect();
         if again.is_empty() {
-            return Ok(outputs);
+            return Ok((outputs, verdicts_of(verdicts)));
         }
         let _span = tracing::debug_span!("refine", problems = again.len()).entered();
         let subset: Vec<Problem> = again.iter().map(|&p| problems[p].clone()).collect();
@@ -354,7 +380,7 @@ impl FlowOptPlanner {
             }
             outputs[p].1 = live.len();
         }
-        Ok(outputs)
+        Ok((outputs, verdicts_of(verdicts)))
     }
 
     /// Whether the first pass has the smoothness term for a problem (`open`: no robot's
@@ -398,11 +424,13 @@ impl FlowOptPlanner {
     }
 
     /// The plan of `problem` from its filtered candidates: the best one, with the feasible
-    /// alternatives when asked for.
+    /// alternatives when asked for. `checked` holds verdicts the filter stage's check already
+    /// reached (on exactly those coefficients), which are reused instead of judging again.
     fn select(
         &self,
         problem: &Problem,
         all: &[FilterOutput],
+        checked: Vec<Judged>,
     ) -> Result<(Plan, Vec<Coefficients>), PlanError> {
         // Without alternatives to return, the candidates the filter stage's check accepted are
         // the only ones worth judging again (for their metrics); with none, all are judged for
@@ -413,8 +441,7 @@ impl FlowOptPlanner {
             } else {
                 all.iter().collect()
             };
-        let projected: Vec<_> = outputs.iter().map(|o| o.coefficients.clone()).collect();
-        let mut judged = judge(problem, &projected)?;
+        let mut judged = reuse_or_judge(problem, &outputs, checked)?;
         let idx = best(&judged).ok_or_else(|| failure("no candidate".into()))?;
         let feasible: Vec<usize> = (0..judged.len())
             .filter(|&i| judged[i].metrics.feasible)
@@ -520,6 +547,39 @@ impl FlowOptPlanner {
     }
 }
 
+/// The checker's verdicts on `outputs`, in order: taken from `checked` where one was reached
+/// on exactly an output's coefficients, the others judged now (together, in parallel).
+fn reuse_or_judge(
+    problem: &Problem,
+    outputs: &[&FilterOutput],
+    mut checked: Vec<Judged>,
+) -> Result<Vec<Judged>, PlanError> {
+    let same = |judged: &Judged, coefficients: &[Coefficients]| {
+        judged.trajectories.len() == coefficients.len()
+            && judged
+                .trajectories
+                .iter()
+                .zip(coefficients)
+                .all(|(t, c)| t.coefficients.as_ref() == Some(c))
+    };
+    let mut found: Vec<Option<Judged>> = outputs
+        .iter()
+        .map(|o| {
+            let at = checked.iter().position(|j| same(j, &o.coefficients))?;
+            Some(checked.swap_remove(at))
+        })
+        .collect();
+    let missing: Vec<usize> = (0..outputs.len()).filter(|&i| found[i].is_none()).collect();
+    let projected: Vec<Vec<Coefficients>> = missing
+        .iter()
+        .map(|&i| outputs[i].coefficients.clone())
+        .collect();
+    for (i, judged) in missing.into_iter().zip(judge(problem, &projected)?) {
+        found[i] = Some(judged);
+    }
+    Ok(found.into_iter().flatten().collect())
+}
+
 fn failure(message: String) -> PlanError {
     PlanError::Planner {
         planner: "flowopt".into(),
@@ -586,8 +646,8 @@ impl FlowOptPlanner {
         let (guides, open): (Vec<_>, Vec<bool>) = rest.into_iter().unzip();
         let generate_ms = elapsed_ms(started);
         let filter_started = Instant::now();
-        let outputs = match self.filter_stage(problems, &candidates, &guides, &open) {
-            Ok(outputs) => outputs,
+        let (outputs, checked) = match self.filter_stage(problems, &candidates, &guides, &open) {
+            Ok(stage) => stage,
             Err(e) => return fail_all(problems, &e.to_string()),
         };
         let filter_ms = elapsed_ms(filter_started);
@@ -595,18 +655,21 @@ impl FlowOptPlanner {
         let mut chosen: Vec<Result<(Plan, Vec<Coefficients>), PlanError>> = problems
             .iter()
             .zip(&outputs)
+            .zip(checked)
             .zip(&pulled_back)
             .zip(&open)
-            .map(|(((problem, (outputs, refined)), pulled_back), &open)| {
-                let (mut plan, coefficients) = self.select(problem, outputs)?;
-                plan.info
-                    .insert("smoothed".into(), f64::from(u8::from(self.smooths(open))));
-                let refined = *refined as f64;
-                plan.info.insert("refined".into(), refined.min(1.0));
-                plan.info.insert("refined_candidates".into(), refined);
-                plan.info.insert("pulled_back".into(), *pulled_back as f64);
-                Ok((plan, coefficients))
-            })
+            .map(
+                |((((problem, (outputs, refined)), checked), pulled_back), &open)| {
+                    let (mut plan, coefficients) = self.select(problem, outputs, checked)?;
+                    plan.info
+                        .insert("smoothed".into(), f64::from(u8::from(self.smooths(open))));
+                    let refined = *refined as f64;
+                    plan.info.insert("refined".into(), refined.min(1.0));
+                    plan.info.insert("refined_candidates".into(), refined);
+                    plan.info.insert("pulled_back".into(), *pulled_back as f64);
+                    Ok((plan, coefficients))
+                },
+            )
             .collect();
         let select_ms = elapsed_ms(select_started);
         let polish_started = Instant::now();
@@ -633,5 +696,48 @@ impl FlowOptPlanner {
             );
         }
         plans
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowopt_core::{Scenario, ScenarioConfig, StraightPlanner};
+
+    fn output(coefficients: Vec<Coefficients>) -> FilterOutput {
+        FilterOutput {
+            coefficients,
+            residual: 0.0,
+            iterations: 10,
+            status: FilterStatus::Verified,
+            accepted: true,
+        }
+    }
+
+    #[test]
+    fn verdicts_are_reused_only_on_the_same_coefficients() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(3).seed(4))
+            .unwrap();
+        let straight = StraightPlanner::default().coefficients(&problem);
+        let mut moved = straight.clone();
+        moved[1].x[5] += 0.25;
+        let fresh = judge(&problem, &[straight.clone(), moved.clone()]).unwrap();
+        // A verdict marked so that reuse shows: it stands for `straight` only.
+        let mut marked = fresh[0].clone();
+        marked.metrics.smoothness = -1.0;
+        let outputs = [output(moved.clone()), output(straight.clone())];
+        let refs: Vec<&FilterOutput> = outputs.iter().collect();
+        let got = reuse_or_judge(&problem, &refs, vec![marked]).unwrap();
+        assert_eq!(got.len(), 2);
+        // The moved candidate was judged afresh, the straight one's verdict reused.
+        assert_eq!(got[0], fresh[1]);
+        assert_eq!(got[1].metrics.smoothness, -1.0);
+        assert_eq!(got[1].trajectories, fresh[0].trajectories);
+        // Nothing to reuse: the same verdicts as judging all.
+        assert_eq!(
+            reuse_or_judge(&problem, &refs, Vec::new()).unwrap(),
+            vec![fresh[1].clone(), fresh[0].clone()]
+        );
     }
 }

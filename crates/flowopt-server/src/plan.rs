@@ -32,8 +32,17 @@ pub struct PlanQuery {
     pub seed: Option<u64>,
     /// `flowopt`: candidates sampled (default 4, `flowopt_planner::CANDIDATES`).
     pub candidates: Option<usize>,
+    /// `flowopt`: candidates sampled for a problem on an open floor, where no robot's straight
+    /// line crosses an obstacle, at most `candidates` (default 2,
+    /// `flowopt_planner::OPEN_CANDIDATES`; 0: `candidates`). Not applied with
+    /// `return_candidates`.
+    pub open_candidates: Option<usize>,
     /// `flowopt`: flow integration steps (default 4).
     pub flow_steps: Option<usize>,
+    /// `flowopt`: flow integration steps for a problem on an open floor, at most `flow_steps`
+    /// (default 2, `flowopt_planner::OPEN_FLOW_STEPS`; 0: `flow_steps`). Not applied with
+    /// `return_candidates`.
+    pub open_flow_steps: Option<usize>,
     /// `flowopt`: most safety-filter iterations per pass (default 2000,
     /// `flowopt_planner::FILTER_ITERATIONS`).
     pub filter_iterations: Option<usize>,
@@ -84,6 +93,8 @@ impl Request {
         }
         let planner = query.planner.unwrap_or_else(|| "flowopt".into());
         let flowopt_options = query.candidates.is_some()
+            || query.open_candidates.is_some()
+            || query.open_flow_steps.is_some()
             || query.flow_steps.is_some()
             || query.filter_iterations.is_some()
             || query.return_candidates.is_some()
@@ -100,9 +111,11 @@ impl Request {
                     ));
                 }
                 let return_candidates = query.return_candidates.unwrap_or(false);
-                let settings = FlowOptSettings {
+                let mut settings = FlowOptSettings {
                     candidates,
+                    open_candidates: query.open_candidates.unwrap_or(defaults.open_candidates),
                     flow_steps: query.flow_steps.unwrap_or(defaults.flow_steps),
+                    open_flow_steps: query.open_flow_steps.unwrap_or(defaults.open_flow_steps),
                     filter_iterations: query
                         .filter_iterations
                         .unwrap_or(defaults.filter_iterations),
@@ -125,6 +138,10 @@ impl Request {
                     },
                     ..defaults
                 };
+                if !return_candidates {
+                    // Open floors sample fewer candidates; one verified is still the answer.
+                    settings.stop_after = settings.stop_after.min(settings.candidates_for(true));
+                }
                 settings.validate().map_err(ApiError::input)?;
                 Some(PlannerKey::FlowOpt(settings))
             }
@@ -145,8 +162,9 @@ impl Request {
         if flowopt_options && planner != "flowopt" {
             return Err(ApiError::invalid(
                 "planner",
-                "candidates, flow_steps, filter_iterations, return_candidates, \
-                 polish_iterations and polish_smoothing are options of the flowopt planner",
+                "candidates, open_candidates, flow_steps, open_flow_steps, filter_iterations, \
+                 return_candidates, polish_iterations and polish_smoothing are options of the \
+                 flowopt planner",
             ));
         }
         let vda5050 = match query.format.as_deref() {
