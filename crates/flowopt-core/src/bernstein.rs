@@ -34,6 +34,9 @@ type SampledKey = (usize, usize, u64);
 static SAMPLED: Mutex<Vec<(SampledKey, Arc<SampleMatrices>)>> = Mutex::new(Vec::new());
 /// Entries [`SAMPLED`] keeps.
 const SAMPLED_CAPACITY: usize = 32;
+/// Largest grid [`SAMPLED`] keeps (the dense check of the default limit's 1000 samples), so
+/// the cache stays within about 35 MB; larger grids are built every time.
+const SAMPLED_MAX_ROWS: usize = 4001;
 
 /// Default polynomial order (11 coefficients per axis).
 pub const DEFAULT_ORDER: usize = 10;
@@ -176,8 +179,11 @@ impl Bernstein {
 
     /// [`sample_matrices`](Self::sample_matrices) at `m` uniform times over [0, `horizon`]
     /// ([`uniform_times`]), from a small cache shared by all threads (the same numbers: the
-    /// cache stores what `sample_matrices` returned).
+    /// cache stores what `sample_matrices` returned; grids over 4001 times are not kept).
     pub fn uniform_sample_matrices(&self, m: usize, horizon: f64) -> Arc<SampleMatrices> {
+        if m > SAMPLED_MAX_ROWS {
+            return Arc::new(self.sample_matrices(&uniform_times(horizon, m), horizon));
+        }
         let key = (self.order, m, horizon.to_bits());
         // A poisoned lock only means another thread panicked while holding it; the entries
         // are complete values, so they are still good.

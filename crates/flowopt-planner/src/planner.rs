@@ -181,10 +181,10 @@ impl FlowOptPlanner {
     /// The generator's candidates for each of `problems` (`seeds[i]` for `problems[i]`; K =
     /// `candidates` in `flow_steps`, or on an open floor `open_candidates` in
     /// `open_flow_steps`), in one batched sampling call per robot count, K and step count.
-    /// Problems of one call share it without padding, so a problem's
-    /// candidates are those it gets alone (and with a smaller K, the first ones of a larger). A robot whose
-    /// candidate dips more than `pull_back_depth` into an obstacle has its deviation from its
-    /// guide path scaled down until it keeps out ([`repair::pull_back`]).
+    /// Problems of one call share it without padding, so a problem's candidates are those it
+    /// gets alone (and with a smaller K, the first ones of a larger). A robot whose candidate
+    /// dips more than `pull_back_depth` into an obstacle has its deviation from its guide path
+    /// scaled down until it keeps out ([`repair::pull_back`]).
     pub fn sample_many(
         &self,
         problems: &[&Problem],
