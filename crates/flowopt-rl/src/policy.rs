@@ -564,9 +564,8 @@ mod tests {
     #[test]
     fn a_saved_policy_loads_and_acts_the_same_and_bad_rows_are_refused() {
         let device = Device::flex();
-        let policy = seeded(&device, 3, || {
-            Policy::flow(VelocityField::new(3, 2, &[16], &device), 4, 3, 2)
-        });
+        let field = seeded(&device, 3, || VelocityField::new(3, 2, &[16], &device));
+        let policy = Policy::flow(field, 4, 3, 2);
         let dir = std::env::temp_dir().join(format!("flowopt-policy-{}", std::process::id()));
         let spec = PolicySpec {
             kind: policy.kind().into(),
