@@ -44,23 +44,23 @@ impl Trajectory {
         let basis = Bernstein::for_coefficients(coefficients.x.len())?;
         // Positions only: one basis evaluation per sample, shared by both axes (on the usual
         // uniform grid, the cached sampling matrix's rows).
-        let dot = |b: &[f64], c: &[f64]| b.iter().zip(c).map(|(b, c)| b * c).sum::<f64>();
+        fn dot<'a>(b: impl Iterator<Item = &'a f64>, c: &[f64]) -> f64 {
+            b.zip(c).map(|(b, c)| b * c).sum()
+        }
+        let (cx, cy) = (&coefficients.x, &coefficients.y);
         let samples = if is_uniform_times(times, horizon) {
             let p = &basis.uniform_sample_matrices(times.len(), horizon).p;
             times
                 .iter()
                 .enumerate()
-                .map(|(m, &t)| {
-                    let row = |c: &[f64]| p.row(m).iter().zip(c).map(|(b, c)| b * c).sum();
-                    [t, row(&coefficients.x), row(&coefficients.y)]
-                })
+                .map(|(m, &t)| [t, dot(p.row(m).iter(), cx), dot(p.row(m).iter(), cy)])
                 .collect()
         } else {
             times
                 .iter()
                 .map(|&t| {
                     let b = basis.basis((t / horizon).clamp(0.0, 1.0));
-                    [t, dot(&b, &coefficients.x), dot(&b, &coefficients.y)]
+                    [t, dot(b.iter(), cx), dot(b.iter(), cy)]
                 })
                 .collect()
         };

@@ -295,10 +295,7 @@ impl FlowOptPlanner {
         let passed = vec![Cell::new(false); problems.len()];
         let verdicts = vec![RefCell::new(Vec::new()); problems.len()];
         let accept = |p: usize, coefficients: &[Coefficients]| {
-            let feasible = judge(&problems[p], &[coefficients.to_vec()])
-                .ok()
-                .and_then(|mut j| j.pop())
-                .filter(|j| j.metrics.feasible);
+            let feasible = feasible_verdict(&problems[p], coefficients);
             let ok = feasible.is_some();
             verdicts[p].borrow_mut().extend(feasible);
             passed[p].set(passed[p].get() || ok);
@@ -520,19 +517,17 @@ impl FlowOptPlanner {
         // The checker's verdict on each problem's accepted candidate: the problem stops at that
         // check (`stop_after` 1, one candidate), so it is the filter's output.
         let mut verdicts: Vec<Option<Judged>> = vec![None; subset.len()];
-        polish.project_problems(&subset, &starts, &mut |i, c| {
-            let feasible = judge(&subset[i], &[c.to_vec()])
-                .ok()
-                .and_then(|mut j| j.pop())
-                .filter(|j| j.metrics.feasible);
-            match feasible {
+        polish.project_problems(
+            &subset,
+            &starts,
+            &mut |i, c| match feasible_verdict(&subset[i], c) {
                 Some(judged) => {
                     verdicts[i] = Some(judged);
                     true
                 }
                 None => false,
-            }
-        })?;
+            },
+        )?;
         for (&p, judged) in wanted.iter().zip(verdicts) {
             if let (Ok((plan, _)), Some(judged)) = (&mut plans[p], judged)
                 && judged.metrics.smoothness < plan.metrics.smoothness
@@ -545,6 +540,15 @@ impl FlowOptPlanner {
         }
         Ok(())
     }
+}
+
+/// The checker's verdict on one candidate of `problem`, when it is feasible (a malformed
+/// candidate counts as infeasible).
+fn feasible_verdict(problem: &Problem, coefficients: &[Coefficients]) -> Option<Judged> {
+    judge(problem, &[coefficients.to_vec()])
+        .ok()
+        .and_then(|mut j| j.pop())
+        .filter(|j| j.metrics.feasible)
 }
 
 /// The checker's verdicts on `outputs`, in order: taken from `checked` where one was reached

@@ -247,20 +247,22 @@ impl FlowOptSettings {
     /// Candidates sampled for a problem whose floor is `open` (see
     /// [`open_candidates`](Self::open_candidates)).
     pub fn candidates_for(&self, open: bool) -> usize {
-        if open && self.open_candidates > 0 && !self.return_candidates {
-            self.open_candidates.min(self.candidates)
-        } else {
-            self.candidates
-        }
+        self.on_floor(open, self.open_candidates, self.candidates)
     }
 
     /// Flow integration steps for a problem whose floor is `open` (see
     /// [`open_flow_steps`](Self::open_flow_steps)).
     pub fn flow_steps_for(&self, open: bool) -> usize {
-        if open && self.open_flow_steps > 0 && !self.return_candidates {
-            self.open_flow_steps.min(self.flow_steps)
+        self.on_floor(open, self.open_flow_steps, self.flow_steps)
+    }
+
+    /// The open-floor count `on_open` (at most `general`; 0: `general`) where it applies: on an
+    /// open floor, without alternatives asked for; else `general`.
+    fn on_floor(&self, open: bool, on_open: usize, general: usize) -> usize {
+        if open && on_open > 0 && !self.return_candidates {
+            on_open.min(general)
         } else {
-            self.flow_steps
+            general
         }
     }
 
