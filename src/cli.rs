@@ -380,6 +380,11 @@ pub struct FlowOptArgs {
     /// `flowopt` planner: weight of the smoothness term in the polishing pass.
     #[arg(long, default_value_t = flowopt::planner::POLISH_SMOOTHING)]
     pub polish_smoothing: f64,
+    /// `flowopt` planner: most proximal rounds of the polishing pass: each point that passes
+    /// the check becomes the pass's new anchor and it runs on, until two rounds together gain
+    /// less than 1%, the rounds or `--polish-iterations` run out (0: stop at the first point).
+    #[arg(long, default_value_t = flowopt::planner::POLISH_ROUNDS)]
+    pub polish_rounds: usize,
 }
 
 /// A `--pull-back-depth`: metres, or `None` for `off`.
@@ -419,6 +424,7 @@ impl FlowOptArgs {
             dual_step: self.dual_step,
             polish_iterations: self.polish_iterations,
             polish_smoothing: self.polish_smoothing,
+            polish_rounds: self.polish_rounds,
         }
     }
 }

@@ -96,6 +96,24 @@ impl<'a> Instance<'a> {
 }
 
 impl Batch {
+    /// This batch with the candidates of the instances at `rows` replaced by their rows of
+    /// `c` (B, 2, N K): how a proximal round ([`crate::FilterSettings::recentre`]) moves an
+    /// instance's anchor to where it stands.
+    pub(crate) fn recentred(&self, rows: &[usize], c: &Tensor<3>) -> Batch {
+        let [b, two, nk] = self.cbar.dims();
+        let mut mask = vec![false; b];
+        for &row in rows {
+            mask[row] = true;
+        }
+        let mask =
+            Tensor::<3, Bool>::from_data(TensorData::new(mask, [b, 1, 1]), &self.cbar.device())
+                .expand([b, two, nk]);
+        Batch {
+            cbar: self.cbar.clone().mask_where(mask, c.clone()),
+            ..self.clone()
+        }
+    }
+
     /// The sub-batch of the instances at `keep` (positions in this batch, in that order); the
     /// shared matrices are shared, not copied. How a running batch drops the instances whose
     /// problem is done.

@@ -43,6 +43,7 @@ pub use batch::{Batch, Instance, pair_order};
 pub use planner::{FilterPlanner, FilterPlannerSettings, perturbed_candidates};
 pub use settings::{FilterSettings, MAX_SAMPLES, SAMPLE_STEP};
 pub use solution::{FilterOutput, FilterStatus};
+pub use solver::Decision;
 pub use warmstart::{WarmStart, WarmStartConfig, WarmStartError};
 
 /// The safety filter on one device.
@@ -121,6 +122,19 @@ impl SafetyFilter {
         owners: &[usize],
         accept: &mut dyn FnMut(usize, &[Coefficients]) -> bool,
     ) -> Result<Vec<FilterOutput>, InputError> {
+        self.project_deciding(instances, owners, &mut |i, c| accept(i, c).into())
+    }
+
+    /// [`project_grouped`](Self::project_grouped) where the caller's check answers with a
+    /// [`Decision`]: with proximal rounds ([`FilterSettings::recentre`]) it can end an
+    /// instance's rounds early ([`Decision::Finish`]). An instance's output is where it stood
+    /// when its owner stopped; the points its rounds reached are those `decide` accepted.
+    pub fn project_deciding(
+        &self,
+        instances: &[Instance],
+        owners: &[usize],
+        decide: &mut dyn FnMut(usize, &[Coefficients]) -> Decision,
+    ) -> Result<Vec<FilterOutput>, InputError> {
         let _span = tracing::debug_span!("filter", instances = instances.len()).entered();
         if owners.len() != instances.len() {
             return Err(InputError::new(
@@ -174,8 +188,7 @@ impl SafetyFilter {
                     let coefficients = coefficients_of(current, c.clone());
                     newly
                         .iter()
-                        .filter(|&&(row, i)| accept(members[i], &coefficients[row]))
-                        .map(|&(_, i)| i)
+                        .map(|&(row, i)| (i, decide(members[i], &coefficients[row])))
                         .collect()
                 },
             );
@@ -214,6 +227,17 @@ impl SafetyFilter {
         candidates: &[Vec<Vec<Coefficients>>],
         accept: &mut dyn FnMut(usize, &[Coefficients]) -> bool,
     ) -> Result<Vec<Vec<FilterOutput>>, InputError> {
+        self.decide_problems(problems, candidates, &mut |p, c| accept(p, c).into())
+    }
+
+    /// [`project_problems`](Self::project_problems) with a [`Decision`] from the caller's
+    /// check ([`project_deciding`](Self::project_deciding)).
+    pub fn decide_problems(
+        &self,
+        problems: &[Problem],
+        candidates: &[Vec<Vec<Coefficients>>],
+        decide: &mut dyn FnMut(usize, &[Coefficients]) -> Decision,
+    ) -> Result<Vec<Vec<FilterOutput>>, InputError> {
         let mut instances = Vec::new();
         let mut owners = Vec::new();
         for (p, (problem, candidates)) in problems.iter().zip(candidates).enumerate() {
@@ -222,8 +246,8 @@ impl SafetyFilter {
                 owners.push(p);
             }
         }
-        let outputs = self.project_grouped(&instances, &owners, &mut |i, coefficients| {
-            accept(owners[i], coefficients)
+        let outputs = self.project_deciding(&instances, &owners, &mut |i, coefficients| {
+            decide(owners[i], coefficients)
         })?;
         let mut outputs = outputs.into_iter();
         Ok(candidates
@@ -755,6 +779,110 @@ mod tests {
         };
         let (plain, smooth) = (smoothness(0.0), smoothness(300.0));
         assert!(smooth < 0.9 * plain, "smoothness {smooth} vs {plain}");
+    }
+
+    /// Proximal rounds: every point the caller's check takes anchors the next round, so with
+    /// a smoothness term the rounds reach smoother feasible points than one pass stopping at
+    /// its first; `Decision::Finish` ends an instance's rounds at once.
+    #[test]
+    fn proximal_rounds_reach_smoother_feasible_points() {
+        let problem = Scenario::Doorway
+            .generate(&ScenarioConfig::new(6).seed(1))
+            .unwrap();
+        // A feasible start, as the planner's polishing pass gets it.
+        // The planner's samples: the problem's own are too sparse for the checker.
+        let dense = FilterSettings {
+            samples: 100,
+            sample_period: 0.1,
+            ..Default::default()
+        };
+        let plain = SafetyFilter::new(
+            FilterSettings {
+                max_iterations: 2000,
+                ..dense.clone()
+            },
+            cpu(),
+        )
+        .unwrap();
+        let candidate = perturbed(&problem, 1);
+        let start = plain
+            .project(&[Instance {
+                problem: &problem,
+                candidate: &candidate,
+            }])
+            .unwrap()
+            .swap_remove(0)
+            .coefficients;
+        let start_metrics = judge(&problem, std::slice::from_ref(&start))
+            .unwrap()
+            .swap_remove(0)
+            .metrics;
+        assert!(start_metrics.feasible, "{:?}", start_metrics.residuals);
+        // The smoothness of every point the check took, with `finish_after` points ending the
+        // rounds.
+        let polish = |recentre: usize, finish_after: usize| {
+            let filter = SafetyFilter::new(
+                FilterSettings {
+                    max_iterations: 600,
+                    stop_after: 1,
+                    verify_below: 0.03,
+                    smoothing: 30.0,
+                    dual_step: 3.0,
+                    recentre,
+                    ..dense.clone()
+                },
+                cpu(),
+            )
+            .unwrap();
+            let mut taken = Vec::new();
+            let out = filter
+                .decide_problems(
+                    std::slice::from_ref(&problem),
+                    &[vec![start.clone()]],
+                    &mut |_, c| {
+                        let m = judge(&problem, &[c.to_vec()])
+                            .unwrap()
+                            .swap_remove(0)
+                            .metrics;
+                        if !m.feasible {
+                            return Decision::Reject;
+                        }
+                        taken.push(m.smoothness);
+                        if taken.len() >= finish_after {
+                            Decision::Finish
+                        } else {
+                            Decision::Accept
+                        }
+                    },
+                )
+                .unwrap()
+                .swap_remove(0)
+                .swap_remove(0);
+            (taken, out)
+        };
+        let (one, out) = polish(0, usize::MAX);
+        assert_eq!(
+            one.len(),
+            1,
+            "without rounds the pass stops at its first point"
+        );
+        assert!(out.accepted);
+        let (rounds, out) = polish(20, usize::MAX);
+        assert!(rounds.len() > 2, "points taken: {rounds:?}");
+        // Unless the rounds ran out, the budget ended them: the output is where the instance
+        // stood then, not taken.
+        assert_eq!(out.accepted, rounds.len() > 20, "{rounds:?}");
+        let best = rounds.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(
+            best < 0.95 * one[0] && best < 0.95 * start_metrics.smoothness,
+            "rounds {rounds:?}, one pass {one:?}, start {}",
+            start_metrics.smoothness
+        );
+        // Finishing at the second point ends the rounds there, accepted.
+        let (two, out) = polish(20, 2);
+        assert_eq!(two.len(), 2);
+        assert!(out.accepted);
+        assert_eq!(two[..], rounds[..2]);
     }
 
     #[test]

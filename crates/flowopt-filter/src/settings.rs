@@ -78,6 +78,18 @@ pub struct FilterSettings {
     /// stopping at the first feasible point the fast scheme reaches (default false; see
     /// `solver`).
     pub exact_projection: bool,
+    /// Proximal rounds (default 0: off). When `accept` takes an instance that has rounds
+    /// left, its candidate cbar moves to where the instance stands and it runs on from there,
+    /// keeping its multipliers, instead of counting towards `stop_after`; only the acceptance
+    /// after its last round counts. With a smoothness term, every round trades a step of
+    /// smoothness against closeness to the last accepted point: a proximal-point descent on
+    /// the smoothness within the constraints, which the caller's `accept` sees point by point.
+    pub recentre: usize,
+    /// Fraction of an instance's multipliers a proximal round keeps, in [0, 1] (default 0.8;
+    /// the fast mode only, the exact one keeps them all). 1 keeps the multipliers that held
+    /// the last point, and rounds stall on those built up on the way (a doorway N = 32 plan
+    /// polished in 400 iterations: 36.6 with 1, 36.2 with 0.8; in 1000: 29.4 and 28.6).
+    pub recentre_keep: f64,
     /// Lanes: blocks of a batch's instances that step in parallel, each on its own worker of
     /// rayon's pool, and meet at the residual checks (default 0: one per worker on the CPU
     /// backend, one on a GPU). Results do not depend on it beyond f32 rounding.
@@ -101,6 +113,8 @@ impl Default for FilterSettings {
             smoothing: 0.0,
             dual_step: 1.0,
             exact_projection: false,
+            recentre: 0,
+            recentre_keep: 0.8,
             lanes: 0,
         }
     }
@@ -171,6 +185,9 @@ impl FilterSettings {
         }
         if !(self.dual_step > 0.0 && self.dual_step <= 4.0) {
             return bad("dual_step", "must be in (0, 4]");
+        }
+        if !(0.0..=1.0).contains(&self.recentre_keep) {
+            return bad("recentre_keep", "must be in [0, 1]");
         }
         Ok(())
     }
@@ -250,6 +267,13 @@ mod tests {
                     ..Default::default()
                 },
                 "dual_step",
+            ),
+            (
+                FilterSettings {
+                    recentre_keep: f64::NAN,
+                    ..Default::default()
+                },
+                "recentre_keep",
             ),
         ] {
             assert_eq!(bad.validate().unwrap_err().field, field);

@@ -524,17 +524,37 @@ pub fn run(batch: &Batch, c0: Tensor<3>, lambda0: Tensor<3>, settings: &FilterSe
         lambda0,
         settings,
         &vec![0; batch.size],
-        &mut |_, _, newly| newly.iter().map(|&(_, i)| i).collect(),
+        &mut |_, _, newly| newly.iter().map(|&(_, i)| (i, Decision::Accept)).collect(),
     )
+}
+
+/// What a caller's check decides on an instance offered to it ([`Accept`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Not taken: the instance runs on.
+    Reject,
+    /// Taken. With proximal rounds left ([`FilterSettings::recentre`]) the instance is
+    /// recentred where it stands and runs on; otherwise it counts towards `stop_after`.
+    Accept,
+    /// Taken as the instance's last point: it counts towards `stop_after` now, whatever
+    /// rounds it has left (e.g. when its rounds stopped paying).
+    Finish,
+}
+
+impl From<bool> for Decision {
+    fn from(taken: bool) -> Self {
+        if taken { Self::Accept } else { Self::Reject }
+    }
 }
 
 /// Decides, at a check, which of the instances offered count towards their group's
 /// `stop_after`: called with the current (possibly reduced) batch, its coefficients and the
 /// offered instances as (row in that batch, index in the original batch); returns the original
-/// indices it accepts. Offered are the instances that have just met the tolerance and, per
+/// indices it decided on with its [`Decision`] (those left out are rejected). Offered are the instances that have just met the tolerance and, per
 /// group, the unconverged one with the smallest residual within
 /// [`FilterSettings::verify_below`] that has not been taken yet.
-pub type Accept<'a> = dyn FnMut(&Batch, &Tensor<3>, &[(usize, usize)]) -> Vec<usize> + 'a;
+pub type Accept<'a> =
+    dyn FnMut(&Batch, &Tensor<3>, &[(usize, usize)]) -> Vec<(usize, Decision)> + 'a;
 
 /// [`run`] over instances that belong to independent groups (`groups[i]`: the group of
 /// instance `i`, e.g. the problem whose candidate it is), where an instance counts towards its
@@ -578,6 +598,8 @@ pub fn run_grouped(
     let mut accepted = vec![0; num_groups];
     // Instances `accept` has taken (each counts once).
     let mut taken = vec![false; batch.size];
+    // Proximal rounds each instance has left ([`FilterSettings::recentre`]).
+    let mut rounds_left = vec![settings.recentre; batch.size];
     // Iteration at which successive halving took an instance out of the batch.
     let mut dropped_at: Vec<Option<usize>> = vec![None; batch.size];
     let mut stopped_at: Vec<Option<usize>> =
@@ -618,12 +640,35 @@ pub fn run_grouped(
         }
         newly.extend(nearest.into_iter().flatten().map(|(_, row, i)| (row, i)));
         if !newly.is_empty() {
-            for i in accept(b, &lanes.coefficients(), &newly) {
-                if !std::mem::replace(&mut taken[i], true) {
-                    accepted[groups[i]] += 1;
+            let mut moved = Vec::new();
+            for (i, decision) in accept(b, &lanes.coefficients(), &newly) {
+                match decision {
+                    Decision::Reject => continue,
+                    Decision::Accept if rounds_left[i] > 0 => {
+                        // A proximal round: anchored where it stands, it runs on and is
+                        // offered again.
+                        rounds_left[i] -= 1;
+                        converged[i] = None;
+                        if let Some(row) = active.iter().position(|&a| a == i) {
+                            moved.push(row);
+                        }
+                    }
+                    Decision::Accept | Decision::Finish => {
+                        if !std::mem::replace(&mut taken[i], true) {
+                            accepted[groups[i]] += 1;
+                        }
+                    }
                 }
             }
+            if !moved.is_empty() {
+                let state = lanes.into_state();
+                let state = keep_duals(state, &moved, settings.recentre_keep as f32);
+                let recentred = b.recentred(&moved, &state.c);
+                lanes = Lanes::new(&recentred, state, lane_count);
+                current = Some(recentred);
+            }
         }
+        let b = current.as_ref().unwrap_or(batch);
         // Successive halving: at iterations h, 2h, 4h, ... every running group keeps the better
         // half of its instances still in the batch (taken ones first, then by residual).
         let mut finished = false;
@@ -708,6 +753,31 @@ pub fn run_grouped(
         accepted: taken,
         dropped: dropped_at.iter().map(Option::is_some).collect(),
     }
+}
+
+/// `state` with the fast mode's multipliers of the instances at `rows` scaled by `keep` (the
+/// c-step's target follows: it holds -G'u). What a proximal round keeps of them: the
+/// multipliers that held the last point are mostly right for the next, but those built up on
+/// the way would otherwise never decay (see the module notes). The exact mode keeps its
+/// multipliers.
+fn keep_duals(mut state: State, rows: &[usize], keep: f32) -> State {
+    let Duals::Image(gtu) = &state.u else {
+        return state;
+    };
+    if keep == 1.0 {
+        return state;
+    }
+    let [b, two, nk] = gtu.dims();
+    let mut drop = vec![0.0f32; b];
+    for &row in rows {
+        drop[row] = 1.0 - keep;
+    }
+    let drop = Tensor::<3>::from_data(TensorData::new(drop, [b, 1, 1]), &gtu.device())
+        .expand([b, two, nk]);
+    let dropped = gtu.clone() * drop;
+    state.target = state.target + dropped.clone();
+    state.u = Duals::Image(gtu.clone() - dropped);
+    state
 }
 
 /// The lanes a batch runs in ([`FilterSettings::lanes`]; 0: one per worker of rayon's pool

@@ -10,13 +10,15 @@ use flowopt_core::{
     PlanOptions, Planner, Problem, elapsed_ms, guide_paths,
 };
 use flowopt_filter::selection::{Judged, best, judge};
-use flowopt_filter::{FilterOutput, FilterSettings, FilterStatus, SafetyFilter, WarmStart};
+use flowopt_filter::{
+    Decision, FilterOutput, FilterSettings, FilterStatus, SafetyFilter, WarmStart,
+};
 use flowopt_generator::representation::decode;
 use flowopt_generator::{Conditioning, FlowSampler, Generator, SampleSettings};
 
 use crate::diversity::distinct_patterns;
 use crate::repair;
-use crate::settings::{FlowOptSettings, SmoothingScope};
+use crate::settings::{FlowOptSettings, POLISH_DUAL_STEP, POLISH_MIN_GAIN, SmoothingScope};
 
 /// One problem's generator candidates.
 #[derive(Debug, Clone, Default)]
@@ -124,8 +126,9 @@ impl FlowOptPlanner {
                         max_iterations: settings.polish_iterations,
                         stop_after: 1,
                         halve_every: 0,
-                        dual_step: 1.0,
+                        dual_step: POLISH_DUAL_STEP,
                         smoothing: settings.polish_smoothing,
+                        recentre: settings.polish_rounds,
                         ..filter_settings.clone()
                     },
                     device.clone(),
@@ -477,8 +480,9 @@ impl FlowOptPlanner {
 
     /// The polishing pass ([`FlowOptSettings::polish_iterations`]) over the feasible plans of
     /// the problems the first pass did not smooth: each is filtered from its own coefficients
-    /// with the smoothness term and replaced by the result where that passes the checker
-    /// and is smoother. Marks every plan's `info.polished` (1: replaced).
+    /// with the smoothness term, in proximal rounds ([`FlowOptSettings::polish_rounds`]), and
+    /// replaced by the smoothest point that passed the checker where that is smoother. Marks
+    /// every plan's `info.polished` (1: replaced) and `info.polish_rounds` (points that passed).
     fn polish_stage(
         &self,
         problems: &[Problem],
@@ -487,6 +491,7 @@ impl FlowOptPlanner {
     ) -> Result<(), PlanError> {
         for (plan, _) in plans.iter_mut().flatten() {
             plan.info.insert("polished".into(), 0.0);
+            plan.info.insert("polish_rounds".into(), 0.0);
         }
         let Some(polish) = &self.polish else {
             return Ok(());
@@ -507,35 +512,49 @@ impl FlowOptPlanner {
         }
         let _span = tracing::debug_span!("polish", problems = wanted.len()).entered();
         let subset: Vec<Problem> = wanted.iter().map(|&p| problems[p].clone()).collect();
-        let starts: Vec<Vec<Vec<Coefficients>>> = wanted
-            .iter()
-            .map(|&p| match &plans[p] {
-                Ok((_, coefficients)) => vec![coefficients.clone()],
-                Err(_) => Vec::new(),
-            })
-            .collect();
-        // The checker's verdict on each problem's accepted candidate: the problem stops at that
-        // check (`stop_after` 1, one candidate), so it is the filter's output.
-        let mut verdicts: Vec<Option<Judged>> = vec![None; subset.len()];
-        polish.project_problems(
-            &subset,
-            &starts,
-            &mut |i, c| match feasible_verdict(&subset[i], c) {
-                Some(judged) => {
-                    verdicts[i] = Some(judged);
-                    true
-                }
-                None => false,
-            },
-        )?;
-        for (&p, judged) in wanted.iter().zip(verdicts) {
-            if let (Ok((plan, _)), Some(judged)) = (&mut plans[p], judged)
+        let mut starts = Vec::with_capacity(wanted.len());
+        // Per problem, the smoothness of the plan and of every point that passed since.
+        let mut history = Vec::with_capacity(wanted.len());
+        for &p in &wanted {
+            if let Ok((plan, coefficients)) = &plans[p] {
+                starts.push(vec![coefficients.clone()]);
+                history.push(vec![plan.metrics.smoothness]);
+            }
+        }
+        // Per problem, the smoothest point that passed the checker, with its coefficients.
+        let mut best: Vec<Option<(Judged, Vec<Coefficients>)>> = vec![None; subset.len()];
+        polish.decide_problems(&subset, &starts, &mut |i, c| {
+            let Some(judged) = feasible_verdict(&subset[i], c) else {
+                return Decision::Reject;
+            };
+            let smoothness = judged.metrics.smoothness;
+            if best[i]
+                .as_ref()
+                .is_none_or(|(b, _)| smoothness < b.metrics.smoothness)
+            {
+                best[i] = Some((judged, c.to_vec()));
+            }
+            let seen = &mut history[i];
+            seen.push(smoothness);
+            match seen.len().checked_sub(3).map(|at| seen[at]) {
+                Some(before) if smoothness > (1.0 - POLISH_MIN_GAIN) * before => Decision::Finish,
+                _ => Decision::Accept,
+            }
+        })?;
+        for ((&p, best), seen) in wanted.iter().zip(best).zip(&history) {
+            let Ok((plan, coefficients)) = &mut plans[p] else {
+                continue;
+            };
+            plan.info
+                .insert("polish_rounds".into(), (seen.len() - 1) as f64);
+            if let Some((judged, c)) = best
                 && judged.metrics.smoothness < plan.metrics.smoothness
             {
                 plan.trajectories = judged.trajectories;
                 plan.metrics = judged.metrics;
                 plan.feasible = true;
                 plan.info.insert("polished".into(), 1.0);
+                *coefficients = c;
             }
         }
         Ok(())

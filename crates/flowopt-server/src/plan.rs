@@ -51,11 +51,14 @@ pub struct PlanQuery {
     /// first verified one.
     pub return_candidates: Option<bool>,
     /// `flowopt`: most iterations of a polishing filter pass that smooths plans around
-    /// obstacles, kept where it passes the check and is smoother (default 400,
+    /// obstacles, kept where it passes the check and is smoother (default 500,
     /// `flowopt_planner::POLISH_ITERATIONS`; 0: off).
     pub polish_iterations: Option<usize>,
     /// `flowopt`: weight of the smoothness term in the polishing pass (default 30).
     pub polish_smoothing: Option<f64>,
+    /// `flowopt`: most proximal rounds of the polishing pass (default 20,
+    /// `flowopt_planner::POLISH_ROUNDS`; 0: stop at its first point that passes the check).
+    pub polish_rounds: Option<usize>,
     /// `json` (default) or `vda5050` (adds each robot's path as a VDA 5050 NURBS trajectory).
     pub format: Option<String>,
     /// Give up after this many milliseconds (default and most: the server's deadline).
@@ -99,7 +102,8 @@ impl Request {
             || query.filter_iterations.is_some()
             || query.return_candidates.is_some()
             || query.polish_iterations.is_some()
-            || query.polish_smoothing.is_some();
+            || query.polish_smoothing.is_some()
+            || query.polish_rounds.is_some();
         let key = match planner.as_str() {
             "flowopt" => {
                 let defaults = state.flowopt_defaults;
@@ -124,6 +128,7 @@ impl Request {
                         .polish_iterations
                         .unwrap_or(defaults.polish_iterations),
                     polish_smoothing: query.polish_smoothing.unwrap_or(defaults.polish_smoothing),
+                    polish_rounds: query.polish_rounds.unwrap_or(defaults.polish_rounds),
                     // Alternatives are asked for: every candidate runs to convergence, none is
                     // dropped by successive halving.
                     stop_after: if return_candidates {
@@ -163,8 +168,8 @@ impl Request {
             return Err(ApiError::invalid(
                 "planner",
                 "candidates, open_candidates, flow_steps, open_flow_steps, filter_iterations, \
-                 return_candidates, polish_iterations and polish_smoothing are options of the \
-                 flowopt planner",
+                 return_candidates, polish_iterations, polish_smoothing and polish_rounds are \
+                 options of the flowopt planner",
             ));
         }
         let vda5050 = match query.format.as_deref() {
