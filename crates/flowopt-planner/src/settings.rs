@@ -83,8 +83,9 @@ pub const DUAL_STEP: f64 = 2.0;
 /// Default of [`FlowOptSettings::polish_iterations`]. Doorway plans need about 150 iterations
 /// to pass the checker again at a weight of 30; with proximal rounds
 /// ([`FlowOptSettings::polish_rounds`]) the pass goes on from there, and 500 took doorway
-/// N = 32 plans from 1.70x to 1.26x `scp`'s smoothness (median over seeds 0-9; 700: 1.21x)
-/// for about 40 ms, doorway N = 16 21% smoother for about 15 ms (README, "Polishing rounds").
+/// N = 32 plans from 1.70x `scp`'s smoothness (one pass of 400, seeds 0-5) to 1.26x (seeds
+/// 0-9; 700: 1.21x) for 30-60 ms more, and doorway N = 16 plans 21% smoother for 12-20 ms
+/// (README, "Polishing rounds").
 pub const POLISH_ITERATIONS: usize = 500;
 
 /// Default of [`FlowOptSettings::polish_smoothing`]. A weight of 100 smoothed warehouse
@@ -93,7 +94,7 @@ pub const POLISH_ITERATIONS: usize = 500;
 pub const POLISH_SMOOTHING: f64 = 30.0;
 
 /// Default of [`FlowOptSettings::polish_rounds`]. Each round of a doorway N = 32 polish
-/// (a few tens of iterations) took the plan 2-10% smoother; the rounds end when two of them
+/// (a few tens of iterations) took the plan 1-10% smoother; the rounds end when two of them
 /// together gained less than [`POLISH_MIN_GAIN`] or the iterations run out, so this is a
 /// bound rather than the usual count (README, "Polishing rounds").
 pub const POLISH_ROUNDS: usize = 20;
@@ -106,8 +107,8 @@ pub const POLISH_MIN_GAIN: f64 = 0.01;
 
 /// Step of the polishing pass's multiplier update (`flowopt_filter::FilterSettings::
 /// dual_step`). With rounds, larger steps reach the next verified point sooner: doorway
-/// N = 32 in 500 iterations, seeds 0-5, median smoothness 25.6 with 3 against 26.5 with 2
-/// and about 28 with 1 (README, "Polishing rounds").
+/// N = 32 in 500 iterations, seeds 0-5, median smoothness 25.6 with 3 against 26.5 with 2;
+/// with 1 it took 700 iterations to reach 26.4 (README, "Polishing rounds").
 pub const POLISH_DUAL_STEP: f64 = 3.0;
 
 /// Default of [`FlowOptSettings::smoothing_scope`].

@@ -324,10 +324,15 @@ impl AgentStore {
         });
         lock(&slot.jobs).insert(id, job.clone());
         let status = job.status();
-        // The run's report and checkpoints; the agent itself is kept by `save`.
+        // The run's report and checkpoints; the agent itself is kept by `save`. Agent and job
+        // ids repeat across the stores of one process (several servers, or tests), so a
+        // process-wide run number keeps each run's folder its own: one run's clean-up must not
+        // remove the folder another is writing its checkpoints to.
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, Ordering::SeqCst);
         let out = std::env::temp_dir()
             .join(format!("flowopt-agent-jobs-{}", std::process::id()))
-            .join(format!("{}-{id}", slot.id));
+            .join(format!("{}-{id}-run{run}", slot.id));
         let env = read(&slot.meta).env;
         let spawned = std::thread::Builder::new()
             .name(format!("train-{}-{id}", slot.id))
