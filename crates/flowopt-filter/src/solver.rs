@@ -550,9 +550,10 @@ impl From<bool> for Decision {
 /// Decides, at a check, which of the instances offered count towards their group's
 /// `stop_after`: called with the current (possibly reduced) batch, its coefficients and the
 /// offered instances as (row in that batch, index in the original batch); returns the original
-/// indices it decided on with its [`Decision`] (those left out are rejected). Offered are the instances that have just met the tolerance and, per
-/// group, the unconverged one with the smallest residual within
-/// [`FilterSettings::verify_below`] that has not been taken yet.
+/// indices it decided on, each with its [`Decision`] (those left out are rejected). Offered
+/// are the instances that have just met the tolerance and, per group, the unconverged one
+/// with the smallest residual within [`FilterSettings::verify_below`] that has not been taken
+/// yet.
 pub type Accept<'a> =
     dyn FnMut(&Batch, &Tensor<3>, &[(usize, usize)]) -> Vec<(usize, Decision)> + 'a;
 
