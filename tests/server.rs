@@ -255,6 +255,16 @@ fn every_error_class_has_its_status_code_and_field() {
                 (422, "out_of_range", "planner"),
             ),
             (
+                "/v1/plan?polish_rounds=1001".into(),
+                ok.clone(),
+                (422, "out_of_range", "polish_rounds"),
+            ),
+            (
+                "/v1/plan?planner=orca&polish_rounds=3".into(),
+                ok.clone(),
+                (422, "out_of_range", "planner"),
+            ),
+            (
                 "/v1/plan?seed=minus-one".into(),
                 ok.clone(),
                 (400, "malformed", "query"),

@@ -80,7 +80,8 @@ pub struct FilterSettings {
     pub exact_projection: bool,
     /// Proximal rounds (default 0: off). When `accept` takes an instance that has rounds
     /// left, its candidate cbar moves to where the instance stands and it runs on from there,
-    /// keeping its multipliers, instead of counting towards `stop_after`; only the acceptance
+    /// keeping `recentre_keep` of its multipliers, instead of counting towards `stop_after`
+    /// (or until the caller answers `Decision::Finish`); only the acceptance
     /// after its last round counts. With a smoothness term, every round trades a step of
     /// smoothness against closeness to the last accepted point: a proximal-point descent on
     /// the smoothness within the constraints, which the caller's `accept` sees point by point.

@@ -521,8 +521,8 @@ impl FlowOptPlanner {
                 history.push(vec![plan.metrics.smoothness]);
             }
         }
-        // Per problem, the smoothest point that passed the checker, with its coefficients.
-        let mut best: Vec<Option<(Judged, Vec<Coefficients>)>> = vec![None; subset.len()];
+        // Per problem, the checker's verdict on the smoothest point that passed.
+        let mut best: Vec<Option<Judged>> = vec![None; subset.len()];
         polish.decide_problems(&subset, &starts, &mut |i, c| {
             let Some(judged) = feasible_verdict(&subset[i], c) else {
                 return Decision::Reject;
@@ -530,9 +530,9 @@ impl FlowOptPlanner {
             let smoothness = judged.metrics.smoothness;
             if best[i]
                 .as_ref()
-                .is_none_or(|(b, _)| smoothness < b.metrics.smoothness)
+                .is_none_or(|b| smoothness < b.metrics.smoothness)
             {
-                best[i] = Some((judged, c.to_vec()));
+                best[i] = Some(judged);
             }
             let seen = &mut history[i];
             seen.push(smoothness);
@@ -542,19 +542,18 @@ impl FlowOptPlanner {
             }
         })?;
         for ((&p, best), seen) in wanted.iter().zip(best).zip(&history) {
-            let Ok((plan, coefficients)) = &mut plans[p] else {
+            let Ok((plan, _)) = &mut plans[p] else {
                 continue;
             };
             plan.info
                 .insert("polish_rounds".into(), (seen.len() - 1) as f64);
-            if let Some((judged, c)) = best
+            if let Some(judged) = best
                 && judged.metrics.smoothness < plan.metrics.smoothness
             {
                 plan.trajectories = judged.trajectories;
                 plan.metrics = judged.metrics;
                 plan.feasible = true;
                 plan.info.insert("polished".into(), 1.0);
-                *coefficients = c;
             }
         }
         Ok(())
