@@ -2,7 +2,8 @@
 //! CLI and the HTTP API), Bernstein-polynomial trajectories, seeded scenario generators, the
 //! metrics every planner is judged by, and the [`Planner`] trait with the `straight` planner.
 //!
-//! No neural code lives here; the filter, generator and planners build on these types.
+//! No neural code lives here; the filter, generator and planners build on these types (the
+//! `burn` feature adds only `seeded`, how they turn a seed into initial weights).
 //!
 //! ```
 //! use flowopt_core::{evaluate, CheckConfig, PlanOptions, Planner, Scenario, ScenarioConfig,
@@ -27,6 +28,8 @@ mod planner;
 mod pool;
 mod problem;
 mod scenario;
+#[cfg(feature = "burn")]
+mod seeded;
 pub mod vda5050;
 
 pub use bernstein::{BOUNDARY_ROWS, Bernstein, DEFAULT_ORDER, SampleMatrices};
@@ -41,3 +44,5 @@ pub use problem::{
     Obstacle, Problem, Robot, ValidationConfig, Vec2, Workspace, dist, norm, uniform_times,
 };
 pub use scenario::{Scenario, ScenarioConfig};
+#[cfg(feature = "burn")]
+pub use seeded::seeded;

@@ -17,6 +17,7 @@ use burn::tensor::activation::{gelu, quiet_softmax, silu, softmax};
 
 use crate::conditioning::{Conditioning, MAP_FEATURES, ROBOT_FEATURES};
 use crate::config::GeneratorConfig;
+use flowopt_core::{Scenario, ScenarioConfig};
 
 /// Normalisation without learned affine parameters (adaLN supplies scale and shift).
 fn normalize(x: Tensor<3>) -> Tensor<3> {
@@ -207,18 +208,28 @@ impl GeneratorConfig {
 
     /// A fresh model whose random initial weights depend only on `seed`: Burn draws them from
     /// the device's global generator, so the seeding and the draws happen under one
-    /// process-wide lock (concurrent trainings or tests would otherwise interleave their draws).
+    /// process-wide lock ([`flowopt_core::seeded`]; concurrent trainings or tests would
+    /// otherwise interleave their draws).
     pub fn init_seeded(&self, device: &Device, seed: u64) -> GeneratorNet {
         self.build_seeded(device, seed, true)
     }
 
+    /// [`Self::init_seeded`], with the zero initialisation optional. Burn initialises
+    /// parameters lazily, at first use; they are initialised here, under the lock, by one
+    /// forward pass on a two-robot problem, so in the order a first training step would
+    /// (the order decides which draw each parameter gets: the weights are those the seed gave
+    /// when they were left to the first step, which the shipped generator's training did).
     pub(crate) fn build_seeded(&self, device: &Device, seed: u64, zero_init: bool) -> GeneratorNet {
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        device.seed(seed);
-        self.build(device, zero_init)
+        flowopt_core::seeded(device, seed, || {
+            let net = self.build(device, zero_init);
+            if let Ok(problem) = Scenario::Circle.generate(&ScenarioConfig::new(2).seed(0))
+                && let Ok(cond) = Conditioning::new(&[&problem], device)
+            {
+                let x = Tensor::<3>::zeros([1, 2, net.dim], device);
+                let _ = net.forward(x, Tensor::zeros([1], device), &cond);
+            }
+            net
+        })
     }
 
     /// With `zero_init` false every layer gets the default random initialisation (tests use
@@ -406,6 +417,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A seeded model has the weights the seed gave when they were left to the first forward
+    /// pass (as the shipped generator's training did), and keeps them when the device's
+    /// generator is drawn from between the build and the first use.
+    #[test]
+    fn seeded_weights_are_those_of_a_first_forward_pass_and_stay() {
+        let _serial = crate::test_lock();
+        let device = Device::flex();
+        let config = crate::config::tiny();
+        let p = problem(4, 2, 3);
+        let xs: Vec<f32> = (0..4 * config.trajectory_dim())
+            .map(|i| (i as f32 * 0.21).cos())
+            .collect();
+        let eager = config.build_seeded(&device, 11, false);
+        let _draw = Tensor::<2>::random([16, 16], burn::tensor::Distribution::Default, &device);
+        let eager = velocity(&eager, &p, &xs, 0.4);
+        device.seed(11);
+        let lazy = config.build(&device, false);
+        let lazy = velocity(&lazy, &p, &xs, 0.4);
+        assert_eq!(eager, lazy);
+        let other = velocity(&config.build_seeded(&device, 12, false), &p, &xs, 0.4);
+        assert_ne!(eager, other);
     }
 
     /// Padding a problem into a batch with a larger one leaves its velocities unchanged.

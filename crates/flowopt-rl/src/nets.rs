@@ -327,33 +327,7 @@ impl Noise {
     }
 }
 
-/// Runs `build` with the device's random generator seeded (weight initialisation), one at a
-/// time across threads so concurrent initialisations cannot interleave. Burn initialises
-/// parameters lazily, on first use, so every parameter of the built module is initialised
-/// here, under the lock: left to its first forward pass, it would draw from the generator
-/// whenever that comes, after whatever other threads drew meanwhile.
-pub fn seeded<M: Module>(device: &Device, seed: u64, build: impl FnOnce() -> M) -> M {
-    struct Initialise;
-    impl ModuleVisitor for Initialise {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let _ = param.val();
-        }
-        fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
-            let _ = param.val();
-        }
-        fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, Bool>>) {
-            let _ = param.val();
-        }
-    }
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    device.seed(seed);
-    let module = build();
-    module.visit(&mut Initialise);
-    module
-}
+pub use flowopt_core::seeded;
 
 #[cfg(test)]
 mod tests {
