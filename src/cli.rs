@@ -363,6 +363,10 @@ pub struct FlowOptArgs {
     /// too, at a cost in time and in doorway success).
     #[arg(long, default_value_t = flowopt::planner::SMOOTHING_SCOPE)]
     pub smoothing_scope: flowopt::planner::SmoothingScope,
+    /// `flowopt` planner: robot count above which the `--filter-smoothing` weight grows in
+    /// proportion to the number of robots (N robots: W * N / this; 0: W at every count).
+    #[arg(long, default_value_t = flowopt::planner::SMOOTHING_ROBOTS)]
+    pub smoothing_robots: usize,
     /// `flowopt` planner: metres a generator candidate's robot may dip into an obstacle before
     /// its deviation from its guide path is scaled down, or `off`.
     #[arg(long, default_value = "0.2", value_parser = parse_depth)]
@@ -419,6 +423,7 @@ impl FlowOptArgs {
             halve_every: self.halve_every,
             filter_smoothing: self.filter_smoothing,
             smoothing_scope: self.smoothing_scope,
+            smoothing_robots: self.smoothing_robots,
             return_candidates: false,
             pull_back_depth: self.pull_back_depth.0,
             dual_step: self.dual_step,

@@ -116,9 +116,10 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
         device: args.device,
         warm_start: args.warm_start,
         generator: args.generator,
-        flowopt: flowopt::planner::FlowOptSettings {
-            return_candidates: args.return_candidates,
-            ..args.flowopt.settings()
+        flowopt: if args.return_candidates {
+            args.flowopt.settings().returning_candidates()
+        } else {
+            args.flowopt.settings()
         },
     };
     let planner = flowopt::planner_by_name(&args.planner, &options).map_err(|e| match e {

@@ -509,6 +509,33 @@ fn train_warmstart_writes_weights_and_report() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("steps"));
 }
 
+/// `plan --return-candidates` gives the alternatives the HTTP API gives: every candidate runs
+/// to convergence (none stops at the first verified one), each feasible one is returned, the
+/// plan first.
+#[test]
+fn return_candidates_returns_every_feasible_candidate() {
+    let plan = run_ok(
+        &[
+            "plan",
+            "--planner",
+            "flowopt",
+            "--candidates",
+            "4",
+            "--return-candidates",
+        ],
+        &scenario("circle", 4, 1),
+    );
+    let plan: Value = serde_json::from_str(&plan).unwrap();
+    let candidates = plan["candidates"].as_array().unwrap();
+    assert_eq!(plan["info"]["candidates"], 4.0);
+    assert_eq!(
+        candidates.len() as f64,
+        plan["info"]["feasible_candidates"].as_f64().unwrap()
+    );
+    assert!(candidates.len() > 1, "{}", candidates.len());
+    assert_eq!(candidates[0]["trajectories"], plan["trajectories"]);
+}
+
 #[test]
 fn train_generator_then_plan_with_flowopt() {
     let dir = std::env::temp_dir().join(format!("flowopt-cli-gen-{}", std::process::id()));

@@ -275,6 +275,56 @@ fn open_floors_get_smoother_plans_and_obstacle_fields_the_plain_projection() {
     }
 }
 
+/// Above `smoothing_robots` robots the first pass's smoothness weight grows with the robot
+/// count: an open floor of 24 robots gets the plan of a constant weight of 1.5 W (not W's),
+/// and a batch mixing it with 8 robots (weight W) gives each problem the plan it gets alone.
+#[test]
+fn larger_fleets_get_a_proportionally_larger_smoothness_weight() {
+    let large = Scenario::Random
+        .generate(&ScenarioConfig::new(24).seed(0))
+        .unwrap();
+    let small = Scenario::Circle
+        .generate(&ScenarioConfig::new(8).seed(0))
+        .unwrap();
+    let w = flowopt::planner::FILTER_SMOOTHING;
+    let planner = |filter_smoothing, smoothing_robots| {
+        flowopt_planner(FlowOptSettings {
+            filter_smoothing,
+            smoothing_robots,
+            ..Default::default()
+        })
+    };
+    let growing = planner(w, 16);
+    let options = [PlanOptions { seed: 0 }, PlanOptions { seed: 0 }];
+    let problems = [large, small];
+    let alone: Vec<_> = problems
+        .iter()
+        .zip(&options)
+        .map(|(p, o)| growing.plan(p, o).unwrap())
+        .collect();
+    assert!(
+        alone
+            .iter()
+            .all(|p| p.feasible && p.info["smoothed"] == 1.0)
+    );
+    let constant = |weight| planner(weight, 0).plan(&problems[0], &options[0]).unwrap();
+    let (at_w, at_grown) = (constant(w), constant(1.5 * w));
+    let diff = max_coefficient_difference(&coefficients(&alone[0]), &coefficients(&at_grown));
+    assert!(diff < 1e-4, "24 robots: {diff} m from the plan at 1.5 W");
+    let diff = max_coefficient_difference(&coefficients(&alone[0]), &coefficients(&at_w));
+    assert!(
+        diff > 1e-3,
+        "24 robots: the plan at W is the same ({diff} m)"
+    );
+    let batch = growing.plan_batch(&problems, &options);
+    for (batched, alone) in batch.into_iter().zip(&alone) {
+        let batched = batched.unwrap();
+        let diff = max_coefficient_difference(&coefficients(&batched), &coefficients(alone));
+        assert!(diff < 1e-4, "batched plan differs by {diff} m");
+        assert_eq!(batched.info["iterations"], alone.info["iterations"]);
+    }
+}
+
 /// The polishing pass smooths the plans of problems around obstacles and keeps them feasible;
 /// plans on open floors (already smoothed by the first pass) and with it off are untouched.
 #[test]

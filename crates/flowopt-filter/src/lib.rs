@@ -507,6 +507,49 @@ mod tests {
         }
     }
 
+    /// A candidate the caller's check takes is returned as it was taken, also when its batch
+    /// runs on for the others (`stop_after` 0): what was checked is what comes back.
+    #[test]
+    fn a_taken_candidate_leaves_the_batch_as_it_was_taken() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(6).seed(3))
+            .unwrap();
+        let candidates: Vec<Vec<Coefficients>> = (0..3).map(|s| perturbed(&problem, s)).collect();
+        let instances = Instance::each(&problem, &candidates);
+        let settings = FilterSettings {
+            stop_after: 0,
+            verify_below: 1e3,
+            ..Default::default()
+        };
+        let filter = SafetyFilter::new(settings.clone(), cpu()).unwrap();
+        // Each candidate is taken the first time it is offered (one per check, before it
+        // converges); the batch runs until all three are taken.
+        let mut taken: Vec<Option<Vec<Coefficients>>> = vec![None; 3];
+        let out = filter
+            .project_accepting(&instances, &mut |i, c| {
+                taken[i].get_or_insert_with(|| c.to_vec());
+                true
+            })
+            .unwrap();
+        let mut iterations: Vec<usize> = out.iter().map(|o| o.iterations).collect();
+        for (i, o) in out.iter().enumerate() {
+            assert!(o.accepted, "candidate {i}: {o:?}");
+            let at_take = taken[i].as_ref().unwrap();
+            let diff = max_coefficient_difference(at_take, &o.coefficients);
+            assert!(
+                diff < 1e-6,
+                "candidate {i} moved {diff} m after it was taken"
+            );
+        }
+        // The first was taken at the first check and the batch ran on for the others; each
+        // reports the check it was taken at.
+        iterations.sort_unstable();
+        let every = settings.check_every;
+        assert_eq!(iterations[0], every, "{iterations:?}");
+        assert!(iterations[2] > every, "{iterations:?}");
+        assert!(iterations.iter().all(|n| n % every == 0), "{iterations:?}");
+    }
+
     /// Successive halving: at iterations h, 2h, ... the worse half of a group's running
     /// instances leaves the batch, as they stood at that check (the ones with the larger
     /// residuals), flagged `Dropped`; one instance runs to the budget.

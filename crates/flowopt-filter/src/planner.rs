@@ -170,9 +170,15 @@ impl FilterPlanner {
             .map(|(p, o)| self.candidates(p, o.seed))
             .collect();
         let filter_started = Instant::now();
+        // A candidate counts as done when it passes the checker (the one `select` applies):
+        // the filter returns it as it was checked. One that met the filter's tolerance on its
+        // samples but not the checker runs on with the others.
+        let passes = |p: usize, c: &[Coefficients]| {
+            judge(&problems[p], &[c.to_vec()]).is_ok_and(|j| j.iter().all(|j| j.metrics.feasible))
+        };
         let outputs = match self
             .filter
-            .project_problems(problems, &candidates, &mut |_, _| true)
+            .project_problems(problems, &candidates, &mut |p, c| passes(p, c))
         {
             Ok(outputs) => outputs,
             Err(e) => return problems.iter().map(|_| Err(e.clone().into())).collect(),

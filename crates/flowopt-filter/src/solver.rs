@@ -563,12 +563,15 @@ pub type Accept<'a> =
 /// the filter's samples).
 ///
 /// With [`FilterSettings::halve_every`] = h, at iterations h, 2h, 4h, ... each running group
-/// keeps the better half (rounded up, at least one) of its instances still in the batch,
-/// those `accept` took first, then by residual; the others leave the batch as they are.
+/// keeps the better half (rounded up, at least one) by residual of its instances still
+/// running; the others leave the batch as they are.
 ///
-/// Each group stops on its own: when it has `stop_after` accepted instances (or all of them
-/// converged), its instances' coefficients and residuals are kept as they are at that check,
-/// they leave the batch, and the batch runs on for the other groups. A group's result is
+/// An instance `accept` takes (for good: no proximal rounds left, or [`Decision::Finish`])
+/// leaves the batch at that check with the coefficients it was taken with, so what was
+/// checked is what is returned, whatever its group does next. Each group stops on its own:
+/// when it has `stop_after` accepted instances (or all of them converged or taken), its
+/// instances' coefficients and residuals are kept as they are at that check, they leave the
+/// batch, and the batch runs on for the other groups. A group's result is
 /// therefore the one it gets alone (up to f32 rounding: matmul kernels block differently with
 /// the batch size), and the finished groups cost nothing more.
 pub fn run_grouped(
@@ -597,8 +600,9 @@ pub fn run_grouped(
         })
         .collect();
     let mut accepted = vec![0; num_groups];
-    // Instances `accept` has taken (each counts once).
+    // Instances `accept` has taken (each counts once), and the iteration it took them at.
     let mut taken = vec![false; batch.size];
+    let mut taken_at: Vec<Option<usize>> = vec![None; batch.size];
     // Proximal rounds each instance has left ([`FilterSettings::recentre`]).
     let mut rounds_left = vec![settings.recentre; batch.size];
     // Iteration at which successive halving took an instance out of the batch.
@@ -657,6 +661,7 @@ pub fn run_grouped(
                     Decision::Accept | Decision::Finish => {
                         if !std::mem::replace(&mut taken[i], true) {
                             accepted[groups[i]] += 1;
+                            taken_at[i] = Some(it);
                         }
                     }
                 }
@@ -671,8 +676,8 @@ pub fn run_grouped(
         }
         let b = current.as_ref().unwrap_or(batch);
         // Successive halving: at iterations h, 2h, 4h, ... every running group keeps the better
-        // half of its instances still in the batch (taken ones first, then by residual).
-        let mut finished = false;
+        // half of its instances still running (by residual); the taken ones leave anyway.
+        let mut finished = taken_at.contains(&Some(it));
         let h = settings.halve_every;
         if h > 0
             && it.is_multiple_of(h)
@@ -681,13 +686,13 @@ pub fn run_grouped(
         {
             let mut by_group: Vec<Vec<(usize, f32)>> = vec![Vec::new(); num_groups];
             for (&i, &r) in active.iter().zip(&worst) {
-                if stopped_at[groups[i]].is_none() {
+                if stopped_at[groups[i]].is_none() && taken_at[i].is_none() {
                     by_group[groups[i]].push((i, r));
                 }
             }
             // Groups that have stopped have no rows left in the batch.
             for mut rows in by_group.into_iter().filter(|rows| !rows.is_empty()) {
-                rows.sort_by(|a, b| taken[b.0].cmp(&taken[a.0]).then(a.1.total_cmp(&b.1)));
+                rows.sort_by(|a, b| a.1.total_cmp(&b.1));
                 let keep = rows.len().div_ceil(2).max(1);
                 for &(i, _) in &rows[keep..] {
                     dropped_at[i] = Some(it);
@@ -697,9 +702,9 @@ pub fn run_grouped(
         }
         for g in 0..num_groups {
             let stop = accepted[g] >= enough[g]
-                || members[g]
-                    .iter()
-                    .all(|&i| converged[i].is_some() || dropped_at[i].is_some())
+                || members[g].iter().all(|&i| {
+                    converged[i].is_some() || dropped_at[i].is_some() || taken_at[i].is_some()
+                })
                 || it == settings.max_iterations;
             if stopped_at[g].is_none() && stop {
                 stopped_at[g] = Some(it);
@@ -711,7 +716,7 @@ pub fn run_grouped(
         }
         let (leaving, staying): (Vec<usize>, Vec<usize>) = (0..active.len()).partition(|&row| {
             let i = active[row];
-            stopped_at[groups[i]].is_some() || dropped_at[i].is_some()
+            stopped_at[groups[i]].is_some() || dropped_at[i].is_some() || taken_at[i].is_some()
         });
         if staying.is_empty() {
             break;
@@ -743,8 +748,13 @@ pub fn run_grouped(
     let c = Tensor::cat(parts, 0).select(0, crate::batch::index_tensor(&position, &device));
     let iterations = groups
         .iter()
-        .zip(&dropped_at)
-        .map(|(&g, dropped)| dropped.or(stopped_at[g]).unwrap_or(settings.max_iterations))
+        .zip(dropped_at.iter().zip(&taken_at))
+        .map(|(&g, (dropped, taken))| {
+            dropped
+                .or(*taken)
+                .or(stopped_at[g])
+                .unwrap_or(settings.max_iterations)
+        })
         .collect();
     Run {
         c,

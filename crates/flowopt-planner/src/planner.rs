@@ -1,7 +1,7 @@
 //! The full pipeline behind `flowopt plan --planner flowopt`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -392,8 +392,10 @@ impl FlowOptPlanner {
         }
     }
 
-    /// The first (or only) filter pass: the open problems through the smoothing filter when
-    /// there is one, the others (or all) through `plain`. Outputs in the problems' order.
+    /// The first (or only) filter pass: the problems it smooths (see [`Self::smooths`])
+    /// through the smoothing filter at their robot count's weight
+    /// ([`FlowOptSettings::smoothing_for`]), the others through `plain`; one call per
+    /// filter. Outputs in the problems' order.
     fn first_pass(
         &self,
         plain: &SafetyFilter,
@@ -402,16 +404,33 @@ impl FlowOptPlanner {
         open: &[bool],
         accept: &dyn Fn(usize, &[Coefficients]) -> bool,
     ) -> Result<Vec<Vec<FilterOutput>>, PlanError> {
-        let smooth = match &self.smooth {
-            Some(smooth) if open.contains(&true) => smooth,
-            _ => return Ok(plain.project_problems(problems, candidates, &mut |p, c| accept(p, c))?),
+        // Per problem: `None` for the plain pass, else the smoothness weight's bits. With the
+        // open-floor scope the smoothing filter is `self.smooth`; with every problem in scope
+        // it is `plain` itself.
+        let smoothing = self.smooth.as_ref().unwrap_or(plain);
+        let key = |p: usize| {
+            self.smooths(open[p]).then(|| {
+                self.settings
+                    .smoothing_for(problems[p].robots.len())
+                    .to_bits()
+            })
         };
+        let keys: BTreeSet<Option<u64>> = (0..problems.len()).map(key).collect();
+        if keys.len() == 1 && keys.contains(&None) {
+            return Ok(plain.project_problems(problems, candidates, &mut |p, c| accept(p, c))?);
+        }
         let mut outputs = vec![Vec::new(); problems.len()];
-        for (filter, wanted) in [(smooth, true), (plain, false)] {
-            let members: Vec<usize> = (0..problems.len()).filter(|&p| open[p] == wanted).collect();
-            if members.is_empty() {
-                continue;
-            }
+        for k in keys {
+            let derived;
+            let filter = match k {
+                None => plain,
+                Some(w) if f64::from_bits(w) == smoothing.settings().smoothing => smoothing,
+                Some(w) => {
+                    derived = with_smoothing(smoothing, f64::from_bits(w))?;
+                    &derived
+                }
+            };
+            let members: Vec<usize> = (0..problems.len()).filter(|&p| key(p) == k).collect();
             let subset: Vec<Problem> = members.iter().map(|&p| problems[p].clone()).collect();
             let starts: Vec<_> = members.iter().map(|&p| candidates[p].clone()).collect();
             let filtered =
@@ -600,6 +619,19 @@ fn reuse_or_judge(
         found[i] = Some(judged);
     }
     Ok(found.into_iter().flatten().collect())
+}
+
+/// `filter` with another smoothness weight (same device, settings and warm start).
+fn with_smoothing(filter: &SafetyFilter, smoothing: f64) -> Result<SafetyFilter, InputError> {
+    let settings = FilterSettings {
+        smoothing,
+        ..filter.settings().clone()
+    };
+    let derived = SafetyFilter::new(settings, filter.device().clone())?;
+    Ok(match filter.warm_start() {
+        Some(w) => derived.with_warm_start(w.clone()),
+        None => derived,
+    })
 }
 
 fn failure(message: String) -> PlanError {

@@ -115,7 +115,7 @@ impl Request {
                     ));
                 }
                 let return_candidates = query.return_candidates.unwrap_or(false);
-                let mut settings = FlowOptSettings {
+                let settings = FlowOptSettings {
                     candidates,
                     open_candidates: query.open_candidates.unwrap_or(defaults.open_candidates),
                     flow_steps: query.flow_steps.unwrap_or(defaults.flow_steps),
@@ -129,24 +129,18 @@ impl Request {
                         .unwrap_or(defaults.polish_iterations),
                     polish_smoothing: query.polish_smoothing.unwrap_or(defaults.polish_smoothing),
                     polish_rounds: query.polish_rounds.unwrap_or(defaults.polish_rounds),
-                    // Alternatives are asked for: every candidate runs to convergence, none is
-                    // dropped by successive halving.
-                    stop_after: if return_candidates {
-                        0
-                    } else {
-                        defaults.stop_after.min(candidates)
-                    },
-                    halve_every: if return_candidates {
-                        0
-                    } else {
-                        defaults.halve_every
-                    },
                     ..defaults
                 };
-                if !return_candidates {
-                    // Open floors sample fewer candidates; one verified is still the answer.
-                    settings.stop_after = settings.stop_after.min(settings.candidates_for(true));
-                }
+                let settings = if return_candidates {
+                    settings.returning_candidates()
+                } else {
+                    // Fewer candidates asked for (and open floors sample fewer): one verified
+                    // is still the answer.
+                    FlowOptSettings {
+                        stop_after: settings.stop_after.min(settings.candidates_for(true)),
+                        ..settings
+                    }
+                };
                 settings.validate().map_err(ApiError::input)?;
                 Some(PlannerKey::FlowOpt(settings))
             }
