@@ -22,10 +22,13 @@ pub const OPEN_CANDIDATES: usize = 2;
 
 /// Default of [`FlowOptSettings::open_flow_steps`]. On the same open floors (with 2
 /// candidates) 2 steps solved every problem 4 did, with smoothness within 1% (circle N = 32
-/// 2% smoother), and took about 1 ms off the sampling at every size; 1 step cost circle
-/// N = 16 16% in smoothness. Around obstacles 2 steps lost a doorway N = 16 problem of 30 and
-/// 10% in smoothness (README, "Flow steps").
-pub const OPEN_FLOW_STEPS: usize = 2;
+/// 2% smoother), and took about 1 ms off the sampling at every size. 1 step solves them all
+/// too, with the same smoothness but on circle N = 16 (15% rougher, 1.19x `scp`) and N = 32
+/// (6% smoother), and it took random N = 8 in a suite from 3.3-3.4 to 2.9 ms, 21x to 25x
+/// `scp`, where 2 steps had left the 20x target within run-to-run noise (19.7-22.0x over three
+/// suites). Around obstacles 2 steps lost a doorway N = 16 problem of 30 and 10% in
+/// smoothness (README, "Flow steps").
+pub const OPEN_FLOW_STEPS: usize = 1;
 
 /// Default of [`FlowOptSettings::stop_after`].
 pub const STOP_AFTER: usize = 1;

@@ -40,7 +40,7 @@ pub struct PlanQuery {
     /// `flowopt`: flow integration steps (default 4).
     pub flow_steps: Option<usize>,
     /// `flowopt`: flow integration steps for a problem on an open floor, at most `flow_steps`
-    /// (default 2, `flowopt_planner::OPEN_FLOW_STEPS`; 0: `flow_steps`). Not applied with
+    /// (default 1, `flowopt_planner::OPEN_FLOW_STEPS`; 0: `flow_steps`). Not applied with
     /// `return_candidates`.
     pub open_flow_steps: Option<usize>,
     /// `flowopt`: most safety-filter iterations per pass (default 2000,
