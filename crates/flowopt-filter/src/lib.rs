@@ -452,15 +452,21 @@ mod tests {
         }
     }
 
+    /// Circle N = 6 (seed 3) and three perturbed candidates, none converged at the first check.
+    fn circle_6_with_3_candidates() -> (Problem, Vec<Vec<Coefficients>>) {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(6).seed(3))
+            .unwrap();
+        let candidates = (0..3).map(|s| perturbed(&problem, s)).collect();
+        (problem, candidates)
+    }
+
     /// With `verify_below`, the candidate nearest to feasibility is offered to the caller's
     /// check before it converges, one per check; taking it stops the batch there, flagged
     /// `Verified` and `accepted`. Without it, only converged candidates are offered.
     #[test]
     fn an_unconverged_candidate_can_be_verified_and_taken() {
-        let problem = Scenario::Circle
-            .generate(&ScenarioConfig::new(6).seed(3))
-            .unwrap();
-        let candidates: Vec<Vec<Coefficients>> = (0..3).map(|s| perturbed(&problem, s)).collect();
+        let (problem, candidates) = circle_6_with_3_candidates();
         let instances = Instance::each(&problem, &candidates);
         let settings = FilterSettings {
             stop_after: 1,
@@ -511,10 +517,7 @@ mod tests {
     /// runs on for the others (`stop_after` 0): what was checked is what comes back.
     #[test]
     fn a_taken_candidate_leaves_the_batch_as_it_was_taken() {
-        let problem = Scenario::Circle
-            .generate(&ScenarioConfig::new(6).seed(3))
-            .unwrap();
-        let candidates: Vec<Vec<Coefficients>> = (0..3).map(|s| perturbed(&problem, s)).collect();
+        let (problem, candidates) = circle_6_with_3_candidates();
         let instances = Instance::each(&problem, &candidates);
         let settings = FilterSettings {
             stop_after: 0,

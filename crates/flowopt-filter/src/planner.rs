@@ -2,6 +2,7 @@
 //! obstacles where a line is blocked), projected by the safety filter in one batch, the best
 //! feasible candidate kept (no generator).
 
+use std::cell::RefCell;
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -12,7 +13,7 @@ use flowopt_core::{
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::selection::{Judged, best, judge};
+use crate::selection::{Judged, best, feasible_verdict, reuse_or_judge};
 use crate::{FilterOutput, FilterSettings, SafetyFilter};
 
 /// Settings of the `filter` planner.
@@ -171,10 +172,16 @@ impl FilterPlanner {
             .collect();
         let filter_started = Instant::now();
         // A candidate counts as done when it passes the checker (the one `select` applies):
-        // the filter returns it as it was checked. One that met the filter's tolerance on its
-        // samples but not the checker runs on with the others.
+        // the filter returns it as it was checked, and `select` reuses the verdict. One that
+        // met the filter's tolerance on its samples but not the checker runs on with the
+        // others.
+        let verdicts: Vec<RefCell<Vec<Judged>>> =
+            problems.iter().map(|_| RefCell::default()).collect();
         let passes = |p: usize, c: &[Coefficients]| {
-            judge(&problems[p], &[c.to_vec()]).is_ok_and(|j| j.iter().all(|j| j.metrics.feasible))
+            let verdict = feasible_verdict(&problems[p], c);
+            let passed = verdict.is_some();
+            verdicts[p].borrow_mut().extend(verdict);
+            passed
         };
         let outputs = match self
             .filter
@@ -188,7 +195,10 @@ impl FilterPlanner {
         let mut plans: Vec<_> = problems
             .iter()
             .zip(&outputs)
-            .map(|(problem, outputs)| self.select(problem, outputs))
+            .zip(verdicts)
+            .map(|((problem, outputs), checked)| {
+                self.select(problem, outputs, checked.into_inner())
+            })
             .collect();
         let select_ms = elapsed_ms(select_started);
         let total_ms = elapsed_ms(started);
@@ -208,11 +218,16 @@ impl FilterPlanner {
 
 impl FilterPlanner {
     /// Select: feasible (by the shared checker) with the best smoothness, else the smallest
-    /// violation.
-    fn select(&self, problem: &Problem, outputs: &[FilterOutput]) -> Result<Plan, PlanError> {
-        let projected: Vec<Vec<Coefficients>> =
-            outputs.iter().map(|o| o.coefficients.clone()).collect();
-        let mut judged = judge(problem, &projected)?;
+    /// violation. `checked` holds the verdicts the filter stage's check reached (on exactly
+    /// those coefficients), reused instead of judging again.
+    fn select(
+        &self,
+        problem: &Problem,
+        outputs: &[FilterOutput],
+        checked: Vec<Judged>,
+    ) -> Result<Plan, PlanError> {
+        let outputs_ref: Vec<&FilterOutput> = outputs.iter().collect();
+        let mut judged = reuse_or_judge(problem, &outputs_ref, checked)?;
         let feasible_count = judged.iter().filter(|j| j.metrics.feasible).count();
         let idx = best(&judged).ok_or_else(|| failure("no candidate"))?;
         let Judged {

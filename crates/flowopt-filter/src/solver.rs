@@ -600,8 +600,7 @@ pub fn run_grouped(
         })
         .collect();
     let mut accepted = vec![0; num_groups];
-    // Instances `accept` has taken (each counts once), and the iteration it took them at.
-    let mut taken = vec![false; batch.size];
+    // The iteration at which `accept` took an instance (each counts once).
     let mut taken_at: Vec<Option<usize>> = vec![None; batch.size];
     // Proximal rounds each instance has left ([`FilterSettings::recentre`]).
     let mut rounds_left = vec![settings.recentre; batch.size];
@@ -636,7 +635,7 @@ pub fn run_grouped(
             if converged[i].is_none() && r <= tol {
                 converged[i] = Some(it);
                 newly.push((row, i));
-            } else if converged[i].is_none() && !taken[i] && r <= verify_below {
+            } else if converged[i].is_none() && taken_at[i].is_none() && r <= verify_below {
                 let slot = &mut nearest[groups[i]];
                 if slot.is_none_or(|(best, ..)| r < best) {
                     *slot = Some((r, row, i));
@@ -659,7 +658,7 @@ pub fn run_grouped(
                         }
                     }
                     Decision::Accept | Decision::Finish => {
-                        if !std::mem::replace(&mut taken[i], true) {
+                        if taken_at[i].is_none() {
                             accepted[groups[i]] += 1;
                             taken_at[i] = Some(it);
                         }
@@ -761,7 +760,7 @@ pub fn run_grouped(
         converged,
         residual,
         iterations,
-        accepted: taken,
+        accepted: taken_at.iter().map(Option::is_some).collect(),
         dropped: dropped_at.iter().map(Option::is_some).collect(),
     }
 }

@@ -9,7 +9,7 @@ use flowopt_core::{
     Bernstein, Candidate, Coefficients, DEFAULT_ORDER, GuidePaths, InputError, Plan, PlanError,
     PlanOptions, Planner, Problem, elapsed_ms, guide_paths,
 };
-use flowopt_filter::selection::{Judged, best, judge};
+use flowopt_filter::selection::{Judged, best, feasible_verdict, reuse_or_judge};
 use flowopt_filter::{
     Decision, FilterOutput, FilterSettings, FilterStatus, SafetyFilter, WarmStart,
 };
@@ -579,48 +579,6 @@ impl FlowOptPlanner {
     }
 }
 
-/// The checker's verdict on one candidate of `problem`, when it is feasible (a malformed
-/// candidate counts as infeasible).
-fn feasible_verdict(problem: &Problem, coefficients: &[Coefficients]) -> Option<Judged> {
-    judge(problem, &[coefficients.to_vec()])
-        .ok()
-        .and_then(|mut j| j.pop())
-        .filter(|j| j.metrics.feasible)
-}
-
-/// The checker's verdicts on `outputs`, in order: taken from `checked` where one was reached
-/// on exactly an output's coefficients, the others judged now (together, in parallel).
-fn reuse_or_judge(
-    problem: &Problem,
-    outputs: &[&FilterOutput],
-    mut checked: Vec<Judged>,
-) -> Result<Vec<Judged>, PlanError> {
-    let same = |judged: &Judged, coefficients: &[Coefficients]| {
-        judged.trajectories.len() == coefficients.len()
-            && judged
-                .trajectories
-                .iter()
-                .zip(coefficients)
-                .all(|(t, c)| t.coefficients.as_ref() == Some(c))
-    };
-    let mut found: Vec<Option<Judged>> = outputs
-        .iter()
-        .map(|o| {
-            let at = checked.iter().position(|j| same(j, &o.coefficients))?;
-            Some(checked.swap_remove(at))
-        })
-        .collect();
-    let missing: Vec<usize> = (0..outputs.len()).filter(|&i| found[i].is_none()).collect();
-    let projected: Vec<Vec<Coefficients>> = missing
-        .iter()
-        .map(|&i| outputs[i].coefficients.clone())
-        .collect();
-    for (i, judged) in missing.into_iter().zip(judge(problem, &projected)?) {
-        found[i] = Some(judged);
-    }
-    Ok(found.into_iter().flatten().collect())
-}
-
 /// `filter` with another smoothness weight (same device, settings and warm start).
 fn with_smoothing(filter: &SafetyFilter, smoothing: f64) -> Result<SafetyFilter, InputError> {
     let settings = FilterSettings {
@@ -750,48 +708,5 @@ impl FlowOptPlanner {
             );
         }
         plans
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use flowopt_core::{Scenario, ScenarioConfig, StraightPlanner};
-
-    fn output(coefficients: Vec<Coefficients>) -> FilterOutput {
-        FilterOutput {
-            coefficients,
-            residual: 0.0,
-            iterations: 10,
-            status: FilterStatus::Verified,
-            accepted: true,
-        }
-    }
-
-    #[test]
-    fn verdicts_are_reused_only_on_the_same_coefficients() {
-        let problem = Scenario::Circle
-            .generate(&ScenarioConfig::new(3).seed(4))
-            .unwrap();
-        let straight = StraightPlanner::default().coefficients(&problem);
-        let mut moved = straight.clone();
-        moved[1].x[5] += 0.25;
-        let fresh = judge(&problem, &[straight.clone(), moved.clone()]).unwrap();
-        // A verdict marked so that reuse shows: it stands for `straight` only.
-        let mut marked = fresh[0].clone();
-        marked.metrics.smoothness = -1.0;
-        let outputs = [output(moved.clone()), output(straight.clone())];
-        let refs: Vec<&FilterOutput> = outputs.iter().collect();
-        let got = reuse_or_judge(&problem, &refs, vec![marked]).unwrap();
-        assert_eq!(got.len(), 2);
-        // The moved candidate was judged afresh, the straight one's verdict reused.
-        assert_eq!(got[0], fresh[1]);
-        assert_eq!(got[1].metrics.smoothness, -1.0);
-        assert_eq!(got[1].trajectories, fresh[0].trajectories);
-        // Nothing to reuse: the same verdicts as judging all.
-        assert_eq!(
-            reuse_or_judge(&problem, &refs, Vec::new()).unwrap(),
-            vec![fresh[1].clone(), fresh[0].clone()]
-        );
     }
 }
