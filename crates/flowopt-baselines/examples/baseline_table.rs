@@ -1,4 +1,4 @@
-//! The baseline table of README.md: `scp` and `orca` over seeded scenarios, judged by
+//! The baseline table of docs/benchmarks.md#reference-planners: `scp` and `orca` over seeded scenarios, judged by
 //! `flowopt_core::evaluate` (the same checker as `flowopt check`).
 //!
 //! ```sh

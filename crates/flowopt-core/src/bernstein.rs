@@ -391,8 +391,8 @@ mod tests {
                     prop_assert!((matrix[(0, k)] - v).abs() < 1e-12 * scale, "{} vs {v}", matrix[(0, k)]);
                 }
             }
-            let c = crate::plan::Coefficients { x: c[..=order].to_vec(), y: c[20 - order..].to_vec() };
-            let tr = crate::plan::Trajectory::from_coefficients(c.clone(), &[t], horizon).unwrap();
+            let c = crate::trajectory::Coefficients { x: c[..=order].to_vec(), y: c[20 - order..].to_vec() };
+            let tr = crate::trajectory::Trajectory::from_coefficients(c.clone(), &[t], horizon).unwrap();
             prop_assert!((tr.samples[0][1] - b.eval(&c.x, t, horizon)[0]).abs() < 1e-12);
             prop_assert!((tr.samples[0][2] - b.eval(&c.y, t, horizon)[0]).abs() < 1e-12);
         }

@@ -20,8 +20,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::plan::Coefficients;
 use crate::problem::Problem;
+use crate::trajectory::Coefficients;
 
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"FLOWOPTD";

@@ -11,9 +11,9 @@ use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
 use crate::bernstein::Bernstein;
-use crate::plan::Coefficients;
 use crate::planner::StraightPlanner;
 use crate::problem::{Obstacle, Problem, Vec2, dist};
+use crate::trajectory::Coefficients;
 
 /// Most cells of one grid; coarser cells are used for larger workspaces. With one `f32` field
 /// per robot this bounds the memory to 256 KiB per robot.

@@ -2,8 +2,7 @@
 //! CLI and the HTTP API), Bernstein-polynomial trajectories, seeded scenario generators, the
 //! metrics every planner is judged by, and the [`Planner`] trait with the `straight` planner.
 //!
-//! No neural code lives here; the filter, generator and planners build on these types (the
-//! `burn` feature adds only `seeded`, how they turn a seed into initial weights).
+//! No neural code lives here (no Burn): the filter, generator and planners build on these types.
 //!
 //! ```
 //! use flowopt_core::{evaluate, CheckConfig, PlanOptions, Planner, Scenario, ScenarioConfig,
@@ -28,15 +27,14 @@ mod planner;
 mod pool;
 mod problem;
 mod scenario;
-#[cfg(feature = "burn")]
-mod seeded;
+mod trajectory;
 pub mod vda5050;
 
 pub use bernstein::{BOUNDARY_ROWS, Bernstein, DEFAULT_ORDER, SampleMatrices};
 pub use error::{ErrorKind, InputError, PlanError};
 pub use guidance::{Guidance, GuidePaths, guide_paths, path_coefficients};
 pub use metrics::{CheckConfig, DEFAULT_TOLERANCE, Metrics, Residuals, evaluate};
-pub use plan::{Candidate, Coefficients, Plan, Trajectory, elapsed_ms, max_coefficient_difference};
+pub use plan::{Candidate, Plan, elapsed_ms};
 pub use planner::{PlanOptions, Planner, StraightPlanner};
 pub use pool::{lanes, on_pool};
 pub use problem::{
@@ -44,5 +42,4 @@ pub use problem::{
     Obstacle, Problem, Robot, ValidationConfig, Vec2, Workspace, dist, norm, uniform_times,
 };
 pub use scenario::{Scenario, ScenarioConfig};
-#[cfg(feature = "burn")]
-pub use seeded::seeded;
+pub use trajectory::{Coefficients, Trajectory, max_coefficient_difference};

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bernstein::{Bernstein, SampleMatrices};
 use crate::error::{ErrorKind, InputError};
-use crate::plan::Trajectory;
 use crate::problem::{Problem, Vec2, dist, is_uniform_times, norm, uniform_times};
+use crate::trajectory::Trajectory;
 
 /// Default feasibility tolerance on every constraint (metres, m/s or m/s^2).
 pub const DEFAULT_TOLERANCE: f64 = 1e-3;
@@ -473,8 +473,8 @@ fn interpolate(pos: &[Vec2], times: &[f64], at: &[f64]) -> Vec<Vec2> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Coefficients;
     use crate::problem::{Obstacle, Robot, Workspace};
+    use crate::trajectory::Coefficients;
     use proptest::prelude::*;
 
     fn straight_coefficients(problem: &Problem) -> Vec<Coefficients> {

@@ -4,8 +4,9 @@ use std::time::Instant;
 
 use crate::bernstein::Bernstein;
 use crate::error::PlanError;
-use crate::plan::{Coefficients, Plan};
+use crate::plan::Plan;
 use crate::problem::Problem;
+use crate::trajectory::Coefficients;
 
 /// Options common to all planners. Planner-specific settings live on the planner itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 /// Burn's CPU backend (flex) and its matmuls split each tensor op over that pool. Called from
 /// any other thread, every op is handed to the pool and the caller sleeps until it is done: a
 /// wake-up and a sleep per op. The filter runs hundreds of small ops per plan, and on 2 cores
-/// those hand-offs took about a third of a plan's time (README, "Thread pool"). From a worker,
+/// those hand-offs took about a third of a plan's time (docs/tuning.md#thread-pool). From a worker,
 /// the caller runs its share of each op itself and only the idle workers are woken.
 ///
 /// Callers on several threads at once share the pool: a worker waiting inside one call may

@@ -20,12 +20,14 @@ use burn::tensor::TensorData;
 use rayon::prelude::*;
 
 use crate::batch::Batch;
-use crate::solver::EPS;
+
+/// Small number keeping norms differentiable at zero.
+pub(crate) const EPS: f32 = 1e-12;
 
 /// The outside-disc families' residual rows (when kept) and the sum of their images under G'
 /// on the positions.
 pub struct DiscRows {
-    /// Pair residuals (B, 2, P, M) in [`crate::pair_order`]; `None` for one robot or when the
+    /// Pair residuals (B, 2, P, M) in [`crate::batch::pair_order`]; `None` for one robot or when the
     /// rows were not kept.
     pub pairs: Option<Tensor<4>>,
     /// Obstacle residuals (B, 2, N, O, M); `None` without obstacles or when not kept.

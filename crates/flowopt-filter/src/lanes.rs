@@ -11,7 +11,7 @@ use burn::prelude::*;
 use rayon::prelude::*;
 
 use crate::batch::{Batch, index_tensor};
-use crate::solver::{State, residual, residuals, step_keeping};
+use crate::iteration::{State, residual, residuals, step_keeping};
 
 /// Lanes of a running batch, in row order: lane 0 holds the first rows.
 pub(crate) struct Lanes {

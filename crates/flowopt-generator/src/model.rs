@@ -220,7 +220,7 @@ impl GeneratorConfig {
     /// (the order decides which draw each parameter gets: the weights are those the seed gave
     /// when they were left to the first step, which the shipped generator's training did).
     pub(crate) fn build_seeded(&self, device: &Device, seed: u64, zero_init: bool) -> GeneratorNet {
-        flowopt_core::seeded(device, seed, || {
+        flowopt_nn::seeded(device, seed, || {
             let net = self.build(device, zero_init);
             if let Ok(problem) = Scenario::Circle.generate(&ScenarioConfig::new(2).seed(0))
                 && let Ok(cond) = Conditioning::new(&[&problem], device)

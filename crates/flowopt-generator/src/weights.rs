@@ -4,10 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
 use burn::prelude::*;
-use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
 use flowopt_core::InputError;
 
 use crate::config::GeneratorConfig;
@@ -25,14 +22,17 @@ pub enum GeneratorError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The weights do not fit the network described by the JSON document.
-    #[error("generator weights {what}: {message}")]
+    /// A training checkpoint's optimizer state cannot be read or written.
+    #[error("generator optimizer state {what}: {message}")]
     Record {
-        /// Which weights.
+        /// Which file.
         what: String,
         /// Burn's message.
         message: String,
     },
+    /// The weights file is missing or does not fit the network the JSON document describes.
+    #[error("generator weights: {0}")]
+    Weights(#[from] flowopt_nn::WeightsError),
     /// The JSON document beside the weights is malformed.
     #[error("{path}: {message}")]
     Json {
@@ -67,8 +67,8 @@ pub(crate) fn read_report(path: &Path) -> Result<GeneratorReport, GeneratorError
     })
 }
 
-/// The shipped weights and their JSON report, produced by `flowopt train generator` (README,
-/// "Training the generator").
+/// The shipped weights and their JSON report, produced by `flowopt train generator` (see
+/// docs/training.md#training-the-generator).
 const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../../assets/generator.bpk");
 const SHIPPED_REPORT: &str = include_str!("../../../assets/generator.json");
 
@@ -89,12 +89,8 @@ impl Generator {
                 path: "assets/generator.json".into(),
                 message: e.to_string(),
             })?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(SHIPPED_WEIGHTS.to_vec()))
-            .map_err(|e| GeneratorError::Record {
-                what: what.into(),
-                message: e.to_string(),
-            })?;
-        let net = Self::net_from_record(report.config, record, what, device)?;
+        report.config.validate()?;
+        let net = flowopt_nn::load_bytes(report.config.init(device), SHIPPED_WEIGHTS, what)?;
         Ok(Self {
             config: report.config,
             net,
@@ -117,52 +113,12 @@ impl Generator {
         device: &Device,
     ) -> Result<GeneratorNet, GeneratorError> {
         config.validate()?;
-        let what = weights.display().to_string();
-        if !weights.is_file() {
-            return Err(GeneratorError::Io {
-                path: weights.to_path_buf(),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            });
-        }
-        let record = ModuleRecord::load(weights).map_err(|e| GeneratorError::Record {
-            what: what.clone(),
-            message: e.to_string(),
-        })?;
-        Self::net_from_record(config, record, &what, device)
-    }
-
-    fn net_from_record(
-        config: GeneratorConfig,
-        record: ModuleRecord,
-        what: &str,
-        device: &Device,
-    ) -> Result<GeneratorNet, GeneratorError> {
-        config.validate()?;
-        config
-            .init(device)
-            .try_load_record(record)
-            .map_err(|e| GeneratorError::Record {
-                what: what.into(),
-                message: e.to_string(),
-            })
+        Ok(flowopt_nn::load(config.init(device), weights)?)
     }
 
     /// Saves the weights to `path.bpk` and `report` to `path.json`.
     pub fn save(&self, path: &Path, report: &GeneratorReport) -> Result<(), GeneratorError> {
-        let weights = path.with_extension("bpk");
-        if let Some(dir) = weights.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| GeneratorError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        self.net
-            .clone()
-            .save_file(&weights)
-            .map_err(|e| GeneratorError::Record {
-                what: weights.display().to_string(),
-                message: e.to_string(),
-            })?;
+        flowopt_nn::save(&self.net, path)?;
         let json = path.with_extension("json");
         let text = serde_json::to_string_pretty(report).map_err(|e| GeneratorError::Json {
             path: json.clone(),
@@ -258,7 +214,13 @@ mod tests {
         )
         .unwrap();
         let err = Generator::load(&path, &cpu).unwrap_err();
-        assert!(matches!(err, GeneratorError::Record { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                GeneratorError::Weights(flowopt_nn::WeightsError::Record { .. })
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("g.bpk"), "{err}");
         let err = Generator::load(&dir.join("missing"), &cpu).unwrap_err();
         assert!(err.to_string().contains("missing.json"), "{err}");

@@ -10,8 +10,9 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::RlError;
+use crate::agent::Agent;
 use crate::algo::fpmd::FpmdState;
-use crate::algo::{Agent, AgentConfig, Algorithm};
+use crate::algo::{AgentConfig, Algorithm};
 use crate::env::EnvKind;
 use crate::policy::{Policy, PolicySpec};
 

@@ -73,3 +73,19 @@ pub enum RlError {
         message: String,
     },
 }
+
+impl From<flowopt_nn::WeightsError> for RlError {
+    fn from(e: flowopt_nn::WeightsError) -> Self {
+        match e {
+            flowopt_nn::WeightsError::Io { path, source } => Self::Io { path, source },
+            flowopt_nn::WeightsError::Record { what, message } => Self::Weights {
+                path: what.into(),
+                message,
+            },
+            other => Self::Weights {
+                path: PathBuf::new(),
+                message: other.to_string(),
+            },
+        }
+    }
+}

@@ -16,6 +16,7 @@
 //! - [`checkpoint`]: a directory holding an agent (or only its acting policy) and what it is.
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod algo;
 pub mod checkpoint;
 pub mod dataset;
@@ -30,7 +31,8 @@ pub mod replay;
 pub mod summary;
 pub mod train;
 
-pub use algo::{Agent, AgentConfig, Algorithm};
+pub use agent::Agent;
+pub use algo::{AgentConfig, Algorithm};
 pub use dataset::{Dataset, Quality, Transition};
 pub use env::{Disc, Env, EnvKind, Scene, Space, Step};
 pub use error::RlError;

@@ -327,7 +327,7 @@ impl Noise {
     }
 }
 
-pub use flowopt_core::seeded;
+pub use flowopt_nn::seeded;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::RlError;
-use crate::algo::Agent;
+use crate::agent::Agent;
 use crate::dataset::Transition;
 use crate::env::EnvKind;
 use crate::nets::Noise;

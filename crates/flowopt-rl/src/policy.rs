@@ -394,20 +394,7 @@ impl Policy {
 
     /// Saves the weights to `path.bpk` and `spec` to `path.json`.
     pub fn save(&self, path: &Path, spec: &PolicySpec) -> Result<(), RlError> {
-        let weights = path.with_extension("bpk");
-        if let Some(dir) = weights.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| RlError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        self.net
-            .clone()
-            .save_file(&weights)
-            .map_err(|e| RlError::Weights {
-                path: weights.clone(),
-                message: e.to_string(),
-            })?;
+        flowopt_nn::save(&self.net, path)?;
         let json = path.with_extension("json");
         let text = serde_json::to_string_pretty(spec).map_err(|e| RlError::Weights {
             path: json.clone(),
@@ -495,11 +482,7 @@ impl Policy {
                 });
             }
         };
-        let weights = path.with_extension("bpk");
-        let net = net.try_load_file(&weights).map_err(|e| RlError::Weights {
-            path: weights,
-            message: e.to_string(),
-        })?;
+        let net = flowopt_nn::load(net, path)?;
         Ok((
             Self {
                 chunking: matches!(net, PolicyNet::Streaming(_)).then_some(Streaming {

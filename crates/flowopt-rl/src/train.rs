@@ -16,7 +16,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::RlError;
-use crate::algo::{Agent, AgentConfig, Algorithm, Batch, Losses};
+use crate::agent::Agent;
+use crate::algo::{AgentConfig, Algorithm, Batch, Losses};
 use crate::dataset::Dataset;
 use crate::env::EnvKind;
 use crate::eval::{Evaluation, evaluate};

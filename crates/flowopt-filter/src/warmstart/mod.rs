@@ -14,8 +14,6 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
 use flowopt_core::InputError;
 use serde::{Deserialize, Serialize};
 
@@ -39,14 +37,9 @@ pub enum WarmStartError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The weights do not fit the network described by the JSON document.
-    #[error("warm-start weights {what}: {message}")]
-    Record {
-        /// Which weights.
-        what: String,
-        /// Burn's message.
-        message: String,
-    },
+    /// The weights file is missing or does not fit the network the JSON document describes.
+    #[error("warm-start weights: {0}")]
+    Weights(#[from] flowopt_nn::WeightsError),
     /// The JSON document beside the weights is malformed.
     #[error("{path}: {message}")]
     Json {
@@ -94,14 +87,13 @@ impl WarmStart {
                 path: "assets/warmstart.json".into(),
                 message: e.to_string(),
             })?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(SHIPPED_WEIGHTS.to_vec()))
-            .map_err(|e| record_error("assets/warmstart.bpk", e))?;
-        Self::with_record(header.config, record, "assets/warmstart.bpk", device)
+        Self::with_weights(header.config, device, |net| {
+            flowopt_nn::load_bytes(net, SHIPPED_WEIGHTS, "assets/warmstart.bpk")
+        })
     }
 
     /// Loads `path` (`x.bpk`, with `x.json` beside it; the extension may be left out).
     pub fn load(path: &Path, device: &Device) -> Result<Self, WarmStartError> {
-        let weights = path.with_extension("bpk");
         let json = path.with_extension("json");
         let text = std::fs::read_to_string(&json).map_err(|source| WarmStartError::Io {
             path: json.clone(),
@@ -111,45 +103,23 @@ impl WarmStart {
             path: json.clone(),
             message: e.to_string(),
         })?;
-        if !weights.is_file() {
-            return Err(WarmStartError::Io {
-                path: weights,
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            });
-        }
-        let what = weights.display().to_string();
-        let record = ModuleRecord::load(&weights).map_err(|e| record_error(&what, e))?;
-        Self::with_record(header.config, record, &what, device)
+        Self::with_weights(header.config, device, |net| flowopt_nn::load(net, path))
     }
 
-    fn with_record(
+    fn with_weights(
         config: WarmStartConfig,
-        record: ModuleRecord,
-        what: &str,
         device: &Device,
+        load: impl FnOnce(WarmStartNet) -> Result<WarmStartNet, flowopt_nn::WeightsError>,
     ) -> Result<Self, WarmStartError> {
         config.validate()?;
-        let net = config
-            .init(device)
-            .try_load_record(record)
-            .map_err(|e| record_error(what, e))?;
+        let net = load(config.init(device))?;
         Ok(Self { config, net })
     }
 
     /// Saves the weights to `path.bpk` (the JSON document is written by the trainer).
     pub fn save_weights(&self, path: &Path) -> Result<(), WarmStartError> {
-        let weights = path.with_extension("bpk");
-        if let Some(dir) = weights.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| WarmStartError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let what = weights.display().to_string();
-        self.net
-            .clone()
-            .save_file(&weights)
-            .map_err(|e| record_error(&what, e))
+        flowopt_nn::save(&self.net, path)?;
+        Ok(())
     }
 
     /// The network's shape.
@@ -184,17 +154,10 @@ impl WarmStart {
     }
 }
 
-fn record_error(what: &str, e: impl std::fmt::Display) -> WarmStartError {
-    WarmStartError::Record {
-        what: what.to_string(),
-        message: e.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::perturbed_candidates;
+    use crate::candidates::perturbed_candidates;
     use flowopt_core::{Coefficients, DEFAULT_ORDER, Problem, Scenario, ScenarioConfig};
     use proptest::prelude::*;
 
@@ -275,8 +238,15 @@ mod tests {
             width: 32,
             ..Default::default()
         };
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(SHIPPED_WEIGHTS.to_vec()));
-        assert!(WarmStart::with_record(wider, record.unwrap(), "shipped", &device).is_err());
+        let wider = WarmStart::with_weights(wider, &device, |net| {
+            flowopt_nn::load_bytes(net, SHIPPED_WEIGHTS, "shipped")
+        });
+        assert!(matches!(
+            wider,
+            Err(WarmStartError::Weights(
+                flowopt_nn::WeightsError::Record { .. }
+            ))
+        ));
     }
 
     proptest! {

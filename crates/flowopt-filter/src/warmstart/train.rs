@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{WarmStart, WarmStartConfig, WarmStartError, WarmStartInput, WarmStartNet};
 use crate::batch::{Batch, Instance};
-use crate::planner::perturbed_candidates;
+use crate::candidates::perturbed_candidates;
 use crate::settings::FilterSettings;
 use crate::solver;
 

@@ -20,7 +20,7 @@ use super::fql::td_target;
 use super::{Losses, Objective, Part, Step, critic_loss, flow_bc_loss, lift, scalar};
 use crate::nets::Noise;
 
-pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
+pub(crate) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
     let (Some(policy), Some(critic), Some(value)) = (&s.nets.fine, &s.nets.critic, &s.nets.value)
     else {
         unreachable!("Decision Flow agents are built with a policy flow, critics and flow values");

@@ -127,7 +127,7 @@ pub fn best_of_n(
     a.reshape([b, n, d]).gather(1, index).reshape([b, d])
 }
 
-pub(super) fn objectives(
+pub(crate) fn objectives(
     s: &Step,
     noise: &mut Noise,
     state: &mut FpmdState,

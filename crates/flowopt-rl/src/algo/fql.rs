@@ -9,7 +9,7 @@ use super::{
 };
 use crate::nets::{CriticEnsemble, Noise, OneStepActor};
 
-pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
+pub(crate) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
     let (Some(actor), Some(critic), Some(next_actor), Some(target)) = (
         &s.nets.actor,
         &s.nets.critic,

@@ -10,7 +10,7 @@ use super::fql::{OneStepTerms, critic_and_actor, one_step_terms, td_target};
 use super::{Losses, Objective, Step, critic_loss, flow_bc_loss, lift, scalar};
 use crate::nets::Noise;
 
-pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
+pub(crate) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
     let (Some(actor), Some(critic), Some(next_actor), Some(target)) = (
         &s.nets.actor,
         &s.nets.critic,

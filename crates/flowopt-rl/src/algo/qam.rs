@@ -20,7 +20,7 @@ use super::fql::td_target;
 use super::{AgentNets, Losses, Objective, Part, Step, critic_loss, flow_bc_loss, lift, scalar};
 use crate::nets::{Noise, VelocityField};
 
-pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
+pub(crate) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
     let (Some(fine), Some(critic), Some(f_fine), Some(f_base), Some(f_target)) = (
         &s.nets.fine,
         &s.nets.critic,

@@ -26,7 +26,7 @@ use rand::RngExt;
 use super::{Losses, Objective, Part, Step, scalar};
 use crate::nets::{Noise, VelocityField};
 
-pub(super) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
+pub(crate) fn objectives(s: &Step, noise: &mut Noise) -> (Vec<Objective>, Losses) {
     let config = s.config;
     let horizon = config.horizon;
     let points = horizon + 1;
@@ -149,7 +149,8 @@ mod tests {
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use crate::algo::{Agent, AgentConfig, Algorithm};
+    use crate::Agent;
+    use crate::algo::{AgentConfig, Algorithm};
     use crate::dataset::{Dataset, Quality};
     use crate::env::EnvKind;
     use crate::eval::evaluate;
@@ -160,7 +161,7 @@ mod tests {
     #[test]
     fn streaming_flow_imitates_expert_chunks_from_the_previous_action() {
         // Point-maze, not pendulum: its expert data is what a short test learns from (the
-        // pendulum needs ~10x the updates to beat its initial policy, see the README).
+        // pendulum needs ~10x the updates to beat its initial policy, see docs/agents.md#streaming-flow-policy).
         let device = Device::flex();
         let kind = EnvKind::PointMaze;
         let data = Dataset::collect(kind, Quality::Expert, 100, 0).unwrap();

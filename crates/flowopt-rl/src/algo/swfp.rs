@@ -18,7 +18,7 @@ use super::fql::td_target;
 use super::{Losses, Objective, Part, Step, critic_loss, lift, scalar};
 use crate::nets::{Cascade, Noise};
 
-pub(super) fn objectives(
+pub(crate) fn objectives(
     s: &Step,
     noise: &mut Noise,
     distilling: bool,

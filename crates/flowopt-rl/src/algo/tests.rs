@@ -3,6 +3,7 @@
 use burn::prelude::*;
 
 use super::*;
+use crate::Agent;
 use crate::dataset::{Dataset, Quality};
 use crate::env::{Bandit2d, EnvKind};
 use crate::nets::Noise;

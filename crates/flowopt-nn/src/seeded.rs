@@ -1,5 +1,5 @@
-//! Seeded initialisation of Burn modules (feature `burn`): the one place where the training
-//! crates turn a seed into initial weights.
+//! Seeded initialisation of Burn modules: the one place where the neural crates turn a seed
+//! into initial weights.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
