@@ -16,9 +16,8 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use flowopt_core::{Coefficients, Problem, Scenario, ScenarioConfig};
-use flowopt_filter::{
-    Batch, FilterPlanner, FilterSettings, Instance, SafetyFilter, WarmStart, pair_order,
-};
+use flowopt_filter::{Batch, FilterSettings, Instance, SafetyFilter, WarmStart, pair_order};
+use flowopt_planner::FilterPlanner;
 
 const ITERATIONS: usize = 30;
 

@@ -7,28 +7,29 @@
 //! the projected coefficients, the residual and the iteration count. [`WarmStart`] is the
 //! learned warm start (a permutation-equivariant network predicting the solver's starting point,
 //! trained through the unrolled solver by [`warmstart::train`]); the shipped weights are
-//! embedded. [`FilterPlanner`] is the `filter` planner: perturbed straight lines, warm start,
-//! projection, best feasible one kept.
+//! embedded. [`perturbed_candidates`] makes starting candidates without a generator. The
+//! planners built on the filter (`filter`, `flowopt`) live in `flowopt-planner`.
 //!
 //! ```no_run
 //! use burn::tensor::Device;
-//! use flowopt_core::{PlanOptions, Planner, Scenario, ScenarioConfig};
-//! use flowopt_filter::FilterPlanner;
+//! use flowopt_core::{Scenario, ScenarioConfig};
+//! use flowopt_filter::{FilterSettings, Instance, SafetyFilter, perturbed_candidates};
 //!
 //! let problem = Scenario::Circle.generate(&ScenarioConfig::new(8).seed(1)).unwrap();
-//! let planner = FilterPlanner::new(Default::default(), Device::flex()).unwrap();
-//! let plan = planner.plan(&problem, &PlanOptions::default()).unwrap();
-//! assert!(plan.feasible);
+//! let candidate = perturbed_candidates(&problem, 1, 0.5, 0).swap_remove(0);
+//! let filter = SafetyFilter::new(FilterSettings::default(), Device::flex()).unwrap();
+//! let out = filter.project(&[Instance { problem: &problem, candidate: &candidate }]).unwrap();
+//! assert!(out[0].residual < 1e-3);
 //! ```
 #![warn(missing_docs)]
 
 mod batch;
+mod candidates;
 mod discs;
 pub mod flops;
+mod iteration;
 mod kkt;
 mod lanes;
-mod planner;
-pub mod selection;
 mod settings;
 mod solution;
 pub mod solver;
@@ -40,7 +41,7 @@ use burn::prelude::*;
 use flowopt_core::{Coefficients, DEFAULT_ORDER, ErrorKind, InputError, Problem};
 
 pub use batch::{Batch, Instance, pair_order};
-pub use planner::{FilterPlanner, FilterPlannerSettings, perturbed_candidates};
+pub use candidates::perturbed_candidates;
 pub use settings::{FilterSettings, MAX_SAMPLES, SAMPLE_STEP};
 pub use solution::{FilterOutput, FilterStatus};
 pub use solver::Decision;
@@ -290,83 +291,31 @@ pub fn coefficients_of(batch: &Batch, c: Tensor<3>) -> Vec<Vec<Coefficients>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::selection::judge;
+    use std::time::Instant;
+
     use flowopt_core::{
-        CheckConfig, PlanOptions, Planner, Problem, Scenario, ScenarioConfig, StraightPlanner,
-        evaluate, max_coefficient_difference,
+        Plan, Problem, Scenario, ScenarioConfig, StraightPlanner, max_coefficient_difference,
     };
+
+    /// The shared checker's verdict on each of `candidates` of `problem`.
+    fn judge(problem: &Problem, candidates: &[Vec<Coefficients>]) -> Result<Vec<Plan>, InputError> {
+        candidates
+            .iter()
+            .map(|c| Plan::from_coefficients("filter", problem, c.clone(), Instant::now()))
+            .collect()
+    }
 
     fn cpu() -> Device {
         Device::flex()
-    }
-
-    fn assert_plans_feasible(scenario: Scenario, config: ScenarioConfig) {
-        let problem = scenario.generate(&config).unwrap();
-        let planner = FilterPlanner::new(FilterSettings::default(), cpu()).unwrap();
-        let plan = planner
-            .plan(&problem, &PlanOptions { seed: config.seed })
-            .unwrap();
-        let m = evaluate(&problem, &plan.trajectories, &CheckConfig::default()).unwrap();
-        assert!(
-            m.feasible,
-            "{scenario} N={}: {:?} info {:?}",
-            config.robots, m.residuals, plan.info
-        );
-    }
-
-    #[test]
-    fn circle_8_feasible() {
-        assert_plans_feasible(Scenario::Circle, ScenarioConfig::new(8).seed(1));
-    }
-
-    #[test]
-    fn circle_16_feasible() {
-        assert_plans_feasible(Scenario::Circle, ScenarioConfig::new(16).seed(2));
-    }
-
-    #[test]
-    fn doorway_6_feasible() {
-        assert_plans_feasible(Scenario::Doorway, ScenarioConfig::new(6).seed(4));
-    }
-
-    #[test]
-    fn a_single_robot_has_no_pairs_and_still_works() {
-        assert_plans_feasible(Scenario::Obstacles, ScenarioConfig::new(1).seed(2));
-    }
-
-    /// Problems the plain start leaves infeasible after 200 iterations (README, "filter") that
-    /// the shipped warm start solves: a regression check of the shipped weights.
-    #[test]
-    fn the_shipped_warm_start_solves_crowded_problems() {
-        let warm = FilterPlanner::new(FilterSettings::default(), cpu())
-            .unwrap()
-            .with_warm_start(WarmStart::shipped(&cpu()).unwrap());
-        for (scenario, robots, seed) in [(Scenario::Circle, 32, 0), (Scenario::Doorway, 6, 2)] {
-            let problem = scenario
-                .generate(&ScenarioConfig::new(robots).seed(seed))
-                .unwrap();
-            let plan = warm.plan(&problem, &PlanOptions { seed }).unwrap();
-            let m = evaluate(&problem, &plan.trajectories, &CheckConfig::default()).unwrap();
-            assert!(
-                m.feasible,
-                "{scenario} N={robots} seed {seed}: {:?}",
-                m.residuals
-            );
-        }
-    }
-
-    #[test]
-    fn obstacles_8_feasible() {
-        assert_plans_feasible(Scenario::Obstacles, ScenarioConfig::new(8).seed(3));
     }
 
     fn straight(problem: &Problem) -> Vec<Coefficients> {
         StraightPlanner::default().coefficients(problem)
     }
 
+    /// The first of the `filter` planner's candidates (8 at 0.5 m).
     fn perturbed(problem: &Problem, seed: u64) -> Vec<Coefficients> {
-        let planner = FilterPlanner::new(FilterSettings::default(), cpu()).unwrap();
-        planner.candidates(problem, seed).swap_remove(0)
+        perturbed_candidates(problem, 8, 0.5, seed).swap_remove(0)
     }
 
     #[test]
@@ -1022,11 +971,10 @@ mod wgpu_tests {
             .iter()
             .map(|(s, seed)| s.generate(&ScenarioConfig::new(6).seed(*seed)).unwrap())
             .collect();
-        let planner = FilterPlanner::new(FilterSettings::default(), Device::flex()).unwrap();
         let candidates: Vec<Vec<Coefficients>> = problems
             .iter()
             .enumerate()
-            .map(|(i, p)| planner.candidates(p, i as u64).swap_remove(0))
+            .map(|(i, p)| perturbed_candidates(p, 8, 0.5, i as u64).swap_remove(0))
             .collect();
         let instances: Vec<Instance> = problems
             .iter()

@@ -4,11 +4,11 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::{FlowOptPlanner, FlowOptSettings};
+use crate::{FilterPlanner, FlowOptPlanner, FlowOptSettings};
 use burn::tensor::{Device, DeviceKind};
 use flowopt_baselines::{OrcaPlanner, ScpPlanner};
 use flowopt_core::{ErrorKind, InputError, Planner, StraightPlanner};
-use flowopt_filter::{FilterPlanner, FilterSettings, WarmStart, WarmStartError};
+use flowopt_filter::{FilterSettings, WarmStart, WarmStartError};
 use flowopt_generator::{Generator, GeneratorError};
 
 /// Where neural and tensor work runs.
@@ -176,6 +176,21 @@ pub const PLANNERS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The `flowopt` planner built with `options` (generator and warm start loaded on its device):
+/// [`planner_by_name`]`("flowopt", ..)` as its own type, for callers that change its settings
+/// per request ([`FlowOptPlanner::with_settings`]).
+pub fn flowopt_planner(options: &PlannerOptions) -> Result<FlowOptPlanner, RegistryError> {
+    let device = options.device.device();
+    let generator = options.generator.load(&device)?;
+    let warm_start = options.warm_start.load(&device)?;
+    Ok(FlowOptPlanner::new(
+        generator,
+        warm_start,
+        options.flowopt,
+        device,
+    )?)
+}
+
 /// The planner called `name`, built with `options`, or an error naming the `planner` field
 /// that lists the choices.
 pub fn planner_by_name(
@@ -192,17 +207,7 @@ pub fn planner_by_name(
             }
             Ok(Box::new(planner))
         }
-        "flowopt" => {
-            let device = options.device.device();
-            let generator = options.generator.load(&device)?;
-            let warm_start = options.warm_start.load(&device)?;
-            Ok(Box::new(FlowOptPlanner::new(
-                generator,
-                warm_start,
-                options.flowopt,
-                device,
-            )?))
-        }
+        "flowopt" => Ok(Box::new(flowopt_planner(options)?)),
         "straight" => Ok(Box::new(StraightPlanner::default())),
         "scp" => Ok(Box::new(ScpPlanner::default())),
         "orca" => Ok(Box::new(OrcaPlanner::default())),

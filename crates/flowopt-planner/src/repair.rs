@@ -17,7 +17,7 @@ use nalgebra::DVector;
 /// its deviation from the guide path is scaled down. The failures this targets were 0.25-0.45 m
 /// deep; the filter clears shallower overlaps, and pulling those back too cost the learned
 /// passing order: doorway N = 16 (seeds 0-49) passed 48/50 without pull-back, 46 with 0.2 m and
-/// 42 with 0.1 m, while warehouse N = 32 went from 26/50 to 45 and 46 (README, "Pull-back").
+/// 42 with 0.1 m, while warehouse N = 32 went from 26/50 to 45 and 46 (docs/tuning.md#pull-back).
 pub const MAX_DEPTH: f64 = 0.2;
 
 /// Deviation scales tried in turn; the last (0) is the guide path itself.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// and the sampler's lanes, the standard suite at 4 solved every problem 8 solved, 1.3-2.4x
 /// faster (doorway N = 16 54 -> 32 ms, random N = 8 11.2 -> 8.1 ms), with the same
 /// smoothness except doorway N = 16 (1.22 -> 1.37x `scp`), which the polishing pass
-/// ([`POLISH_ITERATIONS`]) takes back (README, "Candidates"). Alternatives (and a GPU) want
+/// ([`POLISH_ITERATIONS`]) takes back (docs/tuning.md#candidates). Alternatives (and a GPU) want
 /// more.
 pub const CANDIDATES: usize = 4;
 
@@ -17,7 +17,7 @@ pub const CANDIDATES: usize = 4;
 /// (circle and random, N = 8, 16 and 32, 50 seeds each, problems back to back) 2 candidates
 /// solved every problem 4 did with the same smoothness (within 2%), 25-35% faster (random
 /// N = 8 4.1 -> 2.9 ms, circle N = 32 15.7 -> 11.9 ms); around obstacles the candidates'
-/// different ways past them are what the filter chooses from (README, "Candidates").
+/// different ways past them are what the filter chooses from (docs/tuning.md#open-floors).
 pub const OPEN_CANDIDATES: usize = 2;
 
 /// Default of [`FlowOptSettings::open_flow_steps`]. On the same open floors (with 2
@@ -27,7 +27,7 @@ pub const OPEN_CANDIDATES: usize = 2;
 /// (6% smoother), and it took random N = 8 in a suite from 3.3-3.4 to 2.9 ms, 21x to 25x
 /// `scp`, where 2 steps had left the 20x target within run-to-run noise (19.7-22.0x over three
 /// suites). Around obstacles 2 steps lost a doorway N = 16 problem of 30 and 10% in
-/// smoothness (README, "Flow steps").
+/// smoothness (docs/tuning.md#open-floors).
 pub const OPEN_FLOW_STEPS: usize = 1;
 
 /// Default of [`FlowOptSettings::stop_after`].
@@ -36,20 +36,20 @@ pub const STOP_AFTER: usize = 1;
 /// Default of [`FlowOptSettings::filter_samples`]: with the problems' default 50 samples over
 /// 8 s, robots meeting head-on can pass through each other between samples; 100 samples
 /// raised the N = 16 success on obstacle fields from 30% to 100% and on doorways from 5% to
-/// 90% (README, "Filter samples").
+/// 90% (docs/tuning.md#filter-samples).
 pub const FILTER_SAMPLES: usize = 100;
 
 /// Default of [`FlowOptSettings::coarse_iterations`]. Against filtering every problem on 100
 /// samples from the start, at N = 32 (seeds 0-9, release binary) it cut the median time on
 /// circle from 755 to 199 ms and raised warehouse success from 10% to 60%; a first pass of
-/// 500 iterations lost time on the cluttered problems and 50 did no better (README, the
-/// `flowopt` planner's "Adaptive samples").
+/// 500 iterations lost time on the cluttered problems and 50 did no better
+/// (docs/tuning.md#adaptive-samples).
 pub const COARSE_ITERATIONS: usize = 100;
 
 /// Default of [`FlowOptSettings::filter_sample_period`], seconds: 100 samples over the 8-10 s
 /// horizons of the small problems. Over the 17-21 s horizons of the large warehouse, doorway
 /// and obstacle problems, 100 samples let robots pass through each other between samples
-/// (README, the `flowopt` planner's "Sample period").
+/// (docs/tuning.md#sample-period).
 pub const FILTER_SAMPLE_PERIOD: f64 = 0.1;
 
 /// Default of [`FlowOptSettings::verify_below`], metres: the filter's clearance, below which
@@ -59,34 +59,34 @@ pub const VERIFY_BELOW: f64 = 0.03;
 /// Default of [`FlowOptSettings::halve_every`]: the 8 candidates of a problem become 4 at
 /// iteration 50 of a pass, 2 at 100 and 1 at 200. With it and a budget of 1000 iterations
 /// (was 500 without), doorway N = 32 (seeds 0-49) solved 47 problems instead of 41 with the
-/// median time down from 1.37 to 0.70 s (README, "Successive halving").
+/// median time down from 1.37 to 0.70 s (docs/tuning.md#successive-halving).
 pub const HALVE_EVERY: usize = 50;
 
 /// Default of [`FlowOptSettings::filter_iterations`]. A problem solved within 1000 iterations
 /// is solved the same way (the halving schedule does not depend on the budget); of the five
 /// problems of the standard suite that 1000 left unsolved (violations 0.3-17 cm), 2000 solved
 /// obstacles N = 16 seed 21, obstacles N = 32 seed 19 and doorway N = 32 seed 47, each within
-/// 1200 iterations (README, "Successive halving").
+/// 1200 iterations (docs/tuning.md#iteration-budget).
 pub const FILTER_ITERATIONS: usize = 2000;
 
 /// Default of [`FlowOptSettings::filter_smoothing`], applied where [`SMOOTHING_SCOPE`] says.
 /// On the open floors of the standard suite (circle and random; paired with `scp` over its
 /// seeds) 500 took the plans' smoothness cost from 1.7-2.0x that of `scp` to 0.94-1.28x at
 /// N = 8, 16 and 32, within the latency targets; on every problem it cost doorway problems
-/// and time (README, "Smoothing").
+/// and time (docs/tuning.md#smoothing).
 pub const FILTER_SMOOTHING: f64 = 500.0;
 
 /// Default of [`FlowOptSettings::smoothing_robots`]. On random floors of 32 robots (10
 /// problems paired with `scp`) the weight 500 left plans 1.31x `scp`'s smoothness, 1000
 /// 1.15x for about 1 ms more; at 8 robots 1000 took the median from 3.3 to 4.0 ms, under the
-/// 20x speed-up target, and at 16 robots 500 is already within 1.16x (README, "Smoothing").
+/// 20x speed-up target, and at 16 robots 500 is already within 1.16x (docs/tuning.md#smoothing).
 pub const SMOOTHING_ROBOTS: usize = 16;
 
 /// Default of [`FlowOptSettings::dual_step`]. Against 1, it took the medians of doorway N = 16
 /// (20 seeds) from 67 to 59 ms, warehouse N = 32 from 168 to 140 ms and doorway N = 32 from
 /// 211 to 180 ms, with every plan still found; smoothness changed by -1 to +5% except
 /// doorway N = 32 (+10%, 6 seeds). Also in the first pass, it cost 4-11% smoothness on
-/// obstacle fields, random and circle problems (README, "Dual step").
+/// obstacle fields, random and circle problems (docs/tuning.md#dual-step).
 pub const DUAL_STEP: f64 = 2.0;
 
 /// Default of [`FlowOptSettings::polish_iterations`]. Doorway plans need about 150 iterations
@@ -94,18 +94,18 @@ pub const DUAL_STEP: f64 = 2.0;
 /// ([`FlowOptSettings::polish_rounds`]) the pass goes on from there, and 500 took doorway
 /// N = 32 plans from 1.70x `scp`'s smoothness (one pass of 400, seeds 0-5) to 1.26x (seeds
 /// 0-9; 700: 1.21x) for 30-60 ms more, and doorway N = 16 plans 21% smoother for 12-20 ms
-/// (README, "Polishing rounds").
+/// (docs/tuning.md#polishing-rounds).
 pub const POLISH_ITERATIONS: usize = 500;
 
 /// Default of [`FlowOptSettings::polish_smoothing`]. A weight of 100 smoothed warehouse
 /// N = 16 plans by 15% but never passed the checker again on doorway problems within 200
-/// iterations; 10 gained 1-2% (README, "Polishing").
+/// iterations; 10 gained 1-2% (docs/tuning.md#polishing).
 pub const POLISH_SMOOTHING: f64 = 30.0;
 
 /// Default of [`FlowOptSettings::polish_rounds`]. Each round of a doorway N = 32 polish
 /// (a few tens of iterations) took the plan 1-10% smoother; the rounds end when two of them
 /// together gained less than [`POLISH_MIN_GAIN`] or the iterations run out, so this is a
-/// bound rather than the usual count (README, "Polishing rounds").
+/// bound rather than the usual count (docs/tuning.md#polishing-rounds).
 pub const POLISH_ROUNDS: usize = 20;
 
 /// The polishing rounds of a plan end once its last two rounds together made it less than
@@ -117,7 +117,7 @@ pub const POLISH_MIN_GAIN: f64 = 0.01;
 /// Step of the polishing pass's multiplier update (`flowopt_filter::FilterSettings::
 /// dual_step`). With rounds, larger steps reach the next verified point sooner: doorway
 /// N = 32 in 500 iterations, seeds 0-5, median smoothness 25.6 with 3 against 26.5 with 2;
-/// with 1 it took 700 iterations to reach 26.4 (README, "Polishing rounds").
+/// with 1 it took 700 iterations to reach 26.4 (docs/tuning.md#polishing-rounds).
 pub const POLISH_DUAL_STEP: f64 = 3.0;
 
 /// Default of [`FlowOptSettings::smoothing_scope`].
@@ -162,7 +162,9 @@ impl std::fmt::Display for SmoothingScope {
     }
 }
 
-/// Options of the `flowopt` planner.
+/// Every setting of the `flowopt` planner. Users turn the few in [`crate::FlowOptOptions`];
+/// the others are the documented constants above, which an experiment changes through a
+/// tuning file ([`Self::from_json`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FlowOptSettings {
@@ -203,7 +205,7 @@ pub struct FlowOptSettings {
     /// Stop filtering once this many candidates have converged and passed the checker (0: run
     /// every candidate to convergence or the budget; default 1: the first verified candidate is
     /// the answer, which cuts the time spent on the hardest candidates; in our checks it did
-    /// not change which problems were solved, see README).
+    /// not change which problems were solved, see docs/tuning.md#stopping-early).
     pub stop_after: usize,
     /// A candidate whose largest residual on the filter's samples is at most this (metres)
     /// is checked against the true constraints at every residual check, not only once it has
@@ -286,6 +288,14 @@ impl Default for FlowOptSettings {
 }
 
 impl FlowOptSettings {
+    /// Settings from a tuning file's JSON: any of the fields, the others at their defaults;
+    /// validated. An unknown field is an error naming it.
+    pub fn from_json(text: &str) -> Result<Self, InputError> {
+        let settings: Self = InputError::parse_json(text, "tuning")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
     /// Candidates sampled for a problem whose floor is `open` (see
     /// [`open_candidates`](Self::open_candidates)).
     pub fn candidates_for(&self, open: bool) -> usize {
@@ -315,7 +325,7 @@ impl FlowOptSettings {
     /// The first pass's smoothness weight for a problem of `robots` robots, where
     /// `smoothing_scope` applies it: `filter_smoothing`, growing in proportion to the robot
     /// count above `smoothing_robots` (with one weight for all, random floors of 32 robots
-    /// came out rougher relative to `scp` than those of 8 or 16: README, "Smoothing").
+    /// came out rougher relative to `scp` than those of 8 or 16: docs/tuning.md#smoothing).
     pub fn smoothing_for(&self, robots: usize) -> f64 {
         if self.smoothing_robots > 0 && robots > self.smoothing_robots {
             self.filter_smoothing * robots as f64 / self.smoothing_robots as f64

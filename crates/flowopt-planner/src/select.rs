@@ -1,11 +1,90 @@
-//! Judging projected candidates with the shared checker ([`flowopt_core::evaluate`]) and
-//! choosing one: the feasible candidate with the best smoothness, else the one with the
-//! smallest violation (DESIGN.md section 5). Used by the `filter` and `flowopt` planners.
+//! The pipeline's selection stage: judging filtered candidates with the shared checker
+//! ([`flowopt_core::evaluate`]) and choosing one: the feasible candidate with the best
+//! smoothness, else the one with the smallest violation (DESIGN.md section 5), with the
+//! feasible alternatives, distinct passing patterns first, when asked for.
 
-use flowopt_core::{CheckConfig, Coefficients, InputError, Metrics, Problem, Trajectory, evaluate};
+use flowopt_core::{
+    Candidate, CheckConfig, Coefficients, InputError, Metrics, Plan, PlanError, Problem,
+    Trajectory, evaluate,
+};
+use flowopt_filter::FilterOutput;
 use rayon::prelude::*;
 
-use crate::FilterOutput;
+use crate::diversity::distinct_patterns;
+
+/// How the selection stage chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Selection {
+    /// Also return every feasible candidate, smoothest first.
+    pub alternatives: bool,
+    /// Where the filter's check accepted candidates, judge only those (the others did not pass
+    /// it); otherwise every candidate is judged (more checks, and a feasible candidate the
+    /// filter did not offer to the check can still win).
+    pub accepted_only: bool,
+}
+
+impl Selection {
+    /// The plan of `problem` from its filtered candidates (`name`: the planner), with the
+    /// coefficients of the chosen one. `checked` holds verdicts the filter passes' check already
+    /// reached (on exactly those coefficients), reused instead of judging again. Sets the plan's
+    /// `info`: `candidates`, `feasible_candidates`, `iterations` (the chosen one's) and
+    /// `distinct_passing_patterns` (among the feasible).
+    pub fn select(
+        &self,
+        name: &'static str,
+        problem: &Problem,
+        all: &[FilterOutput],
+        checked: Vec<Judged>,
+    ) -> Result<(Plan, Vec<Coefficients>), PlanError> {
+        // Without alternatives to return, the candidates the check accepted are the only ones
+        // worth judging again (for their metrics); with none, all are judged for the least
+        // violation.
+        let outputs: Vec<&FilterOutput> =
+            if self.accepted_only && !self.alternatives && all.iter().any(|o| o.accepted) {
+                all.iter().filter(|o| o.accepted).collect()
+            } else {
+                all.iter().collect()
+            };
+        let mut judged = reuse_or_judge(problem, &outputs, checked)?;
+        let idx = best(&judged).ok_or_else(|| PlanError::Planner {
+            planner: name.into(),
+            message: "no candidate".into(),
+        })?;
+        let feasible: Vec<usize> = (0..judged.len())
+            .filter(|&i| judged[i].metrics.feasible)
+            .collect();
+        let patterns =
+            distinct_patterns(feasible.iter().map(|&i| judged[i].trajectories.as_slice()));
+        // Every feasible candidate, smoothest first (the chosen one leads).
+        let alternatives = self.alternatives.then(|| {
+            let mut order = feasible.clone();
+            order.sort_by(|&a, &b| {
+                judged[a]
+                    .metrics
+                    .smoothness
+                    .total_cmp(&judged[b].metrics.smoothness)
+            });
+            order
+                .iter()
+                .map(|&i| Candidate {
+                    trajectories: judged[i].trajectories.clone(),
+                    metrics: judged[i].metrics.clone(),
+                })
+                .collect::<Vec<_>>()
+        });
+        let chosen = judged.swap_remove(idx);
+        let mut plan = Plan::with_metrics(name, chosen.trajectories, chosen.metrics, 0.0);
+        plan.info.insert("candidates".into(), all.len() as f64);
+        plan.info
+            .insert("feasible_candidates".into(), feasible.len() as f64);
+        plan.info
+            .insert("iterations".into(), outputs[idx].iterations as f64);
+        plan.info
+            .insert("distinct_passing_patterns".into(), patterns as f64);
+        plan.candidates = alternatives;
+        Ok((plan, outputs[idx].coefficients.clone()))
+    }
+}
 
 /// One candidate, sampled at the problem's times and checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,8 +182,8 @@ pub fn reuse_or_judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FilterStatus;
     use flowopt_core::{Scenario, ScenarioConfig, StraightPlanner};
+    use flowopt_filter::FilterStatus;
 
     fn output(coefficients: Vec<Coefficients>) -> FilterOutput {
         FilterOutput {
