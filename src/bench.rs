@@ -3,8 +3,12 @@
 //! per (problem, planner), summarised per (scenario, robots, planner) with ratios to a
 //! reference planner on the problems both solved.
 //!
-//! A suite splits into shards ([`Shard`]) that run as separate processes or jobs (e.g. a
-//! Kubernetes Indexed Job); [`merge`] joins their rows, and [`write_plots`] draws the figures.
+//! A suite is the built-in families ([`cases`]) or a folder of the user's own problem files
+//! ([`folder_cases`]). It splits into shards ([`Shard`]) that run as separate processes or
+//! jobs (e.g. a Kubernetes Indexed Job); [`merge`] joins their rows, and [`write_plots`] draws
+//! the figures. Every row records where and how it was measured ([`Provenance`]: commit,
+//! device, threads, the planner's settings), and rows of different configurations are never
+//! merged or resumed into one table ([`check_provenance`]).
 //! [`measure`] times batched planning (`flowopt bench throughput`); [`roofline`] compares the
 //! generator's and the safety filter's achieved FLOP/s with the backend's matrix-multiply rate.
 
@@ -18,28 +22,75 @@ pub use throughput::{Throughput, measure, throughput_markdown};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use flowopt_core::{PlanOptions, Planner, Problem, Scenario, ScenarioConfig};
+use flowopt_core::{
+    ErrorKind, InputError, PlanOptions, Planner, Problem, Scenario, ScenarioConfig,
+    ValidationConfig,
+};
 use serde::{Deserialize, Serialize};
 
-/// One problem of the suite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// One problem of the suite: a seeded problem of a scenario family, or a problem file of a
+/// folder suite planned with the seed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Case {
-    /// The scenario family.
-    pub scenario: Scenario,
+    /// The scenario family, or for a problem file the name of its suite's folder.
+    pub scenario: String,
     /// Robots.
     pub robots: usize,
-    /// Seed of the problem (and of the planners).
+    /// Seed of the problem (and of the planners; a problem file's planners only).
     pub seed: u64,
+    /// The problem file, relative to its suite's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 impl Case {
-    /// The problem (the scenario's default obstacles).
-    pub fn problem(&self) -> Result<Problem, flowopt_core::InputError> {
-        self.scenario
-            .generate(&ScenarioConfig::new(self.robots).seed(self.seed))
+    /// A seeded problem of `scenario`.
+    pub fn generated(scenario: Scenario, robots: usize, seed: u64) -> Self {
+        Self {
+            scenario: scenario.to_string(),
+            robots,
+            seed,
+            file: None,
+        }
     }
+
+    /// The problem: generated (the scenario's default obstacles), or read from the file in
+    /// `folder` (the suite's folder) and validated.
+    pub fn problem(&self, folder: Option<&Path>) -> Result<Problem, InputError> {
+        match (&self.file, folder) {
+            (Some(file), Some(folder)) => read_problem(&folder.join(file)),
+            (Some(file), None) => Err(InputError::new(
+                ErrorKind::Malformed,
+                "suite",
+                format!("{file}: a problem file needs its suite's folder"),
+            )),
+            (None, _) => {
+                let scenario: Scenario = self.scenario.parse()?;
+                scenario.generate(&ScenarioConfig::new(self.robots).seed(self.seed))
+            }
+        }
+    }
+}
+
+/// The problem in `path`, validated with the CLI's defaults.
+fn read_problem(path: &Path) -> Result<Problem, InputError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::new(ErrorKind::Malformed, "suite", format!("{name}: {e}")))?;
+    let problem: Problem = InputError::parse_json(&text, "problem").map_err(|e| InputError {
+        message: format!("{name}: {}", e.message),
+        ..e
+    })?;
+    problem
+        .validate(&ValidationConfig::default())
+        .map_err(|e| InputError {
+            message: format!("{name}: {}", e.message),
+            ..e
+        })?;
+    Ok(problem)
 }
 
 /// Every (scenario, robots, seed) combination, in that nesting order; `seeds` seeds per
@@ -49,15 +100,140 @@ pub fn cases(scenarios: &[Scenario], robots: &[usize], seeds: u64) -> Vec<Case> 
     for &scenario in scenarios {
         for &n in robots {
             for seed in 0..seeds {
-                out.push(Case {
-                    scenario,
-                    robots: n,
-                    seed,
-                });
+                out.push(Case::generated(scenario, n, seed));
             }
         }
     }
     out
+}
+
+/// A folder suite: every `*.json` problem file in `folder` (sorted by name, not recursive),
+/// each planned with seeds 0..`seeds`; the rows' `scenario` is the folder's name. Every file
+/// is read and validated first, so a bad one stops the run before anything is planned (the
+/// error names it).
+pub fn folder_cases(folder: &Path, seeds: u64) -> Result<Vec<Case>, InputError> {
+    let bad = |message: String| InputError::new(ErrorKind::Malformed, "suite", message);
+    let entries =
+        std::fs::read_dir(folder).map_err(|e| bad(format!("{}: {e}", folder.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(bad(format!(
+            "{}: no *.json problem files",
+            folder.display()
+        )));
+    }
+    let name = folder
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "files".into());
+    let mut out = Vec::new();
+    for path in files {
+        let problem = read_problem(&path)?;
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for seed in 0..seeds {
+            out.push(Case {
+                scenario: name.clone(),
+                robots: problem.num_robots(),
+                seed,
+                file: Some(file.clone()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Where and how a row was measured. Rows of one planner in one table must share it: a run
+/// resumes, and runs merge, only into rows of the same provenance ([`check_provenance`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The commit the binary was built from (`git describe --always --dirty`; `unknown`
+    /// outside a git checkout).
+    pub commit: String,
+    /// Where tensor work ran: `cpu` or `wgpu`.
+    pub device: String,
+    /// Worker threads of the planners' pool.
+    pub threads: usize,
+    /// The planner's settings: for `flowopt` its generator, warm start and every
+    /// `FlowOptSettings` field; for `filter` its warm start; empty for the others.
+    pub settings: serde_json::Value,
+}
+
+impl Provenance {
+    /// The commit this binary was built from.
+    pub const COMMIT: &'static str = env!("FLOWOPT_COMMIT");
+
+    /// The provenance of rows planned by `planner` built from `options` in this process.
+    pub fn of(planner: &str, options: &flowopt_planner::PlannerOptions) -> Self {
+        let settings = match planner {
+            "flowopt" => serde_json::json!({
+                "generator": format!("{:?}", options.generator),
+                "warm_start": format!("{:?}", options.warm_start),
+                "flowopt": options.flowopt,
+            }),
+            "filter" => serde_json::json!({ "warm_start": format!("{:?}", options.warm_start) }),
+            _ => serde_json::json!({}),
+        };
+        Self {
+            commit: Self::COMMIT.into(),
+            device: options.device.to_string(),
+            threads: rayon::current_num_threads(),
+            settings,
+        }
+    }
+}
+
+/// Rows of one planner with different provenance (or some with none).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "rows of planner `{planner}` come from different configurations ({first} vs {second}); \
+     merge or resume only runs of one binary, device and settings"
+)]
+pub struct ProvenanceError {
+    /// The planner.
+    pub planner: String,
+    /// One configuration, in short.
+    pub first: String,
+    /// Another.
+    pub second: String,
+}
+
+/// Checks that all rows of each planner share one provenance (rows without one, from before
+/// rows recorded it, count as one more configuration).
+pub fn check_provenance(rows: &[Row]) -> Result<(), ProvenanceError> {
+    let mut seen: BTreeMap<&str, Option<&Provenance>> = BTreeMap::new();
+    let short = |p: Option<&Provenance>| match p {
+        None => "no provenance recorded".to_string(),
+        Some(p) => format!(
+            "commit {}, {} with {} threads, settings {}",
+            p.commit, p.device, p.threads, p.settings
+        ),
+    };
+    for row in rows {
+        let this = row.provenance.as_ref();
+        match seen.get(row.planner.as_str()) {
+            None => {
+                seen.insert(&row.planner, this);
+            }
+            Some(&first) if first != this => {
+                return Err(ProvenanceError {
+                    planner: row.planner.clone(),
+                    first: short(first),
+                    second: short(this),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Shard `index` of `count` (0-based, `--shard 2/4`): the cases whose position in the suite's
@@ -102,32 +278,37 @@ impl Shard {
 /// The rows of several runs (e.g. the shards of one suite) as one run: each (planner, problem)
 /// once (the first seen), ordered by scenario, robots, seed and planner. Returns the rows and
 /// how many duplicates were dropped.
-pub fn merge(runs: Vec<Vec<Row>>) -> (Vec<Row>, usize) {
+///
+/// Runs of different configurations are refused ([`check_provenance`]).
+pub fn merge(runs: Vec<Vec<Row>>) -> Result<(Vec<Row>, usize), ProvenanceError> {
     let mut seen = std::collections::HashSet::new();
     let mut rows = Vec::new();
     let mut duplicates = 0;
     for row in runs.into_iter().flatten() {
-        if seen.insert((row.planner.clone(), row.case)) {
+        if seen.insert((row.planner.clone(), row.case.clone())) {
             rows.push(row);
         } else {
             duplicates += 1;
         }
     }
+    check_provenance(&rows)?;
     rows.sort_by(|a, b| {
         (
-            a.case.scenario.to_string(),
+            &a.case.scenario,
             a.case.robots,
+            &a.case.file,
             a.case.seed,
             &a.planner,
         )
             .cmp(&(
-                b.case.scenario.to_string(),
+                &b.case.scenario,
                 b.case.robots,
+                &b.case.file,
                 b.case.seed,
                 &b.planner,
             ))
     });
-    (rows, duplicates)
+    Ok((rows, duplicates))
 }
 
 /// One (problem, planner) result.
@@ -158,12 +339,15 @@ pub struct Row {
     /// `refined` and `polished`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub info: BTreeMap<String, f64>,
+    /// Where and how it was measured (absent in rows written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
-/// Plans `case` with `planner` and measures it.
-pub fn run_case(case: &Case, planner: &dyn Planner) -> Row {
+/// Plans `case` (a problem file's in `folder`) with `planner` and measures it.
+pub fn run_case(case: &Case, folder: Option<&Path>, planner: &dyn Planner) -> Row {
     let mut row = Row {
-        case: *case,
+        case: case.clone(),
         planner: planner.name().to_string(),
         feasible: false,
         ms: f64::NAN,
@@ -173,8 +357,9 @@ pub fn run_case(case: &Case, planner: &dyn Planner) -> Row {
         error: None,
         stages_ms: BTreeMap::new(),
         info: BTreeMap::new(),
+        provenance: None,
     };
-    let problem = match case.problem() {
+    let problem = match case.problem(folder) {
         Ok(p) => p,
         Err(e) => {
             row.error = Some(e.to_string());
@@ -201,8 +386,8 @@ pub fn run_case(case: &Case, planner: &dyn Planner) -> Row {
 /// The figures of one (scenario, robots, planner) group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
-    /// Scenario family.
-    pub scenario: Scenario,
+    /// Scenario family (or a folder suite's name).
+    pub scenario: String,
     /// Robots.
     pub robots: usize,
     /// Planner.
@@ -246,18 +431,23 @@ pub fn summarise(rows: &[Row], reference: &str) -> Vec<Summary> {
     let mut groups: BTreeMap<(String, usize, String), Vec<&Row>> = BTreeMap::new();
     for r in rows {
         groups
-            .entry((
-                r.case.scenario.to_string(),
-                r.case.robots,
-                r.planner.clone(),
-            ))
+            .entry((r.case.scenario.clone(), r.case.robots, r.planner.clone()))
             .or_default()
             .push(r);
     }
-    let reference_rows: BTreeMap<(String, usize, u64), &Row> = rows
+    // A problem is its family, size, file and seed.
+    let key = |r: &'_ Row| -> (String, usize, Option<String>, u64) {
+        (
+            r.case.scenario.clone(),
+            r.case.robots,
+            r.case.file.clone(),
+            r.case.seed,
+        )
+    };
+    let reference_rows: BTreeMap<(String, usize, Option<String>, u64), &Row> = rows
         .iter()
         .filter(|r| r.planner == reference)
-        .map(|r| ((r.case.scenario.to_string(), r.case.robots, r.case.seed), r))
+        .map(|r| (key(r), r))
         .collect();
     groups
         .into_values()
@@ -272,8 +462,7 @@ pub fn summarise(rows: &[Row], reference: &str) -> Vec<Summary> {
             let mut speedups = Vec::new();
             let mut smooth_ratios = Vec::new();
             for r in &feasible {
-                let key = (r.case.scenario.to_string(), r.case.robots, r.case.seed);
-                if let Some(reference) = reference_rows.get(&key).filter(|q| q.feasible) {
+                if let Some(reference) = reference_rows.get(&key(r)).filter(|q| q.feasible) {
                     speedups.push(reference.ms / r.ms);
                     smooth_ratios.push(r.smoothness / reference.smoothness);
                 }
@@ -281,7 +470,7 @@ pub fn summarise(rows: &[Row], reference: &str) -> Vec<Summary> {
             let paired = speedups.len();
             let is_reference = first.planner == reference;
             Summary {
-                scenario: first.case.scenario,
+                scenario: first.case.scenario.clone(),
                 robots: first.case.robots,
                 planner: first.planner.clone(),
                 problems: group.len(),
@@ -344,11 +533,7 @@ mod tests {
 
     fn row(planner: &str, seed: u64, feasible: bool, ms: f64, smoothness: f64) -> Row {
         Row {
-            case: Case {
-                scenario: Scenario::Circle,
-                robots: 4,
-                seed,
-            },
+            case: Case::generated(Scenario::Circle, 4, seed),
             planner: planner.into(),
             feasible,
             ms,
@@ -358,6 +543,7 @@ mod tests {
             error: None,
             stages_ms: BTreeMap::new(),
             info: BTreeMap::new(),
+            provenance: None,
         }
     }
 
@@ -391,18 +577,38 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_one_planner_merge_only_with_one_provenance() {
+        let at = |commit: &str, seed| Row {
+            provenance: Some(Provenance {
+                commit: commit.into(),
+                device: "cpu".into(),
+                threads: 2,
+                settings: serde_json::json!({}),
+            }),
+            ..row("scp", seed, true, 1.0, 1.0)
+        };
+        let (rows, duplicates) =
+            merge(vec![vec![at("a", 0)], vec![at("a", 1), at("a", 0)]]).unwrap();
+        assert_eq!((rows.len(), duplicates), (2, 1));
+        let err = merge(vec![vec![at("a", 0)], vec![at("b", 1)]]).unwrap_err();
+        assert_eq!(err.planner, "scp");
+        assert!(err.to_string().contains("commit a") && err.to_string().contains("commit b"));
+        // Rows from before provenance was recorded are one more configuration.
+        assert!(check_provenance(&[row("scp", 0, true, 1.0, 1.0), at("a", 1)]).is_err());
+        // Other planners may differ.
+        let other = Row {
+            planner: "fast".into(),
+            ..at("b", 0)
+        };
+        assert!(check_provenance(&[at("a", 0), other]).is_ok());
+    }
+
+    #[test]
     fn cases_nest_scenario_robots_seed_and_plan_with_the_case_seed() {
         let all = cases(&[Scenario::Circle, Scenario::Random], &[2, 3], 2);
         assert_eq!(all.len(), 8);
-        assert_eq!(
-            all[3],
-            Case {
-                scenario: Scenario::Circle,
-                robots: 3,
-                seed: 1
-            }
-        );
-        let r = run_case(&all[3], &flowopt_core::StraightPlanner::default());
+        assert_eq!(all[3], Case::generated(Scenario::Circle, 3, 1));
+        let r = run_case(&all[3], None, &flowopt_core::StraightPlanner::default());
         assert_eq!(r.planner, "straight");
         assert!(r.error.is_none() && r.ms.is_finite());
         assert!(r.stages_ms.get("total").is_some_and(|t| t.is_finite()));

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Flow-Opt: smooth, collision-free trajectories for fleets of robots.
 ///
-/// Problems and plans are JSON documents (see README.md, "JSON format"). Exit codes: 0 on
+/// Problems and plans are JSON documents (see docs/api.md#json-format). Exit codes: 0 on
 /// success (for `check`: the plan is feasible), 1 when `check` finds the plan infeasible,
 /// 2 on invalid input or any other error.
 #[derive(Debug, Parser)]
@@ -168,7 +168,7 @@ pub struct AgentTrainArgs {
     #[arg(long, default_value_t = 50)]
     pub final_episodes: usize,
     /// Hyperparameters as JSON, e.g. '{"alpha": 30, "hidden": [128, 128]}' (the rest default;
-    /// fields in README.md, "Agents").
+    /// fields in docs/agents.md#hyperparameters).
     #[arg(long)]
     pub config: Option<String>,
     /// Hidden widths of every MLP, e.g. 128,128 (overrides `--config`'s `hidden`).
@@ -203,6 +203,9 @@ pub struct AgentEvalArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The `flowopt` planner's settings for requests that do not set them.
+    #[command(flatten)]
+    pub flowopt: FlowOptArgs,
     /// Address to listen on (port 0: any free port; the address is logged).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: std::net::SocketAddr,
@@ -255,8 +258,10 @@ pub struct BenchArgs {
     /// `merge`: join shard outputs.
     #[command(subcommand)]
     pub command: Option<BenchCommand>,
-    /// A suite file (JSON: any of `scenarios`, `robots`, `seeds`, `planners`, `limit`, which
-    /// override the options) or `standard` (the defaults: 5 families x N = 8, 16, 32 x 50 seeds).
+    /// `standard` (the defaults: 5 families x N = 8, 16, 32 x 50 seeds), a suite file (JSON:
+    /// any of `scenarios`, `robots`, `seeds`, `planners`, `limit`, which override the
+    /// options), or a folder of problem files (every `*.json` in it, each planned with seeds
+    /// 0..SEEDS, by default 1).
     #[arg(long)]
     pub suite: Option<String>,
     /// Run only shard I of N (0-based, e.g. `--shard 0/4`): every N-th problem of the suite,
@@ -273,9 +278,10 @@ pub struct BenchArgs {
     /// Robot counts (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "8,16,32")]
     pub robots: Vec<usize>,
-    /// Seeded problems per scenario and robot count (seeds 0..SEEDS).
-    #[arg(long, default_value_t = 50)]
-    pub seeds: u64,
+    /// Seeded problems per scenario and robot count (seeds 0..SEEDS; default 50), or for a
+    /// folder suite the planner seeds per problem file (default 1).
+    #[arg(long)]
+    pub seeds: Option<u64>,
     /// Planners (comma-separated, see `flowopt list`).
     #[arg(
         long,
@@ -304,133 +310,36 @@ pub struct BenchArgs {
     pub flowopt: FlowOptArgs,
 }
 
-/// The `flowopt` planner's options, shared by `plan` and `bench`.
+/// The `flowopt` planner's settings on the command line (`plan`, `bench`, `serve`): the options
+/// users turn, and a tuning file for experiments on the rest.
 #[derive(Debug, Args)]
 pub struct FlowOptArgs {
-    /// `flowopt` planner: candidates sampled per problem.
-    #[arg(long, default_value_t = flowopt::planner::CANDIDATES)]
-    pub candidates: usize,
-    /// `flowopt` planner: candidates sampled for a problem on an open floor (no robot's
-    /// straight line crosses an obstacle), at most `--candidates` (0: `--candidates`); not
-    /// applied with `--return-candidates`.
-    #[arg(long, default_value_t = flowopt::planner::OPEN_CANDIDATES)]
-    pub open_candidates: usize,
-    /// `flowopt` planner: flow integration steps.
-    #[arg(long, default_value_t = 4)]
-    pub flow_steps: usize,
-    /// `flowopt` planner: flow integration steps for a problem on an open floor, at most
-    /// `--flow-steps` (0: `--flow-steps`); not applied with `--return-candidates`.
-    #[arg(long, default_value_t = flowopt::planner::OPEN_FLOW_STEPS)]
-    pub open_flow_steps: usize,
-    /// `flowopt` planner: flow integrator, euler or midpoint (two model calls per step).
-    #[arg(long, default_value = "euler")]
-    pub integrator: flowopt::generator::flow::Integrator,
-    /// `flowopt` planner: most safety-filter iterations per pass.
-    #[arg(long, default_value_t = flowopt::planner::FILTER_ITERATIONS)]
-    pub filter_iterations: usize,
-    /// `flowopt` planner: samples per trajectory the filter constrains (0: the problem's).
-    #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLES)]
-    pub filter_samples: usize,
-    /// `flowopt` planner: longest time between the filter's samples, seconds: long horizons
-    /// get more than `filter_samples` (0: no bound).
-    #[arg(long, default_value_t = flowopt::planner::FILTER_SAMPLE_PERIOD)]
-    pub filter_sample_period: f64,
-    /// `flowopt` planner: iterations of a first filter pass on the problem's own samples;
-    /// only problems where no candidate then passed the check are filtered again on
-    /// `filter_samples` (0: on `filter_samples` from the start).
-    #[arg(long, default_value_t = flowopt::planner::COARSE_ITERATIONS)]
-    pub coarse_iterations: usize,
-    /// `flowopt` planner: stop filtering once this many candidates have converged (0: wait
-    /// for every candidate or the budget).
-    #[arg(long, default_value_t = flowopt::planner::STOP_AFTER)]
-    pub stop_after: usize,
-    /// `flowopt` planner: a candidate whose filter residual is at most this (metres) is
-    /// checked against the true constraints before it converges, and taken if it passes
-    /// (0: only converged candidates).
-    #[arg(long, default_value_t = flowopt::planner::VERIFY_BELOW)]
-    pub verify_below: f64,
-    /// `flowopt` planner: successive halving, every problem keeps filtering only the better
-    /// half of its candidates at iterations H, 2H, 4H, ... of a pass, and refines on denser
-    /// samples only the better half of those the first pass kept (0: off).
-    #[arg(long, default_value_t = flowopt::planner::HALVE_EVERY)]
-    pub halve_every: usize,
-    /// `flowopt` planner: weight of a smoothness term in the first filter pass's objective
-    /// on the problems `--smoothing-scope` names (0: off, a plain projection).
-    #[arg(long, default_value_t = flowopt::planner::FILTER_SMOOTHING)]
-    pub filter_smoothing: f64,
-    /// `flowopt` planner: where `--filter-smoothing` applies: `open` (problems where no
-    /// robot's straight line crosses an obstacle) or `all` (smoother plans around obstacles
-    /// too, at a cost in time and in doorway success).
-    #[arg(long, default_value_t = flowopt::planner::SMOOTHING_SCOPE)]
-    pub smoothing_scope: flowopt::planner::SmoothingScope,
-    /// `flowopt` planner: robot count above which the `--filter-smoothing` weight grows in
-    /// proportion to the number of robots (N robots: W * N / this; 0: W at every count).
-    #[arg(long, default_value_t = flowopt::planner::SMOOTHING_ROBOTS)]
-    pub smoothing_robots: usize,
-    /// `flowopt` planner: metres a generator candidate's robot may dip into an obstacle before
-    /// its deviation from its guide path is scaled down, or `off`.
-    #[arg(long, default_value = "0.2", value_parser = parse_depth)]
-    pub pull_back_depth: Depth,
-    /// `flowopt` planner: step of the multiplier update, u <- u + step (G c - s), in the filter
-    /// pass on `--filter-samples` (the coarse pass keeps 1), in (0, 4]: above 1 the multipliers
-    /// of violated constraints build up faster (fewer iterations on crowded problems, somewhat
-    /// less smooth plans); 1 is the plain update.
-    #[arg(long, default_value_t = flowopt::planner::DUAL_STEP)]
-    pub dual_step: f64,
-    /// `flowopt` planner: most iterations of a polishing filter pass that smooths the plans
-    /// of problems around obstacles, kept where it passes the check and is smoother (0: off).
-    #[arg(long, default_value_t = flowopt::planner::POLISH_ITERATIONS)]
-    pub polish_iterations: usize,
-    /// `flowopt` planner: weight of the smoothness term in the polishing pass.
-    #[arg(long, default_value_t = flowopt::planner::POLISH_SMOOTHING)]
-    pub polish_smoothing: f64,
-    /// `flowopt` planner: most proximal rounds of the polishing pass: each point that passes
-    /// the check becomes the pass's new anchor and it runs on, until two rounds together gain
-    /// less than 1%, the rounds or `--polish-iterations` run out (0: stop at the first point).
-    #[arg(long, default_value_t = flowopt::planner::POLISH_ROUNDS)]
-    pub polish_rounds: usize,
-}
-
-/// A `--pull-back-depth`: metres, or `None` for `off`.
-#[derive(Debug, Clone, Copy)]
-pub struct Depth(pub Option<f64>);
-
-fn parse_depth(s: &str) -> Result<Depth, String> {
-    if s == "off" {
-        return Ok(Depth(None));
-    }
-    match s.parse::<f64>() {
-        Ok(d) if d.is_finite() && d >= 0.0 => Ok(Depth(Some(d))),
-        _ => Err(format!("`{s}`: expected metres >= 0 or `off`")),
-    }
+    #[command(flatten)]
+    pub options: flowopt::planner::FlowOptOptions,
+    /// A tuning file: JSON with any of the flowopt planner's internal settings (the fields of
+    /// `FlowOptSettings`, docs/tuning.md), for experiments; the options above apply on top.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Options of the flowopt planner"
+    )]
+    pub tuning: Option<PathBuf>,
 }
 
 impl FlowOptArgs {
-    /// The planner settings these options give (no alternatives returned).
-    pub fn settings(&self) -> flowopt::planner::FlowOptSettings {
-        flowopt::planner::FlowOptSettings {
-            candidates: self.candidates,
-            open_candidates: self.open_candidates,
-            flow_steps: self.flow_steps,
-            open_flow_steps: self.open_flow_steps,
-            integrator: self.integrator,
-            filter_iterations: self.filter_iterations,
-            filter_samples: self.filter_samples,
-            filter_sample_period: self.filter_sample_period,
-            coarse_iterations: self.coarse_iterations,
-            stop_after: self.stop_after,
-            verify_below: self.verify_below,
-            halve_every: self.halve_every,
-            filter_smoothing: self.filter_smoothing,
-            smoothing_scope: self.smoothing_scope,
-            smoothing_robots: self.smoothing_robots,
-            return_candidates: false,
-            pull_back_depth: self.pull_back_depth.0,
-            dual_step: self.dual_step,
-            polish_iterations: self.polish_iterations,
-            polish_smoothing: self.polish_smoothing,
-            polish_rounds: self.polish_rounds,
-        }
+    /// The planner settings: the tuning file's (or the defaults), with the options applied.
+    pub fn settings(&self) -> anyhow::Result<flowopt::planner::FlowOptSettings> {
+        use anyhow::Context;
+        let base = match &self.tuning {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                flowopt::planner::FlowOptSettings::from_json(&text)
+                    .with_context(|| format!("tuning file {}", path.display()))?
+            }
+            None => flowopt::planner::FlowOptSettings::default(),
+        };
+        Ok(self.options.apply(base)?)
     }
 }
 
@@ -554,10 +463,6 @@ pub struct PlanArgs {
     pub generator: flowopt::GeneratorChoice,
     #[command(flatten)]
     pub flowopt: FlowOptArgs,
-    /// `flowopt` planner: also return every feasible candidate (with a diversity count in
-    /// `info.distinct_passing_patterns`).
-    #[arg(long)]
-    pub return_candidates: bool,
     /// Output format: json (the plan) or vda5050 (the plan plus each robot's path as a VDA
     /// 5050 NURBS trajectory, with its timing).
     #[arg(long, default_value = "json", value_parser = ["json", "vda5050"])]
@@ -686,7 +591,7 @@ pub struct GeneratorArgs {
     /// Seed of the split, minibatches, noise and initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Train on the problems as they are, without their mirror images (see README).
+    /// Train on the problems as they are, without their mirror images (see docs/training.md#augmentation).
     #[arg(long)]
     pub no_augment: bool,
     /// Continue from the latest checkpoint in OUT.checkpoints/ (same settings and dataset).
@@ -772,18 +677,38 @@ mod tests {
         flowopt: FlowOptArgs,
     }
 
-    /// The CLI's defaults are the planner's, and `--pull-back-depth` takes metres or `off`.
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        Options::try_parse_from(std::iter::once("flowopt").chain(args.iter().copied()))
+    }
+
+    /// Without options the planner's defaults; a tuning file's settings with the options on
+    /// top; a bad tuning file is an error naming the setting.
     #[test]
-    fn flowopt_options_default_to_the_planners_defaults() {
-        let parse = |args: &[&str]| {
-            Options::try_parse_from(std::iter::once("flowopt").chain(args.iter().copied()))
-        };
-        let defaults = parse(&[]).unwrap().flowopt.settings();
-        assert_eq!(defaults, flowopt::planner::FlowOptSettings::default());
-        let off = parse(&["--pull-back-depth", "off"]).unwrap();
-        assert_eq!(off.flowopt.settings().pull_back_depth, None);
-        let set = parse(&["--pull-back-depth", "0.05"]).unwrap();
-        assert_eq!(set.flowopt.settings().pull_back_depth, Some(0.05));
-        assert!(parse(&["--pull-back-depth", "-1"]).is_err());
+    fn flowopt_settings_are_the_defaults_the_tuning_file_and_the_options() {
+        use flowopt::planner::FlowOptSettings;
+        let defaults = parse(&[]).unwrap().flowopt.settings().unwrap();
+        assert_eq!(defaults, FlowOptSettings::default());
+        let dir = std::env::temp_dir().join(format!("flowopt-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tuning = dir.join("tuning.json");
+        std::fs::write(&tuning, r#"{"smoothing_robots": 0, "candidates": 8}"#).unwrap();
+        let path = tuning.to_str().unwrap();
+        let tuned = parse(&["--tuning", path, "--candidates", "6"]).unwrap();
+        assert_eq!(
+            tuned.flowopt.settings().unwrap(),
+            FlowOptSettings {
+                smoothing_robots: 0,
+                candidates: 6,
+                ..FlowOptSettings::default()
+            }
+        );
+        std::fs::write(&tuning, r#"{"smoothing_robot": 0}"#).unwrap();
+        let err = parse(&["--tuning", path])
+            .unwrap()
+            .flowopt
+            .settings()
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("smoothing_robot"), "{err:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,7 +5,7 @@ mod cli;
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -116,11 +116,7 @@ fn plan(args: PlanArgs) -> Result<ExitCode> {
         device: args.device,
         warm_start: args.warm_start,
         generator: args.generator,
-        flowopt: if args.return_candidates {
-            args.flowopt.settings().returning_candidates()
-        } else {
-            args.flowopt.settings()
-        },
+        flowopt: args.flowopt.settings()?,
     };
     let planner = flowopt::planner_by_name(&args.planner, &options).map_err(|e| match e {
         flowopt::RegistryError::Input(input) => anyhow::Error::from(input),
@@ -162,6 +158,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             ..Default::default()
         },
         max_candidates: args.max_candidates,
+        flowopt: args.flowopt.settings()?,
         deadline: std::time::Duration::from_millis(args.deadline_ms.max(1)),
         queue_capacity: args.queue.max(1),
         batch_window: std::time::Duration::from_millis(args.batch_window_ms),
@@ -267,7 +264,7 @@ fn bench_merge(args: cli::BenchMergeArgs) -> Result<ExitCode> {
             read_rows(&path)
         })
         .collect::<Result<Vec<_>>>()?;
-    let (rows, duplicates) = flowopt::bench::merge(runs);
+    let (rows, duplicates) = flowopt::bench::merge(runs)?;
     if duplicates > 0 {
         eprintln!("{duplicates} duplicate (planner, problem) rows dropped (the first kept)");
     }
@@ -381,19 +378,21 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
         None => {}
     }
     let out = args.out.clone().context("--out is required")?;
+    // A folder of the user's problem files, or the built-in families.
+    let mut folder = None;
     match args.suite.as_deref() {
         None | Some("standard") => {}
+        Some(dir) if Path::new(dir).is_dir() => folder = Some(PathBuf::from(dir)),
         Some(file) => {
             let text = fs::read_to_string(file).with_context(|| format!("reading suite {file}"))?;
             let suite: Suite = InputError::parse_json(&text, "suite")?;
             args.scenarios = suite.scenarios.unwrap_or(args.scenarios);
             args.robots = suite.robots.unwrap_or(args.robots);
-            args.seeds = suite.seeds.unwrap_or(args.seeds);
+            args.seeds = suite.seeds.or(args.seeds);
             args.planners = suite.planners.unwrap_or(args.planners);
             args.limit = suite.limit.unwrap_or(args.limit);
         }
     }
-    let scenarios = parse_scenarios(&args.scenarios)?;
     let (robots, planners) = (args.robots, args.planners);
     // `planner:robots=seeds` limits.
     let mut limits = std::collections::HashMap::new();
@@ -423,8 +422,16 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
     let options = flowopt::PlannerOptions {
         device: args.device,
         generator: args.generator,
-        flowopt: args.flowopt.settings(),
+        flowopt: args.flowopt.settings()?,
         ..Default::default()
+    };
+    let mut suite = match &folder {
+        Some(dir) => flowopt::bench::folder_cases(dir, args.seeds.unwrap_or(1))?,
+        None => cases(
+            &parse_scenarios(&args.scenarios)?,
+            &robots,
+            args.seeds.unwrap_or(50),
+        ),
     };
     let built = planners
         .iter()
@@ -436,20 +443,43 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let results = out.join("results.jsonl");
     let mut rows = read_rows(&results)?;
-    let done: std::collections::HashSet<(String, flowopt::bench::Case)> =
-        rows.iter().map(|r| (r.planner.clone(), r.case)).collect();
+    // Resume only rows of this configuration: every planner's rows so far and the ones this
+    // run adds must share their provenance.
+    let provenance: Vec<flowopt::bench::Provenance> = planners
+        .iter()
+        .map(|name| on_pool(|| flowopt::bench::Provenance::of(name, &options)))
+        .collect();
+    let mut probe = rows.clone();
+    for (name, p) in planners.iter().zip(&provenance) {
+        if let Some(row) = rows.iter().find(|r| &r.planner == name) {
+            probe.push(flowopt::bench::Row {
+                provenance: Some(p.clone()),
+                ..row.clone()
+            });
+        }
+    }
+    flowopt::bench::check_provenance(&probe).with_context(|| {
+        format!(
+            "{} holds rows of another configuration; write to another --out",
+            results.display()
+        )
+    })?;
+    let done: std::collections::HashSet<(String, flowopt::bench::Case)> = rows
+        .iter()
+        .map(|r| (r.planner.clone(), r.case.clone()))
+        .collect();
     let mut work = Vec::new();
-    let mut suite = cases(&scenarios, &robots, args.seeds);
     if let Some(shard) = args.shard {
         suite = shard.select(suite);
     }
     for case in suite {
-        for (name, planner) in planners.iter().zip(&built) {
+        for ((name, planner), provenance) in planners.iter().zip(&built).zip(&provenance) {
             let limit = limits.get(&(name.clone(), case.robots)).copied();
-            if limit.is_some_and(|l| case.seed >= l) || done.contains(&(name.clone(), case)) {
+            if limit.is_some_and(|l| case.seed >= l) || done.contains(&(name.clone(), case.clone()))
+            {
                 continue;
             }
-            work.push((case, planner));
+            work.push((case.clone(), planner, provenance));
         }
     }
     let bar = indicatif::ProgressBar::new(work.len() as u64);
@@ -464,14 +494,17 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
         .append(true)
         .open(&results)
         .with_context(|| format!("opening {}", results.display()))?;
-    for (case, planner) in work {
+    for (case, planner, provenance) in work {
         bar.set_message(format!(
             "{} {} N={}",
             planner.name(),
             case.scenario,
             case.robots
         ));
-        let row = run_case(&case, planner.as_ref());
+        let row = flowopt::bench::Row {
+            provenance: Some(provenance.clone()),
+            ..run_case(&case, folder.as_deref(), planner.as_ref())
+        };
         writeln!(file, "{}", serde_json::to_string(&row)?)?;
         rows.push(row);
         bar.inc(1);

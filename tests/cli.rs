@@ -571,6 +571,8 @@ fn train_generator_then_plan_with_flowopt() {
     assert!(report["curve"].as_array().unwrap().len() >= 2);
     // The weights plan through `--planner flowopt --generator PATH`; the plan checks.
     let problem = scenario("circle", 3, 1);
+    // The integrator is a tuning setting: a tuning file sets it.
+    let midpoint = write_temp("gen-tuning.json", r#"{"integrator": "midpoint"}"#);
     let plan = run_ok(
         &[
             "plan",
@@ -580,8 +582,8 @@ fn train_generator_then_plan_with_flowopt() {
             out.to_str().unwrap(),
             "--candidates",
             "3",
-            "--integrator",
-            "midpoint",
+            "--tuning",
+            midpoint.to_str().unwrap(),
             "--return-candidates",
         ],
         &problem,
@@ -614,9 +616,11 @@ fn train_generator_then_plan_with_flowopt() {
         );
         assert_eq!(alternatives[0]["trajectories"], parsed["trajectories"]);
     }
-    // A bad integrator names the option.
+    // A bad integrator in a tuning file names the setting.
+    let rk4 = write_temp("gen-tuning-bad.json", r#"{"integrator": "rk4"}"#);
     let out = flowopt()
-        .args(["plan", "--planner", "flowopt", "--integrator", "rk4"])
+        .args(["plan", "--planner", "flowopt", "--tuning"])
+        .arg(&rk4)
         .write_stdin(problem.clone())
         .output()
         .unwrap();
@@ -683,6 +687,11 @@ fn bench_writes_rows_summary_and_report_and_resumes() {
     for row in &first {
         assert!(row["ms"].as_f64().unwrap() >= 0.0);
         assert!(row["error"].is_null(), "{row}");
+        // Every row says where and how it was measured.
+        let provenance = &row["provenance"];
+        assert!(!provenance["commit"].as_str().unwrap().is_empty(), "{row}");
+        assert_eq!(provenance["device"], "cpu");
+        assert!(provenance["threads"].as_u64().unwrap() >= 1);
     }
     let summary: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
@@ -697,6 +706,12 @@ fn bench_writes_rows_summary_and_report_and_resumes() {
     let out = bench(&[]);
     assert!(out.status.success());
     assert_eq!(rows(&dir).len(), 16);
+    // A run of another configuration does not resume into these rows.
+    let out = bench(&["--device", "wgpu"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another configuration"), "{err}");
+    assert_eq!(rows(&dir).len(), 16);
     // A bad limit names the option.
     let out = bench(&["--limit", "orca=3"]);
     assert_eq!(out.status.code(), Some(2));
@@ -707,6 +722,67 @@ fn bench_writes_rows_summary_and_report_and_resumes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("candidates"));
     assert_eq!(rows(&dir).len(), 16);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--suite DIR` plans the user's own problem files; a bad file stops the run before anything
+/// is planned, naming it.
+#[test]
+fn bench_runs_a_folder_of_problem_files_as_a_suite() {
+    let root = std::env::temp_dir().join(format!("flowopt-cli-folder-{}", std::process::id()));
+    let suite = root.join("site-a");
+    std::fs::create_dir_all(&suite).unwrap();
+    std::fs::write(suite.join("swap.json"), scenario("circle", 3, 0)).unwrap();
+    std::fs::write(suite.join("aisle.json"), scenario("warehouse", 4, 1)).unwrap();
+    std::fs::write(suite.join("notes.txt"), "not a problem").unwrap();
+    let bench = |out: &std::path::Path| {
+        flowopt()
+            .args([
+                "bench",
+                "--planners",
+                "straight,orca",
+                "--reference",
+                "orca",
+            ])
+            .arg("--suite")
+            .arg(&suite)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let out = root.join("out");
+    let run = bench(&out);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let rows: Vec<Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Two files x two planners, seed 0 each.
+    assert_eq!(rows.len(), 4);
+    let mut files: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|r| (r["file"].as_str().unwrap(), r["robots"].as_u64().unwrap()))
+        .collect();
+    files.sort();
+    files.dedup();
+    assert_eq!(files, [("aisle.json", 4), ("swap.json", 3)]);
+    assert!(
+        rows.iter()
+            .all(|r| r["scenario"] == "site-a" && r["seed"] == 0)
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| site-a | 3 | straight | 1 |"), "{report}");
+    // A malformed file names itself.
+    std::fs::write(suite.join("broken.json"), "{").unwrap();
+    let run = bench(&root.join("out2"));
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("broken.json"));
+    std::fs::remove_dir_all(&root).ok();
 }
 
 #[test]

@@ -137,12 +137,13 @@ fn every_endpoint_answers() {
             assert_eq!(plan["feasible"], true);
             assert_eq!(plan["info"]["polished"], polished, "{uri}");
         }
-        // An open floor samples `open_candidates` (default 2), at most `candidates`.
+        // An open floor samples `OPEN_CANDIDATES` (2), at most `candidates`, and every
+        // candidate when alternatives are asked for.
         for (uri, sampled) in [
             ("/v1/plan", 2.0),
-            ("/v1/plan?open_candidates=0", 4.0),
-            ("/v1/plan?open_candidates=3&candidates=8", 3.0),
-            ("/v1/plan?open_candidates=3&candidates=1", 1.0),
+            ("/v1/plan?candidates=8", 2.0),
+            ("/v1/plan?candidates=1", 1.0),
+            ("/v1/plan?candidates=3&return_candidates=true", 3.0),
         ] {
             let (status, plan) = post(&router, uri, &circle(4, 1)).await;
             assert_eq!(status, StatusCode::OK, "{plan}");
@@ -229,23 +230,24 @@ fn every_error_class_has_its_status_code_and_field() {
                 ok.clone(),
                 (422, "out_of_range", "candidates"),
             ),
+            // Tuning constants are not query options: refused by name, not ignored.
             (
                 "/v1/plan?polish_smoothing=-1".into(),
                 ok.clone(),
-                (422, "out_of_range", "polish_smoothing"),
+                (400, "malformed", "polish_smoothing"),
             ),
             (
-                "/v1/plan?open_candidates=300".into(),
+                "/v1/plan?candidates=2&open_candidates=1".into(),
                 ok.clone(),
-                (422, "out_of_range", "open_candidates"),
+                (400, "malformed", "open_candidates"),
             ),
             (
-                "/v1/plan?open_flow_steps=101".into(),
+                "/v1/plan?flow_steps=101".into(),
                 ok.clone(),
-                (422, "out_of_range", "open_flow_steps"),
+                (422, "out_of_range", "flow_steps"),
             ),
             (
-                "/v1/plan?planner=scp&open_candidates=1".into(),
+                "/v1/plan?planner=scp&candidates=1".into(),
                 ok.clone(),
                 (422, "out_of_range", "planner"),
             ),
@@ -255,19 +257,19 @@ fn every_error_class_has_its_status_code_and_field() {
                 (422, "out_of_range", "planner"),
             ),
             (
-                "/v1/plan?polish_rounds=1001".into(),
+                "/v1/plan?polish_iterations=10001".into(),
                 ok.clone(),
-                (422, "out_of_range", "polish_rounds"),
+                (422, "out_of_range", "polish_iterations"),
             ),
             (
-                "/v1/plan?planner=orca&polish_rounds=3".into(),
+                "/v1/plan?planner=orca&return_candidates=true".into(),
                 ok.clone(),
                 (422, "out_of_range", "planner"),
             ),
             (
                 "/v1/plan?seed=minus-one".into(),
                 ok.clone(),
-                (400, "malformed", "query"),
+                (400, "malformed", "seed"),
             ),
             (
                 "/v1/plan?planner=orca&format=vda5050".into(),
@@ -312,6 +314,9 @@ fn every_error_class_has_its_status_code_and_field() {
         assert_eq!(error(status, &value), (422, "too_many".into(), "obstacles".into()));
         let (status, value) = get(&router, "/v1/scenarios/circle?robots=11").await;
         assert_eq!(error(status, &value), (422, "too_many".into(), "robots".into()));
+        // Unknown query options are refused by name, not ignored (a misspelt `robot=4`).
+        let (status, value) = get(&router, "/v1/scenarios/circle?robot=4").await;
+        assert_eq!(error(status, &value), (400, "malformed".into(), "robot".into()));
         // 429: every CPU planner slot is busy (held here as a running plan would hold it).
         let held = server.state().cpu_slots.clone().try_acquire_owned().unwrap();
         let (status, value) = post(&router, "/v1/plan?planner=straight", &ok).await;

@@ -37,14 +37,7 @@ pub fn measure(
     repeats: usize,
 ) -> Result<Throughput, flowopt_core::InputError> {
     let problems: Vec<Problem> = (0..batch as u64)
-        .map(|seed| {
-            Case {
-                scenario,
-                robots,
-                seed,
-            }
-            .problem()
-        })
+        .map(|seed| Case::generated(scenario, robots, seed).problem(None))
         .collect::<Result<_, _>>()?;
     let options: Vec<PlanOptions> = (0..batch as u64).map(|seed| PlanOptions { seed }).collect();
     planner.plan_batch(&problems, &options);

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use flowopt_core::ValidationConfig;
-use flowopt_planner::{DeviceChoice, GeneratorChoice, WarmStartChoice};
+use flowopt_planner::{DeviceChoice, FlowOptSettings, GeneratorChoice, WarmStartChoice};
 
-use crate::agents::store::AgentLimits;
+use crate::agents::AgentLimits;
 
 /// Settings of [`crate::Server`]; the `flowopt serve` flags set them.
 #[derive(Debug, Clone)]
@@ -26,6 +26,9 @@ pub struct ServerConfig {
     pub limits: ValidationConfig,
     /// Most candidates a request may ask for (default 64).
     pub max_candidates: usize,
+    /// The `flowopt` planner's settings for requests that set no option (default
+    /// [`FlowOptSettings::default`]); a request's options apply on top.
+    pub flowopt: FlowOptSettings,
     /// Most problems in one `POST /v1/plan/batch` (default 64).
     pub max_batch_request: usize,
     /// Deadline of a request when it sets none, and the longest it may set (default 30 s);
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
                 max_samples: 1000,
             },
             max_candidates: 64,
+            flowopt: FlowOptSettings::default(),
             max_batch_request: 64,
             deadline: Duration::from_secs(30),
             queue_capacity: 256,

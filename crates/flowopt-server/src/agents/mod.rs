@@ -5,6 +5,8 @@
 //! it on its own thread, and puts it back with the new policy when it ends (the slot answers
 //! 409 to a second job meanwhile).
 
+pub mod schema;
+
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ use flowopt_rl::{
     Agent, Dataset, EnvKind, Policy, RlError, TrainSettings, train_offline, train_online,
 };
 
-use super::schema::{AgentInfo, JobState, JobStatus};
+use crate::agents::schema::{AgentInfo, JobState, JobStatus};
 use crate::error::ApiError;
 
 /// Bounds of the agent API.

@@ -3,10 +3,7 @@
 //! use and train them over HTTP.
 //!
 //! Training runs as a background job on a thread of its own; acting runs on tokio's blocking
-//! pool and never waits for training (see [`store`]).
-
-pub mod schema;
-pub mod store;
+//! pool and never waits for training (see [`crate::agents`]).
 
 use std::convert::Infallible;
 use std::ops::ControlFlow;
@@ -16,9 +13,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use flowopt_core::InputError;
@@ -26,12 +22,12 @@ use flowopt_rl::nets::Noise;
 use flowopt_rl::{
     Agent, AgentConfig, Algorithm, Dataset, EnvKind, Quality, RlError, TrainSettings,
 };
-use serde::de::DeserializeOwned;
 
+use crate::agents::schema::*;
+use crate::agents::{AgentSlot, Job, lock, read};
 use crate::error::{ApiError, ErrorBody};
+use crate::json::{Document, JsonBody};
 use crate::state::AppState;
-use schema::*;
-use store::{AgentSlot, lock, read};
 
 /// The agent routes.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -110,10 +106,8 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<AgentInfo>> {
 )]
 pub async fn create(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<CreateAgent>,
 ) -> Result<(StatusCode, Json<AgentInfo>), ApiError> {
-    let request: CreateAgent = parse(&state, &headers, body, "agent")?;
     let algorithm = Algorithm::from_str(&request.algorithm).map_err(|e| rl(e, "algorithm"))?;
     let env = request
         .env
@@ -206,10 +200,8 @@ pub async fn create(
 )]
 pub async fn load(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<CheckpointRequest>,
 ) -> Result<(StatusCode, Json<AgentInfo>), ApiError> {
-    let request: CheckpointRequest = parse(&state, &headers, body, "checkpoint")?;
     let store = state.clone();
     let slot = blocking(move || store.agents.load(&request.name)).await??;
     Ok((StatusCode::CREATED, Json(slot.info())))
@@ -264,11 +256,9 @@ pub async fn remove(
 pub async fn train(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<TrainRequest>,
 ) -> Result<(StatusCode, Json<JobStatus>), ApiError> {
     let slot = state.agents.get(&id)?;
-    let request: TrainRequest = parse(&state, &headers, body, "train")?;
     let limits = &state.agents.limits;
     let defaults = TrainSettings::default();
     let settings = TrainSettings {
@@ -433,11 +423,9 @@ pub async fn cancel(
 pub async fn act(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<ActRequest>,
 ) -> Result<Json<ActResponse>, ApiError> {
     let slot = state.agents.get(&id)?;
-    let request: ActRequest = parse(&state, &headers, body, "act")?;
     let (observations, previous) = act_inputs(
         &state,
         &slot,
@@ -568,11 +556,9 @@ fn act_inputs(
 pub async fn act_stream(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<ActRequest>,
 ) -> Result<Response, ApiError> {
     let slot = state.agents.get(&id)?;
-    let request: ActRequest = parse(&state, &headers, body, "act")?;
     let (observations, previous) = act_inputs(
         &state,
         &slot,
@@ -639,11 +625,9 @@ pub async fn act_stream(
 pub async fn observe(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<ObserveRequest>,
 ) -> Result<Json<ObserveResponse>, ApiError> {
     let slot = state.agents.get(&id)?;
-    let request: ObserveRequest = parse(&state, &headers, body, "observe")?;
     let (obs_dim, act_dim) = {
         let meta = read(&slot.meta);
         (meta.obs_dim, meta.act_dim)
@@ -676,11 +660,9 @@ pub async fn observe(
 pub async fn evaluate(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<EvaluateRequest>,
 ) -> Result<Json<EvaluationBody>, ApiError> {
     let slot = state.agents.get(&id)?;
-    let request: EvaluateRequest = parse_or_default(&state, &headers, body, "evaluate")?;
     let kind = builtin_env(&slot)?;
     let episodes = request.episodes.unwrap_or(20);
     let max = state.agents.limits.max_episodes;
@@ -718,11 +700,9 @@ pub async fn evaluate(
 pub async fn rollout(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<RolloutRequest>,
 ) -> Result<Json<RolloutBody>, ApiError> {
     let slot = state.agents.get(&id)?;
-    let request: RolloutRequest = parse_or_default(&state, &headers, body, "rollout")?;
     let kind = builtin_env(&slot)?;
     let device = state.agents.device.clone();
     let seed = request.seed.unwrap_or(0);
@@ -758,11 +738,9 @@ pub async fn rollout(
 pub async fn save(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(request): JsonBody<CheckpointRequest>,
 ) -> Result<(StatusCode, Json<CheckpointInfo>), ApiError> {
     let slot = state.agents.get(&id)?;
-    let request: CheckpointRequest = parse(&state, &headers, body, "checkpoint")?;
     let store = state.clone();
     let name = request.name.clone();
     let trainable = blocking(move || store.agents.save(&slot, &name)).await??;
@@ -775,7 +753,7 @@ pub async fn save(
     ))
 }
 
-fn job_of(slot: &AgentSlot, job: u64) -> Result<Arc<store::Job>, ApiError> {
+fn job_of(slot: &AgentSlot, job: u64) -> Result<Arc<Job>, ApiError> {
     slot.job(job)
         .ok_or_else(|| ApiError::NotFound(format!("agent `{}` has no job {job}", slot.id)))
 }
@@ -794,29 +772,40 @@ fn append(
     Ok(())
 }
 
-/// A JSON body of type `T` (415 unless JSON, 413 when too large, 400 with the JSON path when
-/// malformed).
-fn parse<T: DeserializeOwned>(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    what: &str,
-) -> Result<T, ApiError> {
-    let text = crate::plan::json_text(state, headers, body)?;
-    InputError::parse_json(&text, what).map_err(ApiError::input)
+impl Document for ActRequest {
+    const NAME: &'static str = "act";
 }
 
-/// [`parse`], or the default for an empty body.
-fn parse_or_default<T: DeserializeOwned + Default>(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    what: &str,
-) -> Result<T, ApiError> {
-    match &body {
-        Ok(bytes) if bytes.is_empty() => Ok(T::default()),
-        _ => parse(state, headers, body, what),
+impl Document for CheckpointRequest {
+    const NAME: &'static str = "checkpoint";
+}
+
+impl Document for CreateAgent {
+    const NAME: &'static str = "agent";
+}
+
+impl Document for EvaluateRequest {
+    const NAME: &'static str = "evaluate";
+
+    fn empty() -> Option<Self> {
+        Some(Self::default())
     }
+}
+
+impl Document for ObserveRequest {
+    const NAME: &'static str = "observe";
+}
+
+impl Document for RolloutRequest {
+    const NAME: &'static str = "rollout";
+
+    fn empty() -> Option<Self> {
+        Some(Self::default())
+    }
+}
+
+impl Document for TrainRequest {
+    const NAME: &'static str = "train";
 }
 
 /// The agent's built-in environment, or a 422 for an agent made from spaces alone.

@@ -81,6 +81,7 @@ pub async fn scenarios() -> Json<Vec<ScenarioInfo>> {
 /// Parameters of a generated scenario.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ScenarioQuery {
     /// Robots (default 8).
     pub robots: Option<usize>,
@@ -109,8 +110,17 @@ pub async fn scenario(
     Path(name): Path<String>,
     query: Result<Query<ScenarioQuery>, QueryRejection>,
 ) -> Result<Json<Problem>, ApiError> {
-    let Query(query) =
-        query.map_err(|rejection| ApiError::malformed("query", rejection.body_text()))?;
+    let Query(query) = query.map_err(|rejection| {
+        let text = rejection.body_text();
+        // Name an unknown option (serde: "unknown field `x`, expected ...").
+        let field = text
+            .split("unknown field `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .unwrap_or("query")
+            .to_string();
+        ApiError::malformed(&field, text)
+    })?;
     let scenario: Scenario = name
         .parse()
         .map_err(|e: flowopt_core::InputError| ApiError::NotFound(e.message))?;

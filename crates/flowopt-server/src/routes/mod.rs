@@ -1,4 +1,10 @@
-//! The router: endpoints, body limit, request ids, tracing and request metrics.
+//! The router ([`app`]): endpoints, body limit, request ids, tracing and request metrics.
+//!
+//! - `POST /v1/plan`, `POST /v1/plan/batch` ([`plan`])
+//! - `GET /v1/planners`, `GET /v1/scenarios`, `GET /v1/scenarios/{name}`, `GET /healthz`,
+//!   `GET /readyz`, `GET /metrics` ([`info`])
+//! - `/v1/agents/...` ([`agents`])
+//! - `GET /openapi.json` ([`openapi`]), and the visualizer and API docs pages ([`web`])
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,9 +24,15 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
-use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::{agents, info, plan, web};
+use openapi::ApiDoc;
+
+pub(crate) mod agents;
+pub(crate) mod info;
+pub(crate) mod openapi;
+pub(crate) mod plan;
+mod query;
+mod web;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -40,8 +52,9 @@ impl MakeRequestId for Counter {
     }
 }
 
-/// Every endpoint of the service on `state`.
-pub fn router(state: Arc<AppState>) -> Router {
+/// Every endpoint of the service on `state`: what [`crate::Server`] serves, and what tests
+/// call with `tower::ServiceExt::oneshot`, without a socket.
+pub fn app(state: Arc<AppState>) -> Router {
     let counter = Counter {
         prefix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

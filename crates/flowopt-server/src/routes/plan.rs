@@ -4,14 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use flowopt_core::vda5050::{PlanWithVda5050, Vda5050Export};
 use flowopt_core::{InputError, Plan, PlanOptions, Problem};
-use flowopt_planner::FlowOptSettings;
+use flowopt_planner::FlowOptOptions;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tracing::Instrument;
@@ -19,46 +17,21 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::batcher::{Job, PlannerKey};
 use crate::error::{ApiError, ErrorBody};
+use crate::json::{Document, JsonBody};
+use crate::routes::query::{fields_of, split_query};
 use crate::state::AppState;
 
-/// Options of a plan request, as query parameters (the body is the problem itself, the same
-/// document `flowopt plan` reads).
+/// Options of a plan request, as query parameters, besides the `flowopt` planner's
+/// ([`FlowOptOptions`]); the body is the problem itself, the same document `flowopt plan`
+/// reads. Any other name is refused (400 naming it).
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PlanQuery {
     /// Planner: flowopt (default), filter, scp, orca, straight.
     pub planner: Option<String>,
     /// Seed of every random choice (default 0); the same seed gives the same plan.
     pub seed: Option<u64>,
-    /// `flowopt`: candidates sampled (default 4, `flowopt_planner::CANDIDATES`).
-    pub candidates: Option<usize>,
-    /// `flowopt`: candidates sampled for a problem on an open floor, where no robot's straight
-    /// line crosses an obstacle, at most `candidates` (default 2,
-    /// `flowopt_planner::OPEN_CANDIDATES`; 0: `candidates`). Not applied with
-    /// `return_candidates`.
-    pub open_candidates: Option<usize>,
-    /// `flowopt`: flow integration steps (default 4).
-    pub flow_steps: Option<usize>,
-    /// `flowopt`: flow integration steps for a problem on an open floor, at most `flow_steps`
-    /// (default 1, `flowopt_planner::OPEN_FLOW_STEPS`; 0: `flow_steps`). Not applied with
-    /// `return_candidates`.
-    pub open_flow_steps: Option<usize>,
-    /// `flowopt`: most safety-filter iterations per pass (default 2000,
-    /// `flowopt_planner::FILTER_ITERATIONS`).
-    pub filter_iterations: Option<usize>,
-    /// `flowopt`: also return every feasible filtered candidate (default false); every
-    /// candidate then runs to convergence (no successive halving) instead of stopping at the
-    /// first verified one.
-    pub return_candidates: Option<bool>,
-    /// `flowopt`: most iterations of a polishing filter pass that smooths plans around
-    /// obstacles, kept where it passes the check and is smoother (default 500,
-    /// `flowopt_planner::POLISH_ITERATIONS`; 0: off).
-    pub polish_iterations: Option<usize>,
-    /// `flowopt`: weight of the smoothness term in the polishing pass (default 30).
-    pub polish_smoothing: Option<f64>,
-    /// `flowopt`: most proximal rounds of the polishing pass (default 20,
-    /// `flowopt_planner::POLISH_ROUNDS`; 0: stop at its first point that passes the check).
-    pub polish_rounds: Option<usize>,
     /// `json` (default) or `vda5050` (adds each robot's path as a VDA 5050 NURBS trajectory).
     pub format: Option<String>,
     /// Give up after this many milliseconds (default and most: the server's deadline).
@@ -80,6 +53,14 @@ pub struct BatchResponse {
     pub plans: Vec<serde_json::Value>,
 }
 
+impl Document for Problem {
+    const NAME: &'static str = "problem";
+}
+
+impl Document for BatchRequest {
+    const NAME: &'static str = "batch";
+}
+
 /// A parsed and checked request.
 struct Request {
     planner: String,
@@ -90,58 +71,25 @@ struct Request {
 }
 
 impl Request {
-    fn new(state: &AppState, query: PlanQuery) -> Result<Self, ApiError> {
+    fn new(
+        state: &AppState,
+        (query, flowopt): (PlanQuery, FlowOptOptions),
+    ) -> Result<Self, ApiError> {
         if !state.ready.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(ApiError::Unavailable("the server is shutting down".into()));
         }
         let planner = query.planner.unwrap_or_else(|| "flowopt".into());
-        let flowopt_options = query.candidates.is_some()
-            || query.open_candidates.is_some()
-            || query.open_flow_steps.is_some()
-            || query.flow_steps.is_some()
-            || query.filter_iterations.is_some()
-            || query.return_candidates.is_some()
-            || query.polish_iterations.is_some()
-            || query.polish_smoothing.is_some()
-            || query.polish_rounds.is_some();
         let key = match planner.as_str() {
             "flowopt" => {
                 let defaults = state.flowopt_defaults;
-                let candidates = query.candidates.unwrap_or(defaults.candidates);
+                let candidates = flowopt.candidates.unwrap_or(defaults.candidates);
                 if candidates > state.config.max_candidates {
                     return Err(ApiError::invalid(
                         "candidates",
                         format!("at most {} candidates", state.config.max_candidates),
                     ));
                 }
-                let return_candidates = query.return_candidates.unwrap_or(false);
-                let settings = FlowOptSettings {
-                    candidates,
-                    open_candidates: query.open_candidates.unwrap_or(defaults.open_candidates),
-                    flow_steps: query.flow_steps.unwrap_or(defaults.flow_steps),
-                    open_flow_steps: query.open_flow_steps.unwrap_or(defaults.open_flow_steps),
-                    filter_iterations: query
-                        .filter_iterations
-                        .unwrap_or(defaults.filter_iterations),
-                    return_candidates,
-                    polish_iterations: query
-                        .polish_iterations
-                        .unwrap_or(defaults.polish_iterations),
-                    polish_smoothing: query.polish_smoothing.unwrap_or(defaults.polish_smoothing),
-                    polish_rounds: query.polish_rounds.unwrap_or(defaults.polish_rounds),
-                    ..defaults
-                };
-                let settings = if return_candidates {
-                    settings.returning_candidates()
-                } else {
-                    // Fewer candidates asked for (and open floors sample fewer): one verified
-                    // is still the answer.
-                    FlowOptSettings {
-                        stop_after: settings.stop_after.min(settings.candidates_for(true)),
-                        ..settings
-                    }
-                };
-                settings.validate().map_err(ApiError::input)?;
+                let settings = flowopt.apply(defaults).map_err(ApiError::input)?;
                 Some(PlannerKey::FlowOpt(settings))
             }
             "filter" => Some(PlannerKey::Filter),
@@ -158,12 +106,13 @@ impl Request {
                 ));
             }
         };
-        if flowopt_options && planner != "flowopt" {
+        if !flowopt.is_empty() && planner != "flowopt" {
             return Err(ApiError::invalid(
                 "planner",
-                "candidates, open_candidates, flow_steps, open_flow_steps, filter_iterations, \
-                 return_candidates, polish_iterations, polish_smoothing and polish_rounds are \
-                 options of the flowopt planner",
+                format!(
+                    "{} are options of the flowopt planner",
+                    fields_of::<FlowOptOptions>().join(", ")
+                ),
             ));
         }
         let vda5050 = match query.format.as_deref() {
@@ -192,39 +141,6 @@ impl Request {
             deadline,
         })
     }
-}
-
-/// The body as text, after the content-type and size checks (415, 413).
-pub(crate) fn json_text(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<String, ApiError> {
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if !json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(state.config.max_body_bytes)
-        } else {
-            ApiError::malformed("body", rejection.body_text())
-        }
-    })?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::malformed("body", "body is not UTF-8"))
-}
-
-fn query_of(query: Result<Query<PlanQuery>, QueryRejection>) -> Result<PlanQuery, ApiError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|rejection| ApiError::malformed("query", rejection.body_text()))
 }
 
 /// Plans `problems` on the planner the request asks for, within its deadline: the neural
@@ -322,7 +238,7 @@ fn validated(state: &AppState, problem: &Problem, prefix: &str) -> Result<(), Ap
 #[utoipa::path(
     post,
     path = "/v1/plan",
-    params(PlanQuery),
+    params(PlanQuery, FlowOptOptions),
     request_body(content = Problem, content_type = "application/json"),
     responses(
         (status = 200, description = "The plan (with `vda5050` when format=vda5050); `feasible` says whether every constraint holds", body = Plan),
@@ -338,13 +254,10 @@ fn validated(state: &AppState, problem: &Problem, prefix: &str) -> Result<(), Ap
 )]
 pub async fn plan(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<PlanQuery>, QueryRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    uri: Uri,
+    JsonBody(problem): JsonBody<Problem>,
 ) -> Result<Response, ApiError> {
-    let request = Request::new(&state, query_of(query)?)?;
-    let text = json_text(&state, &headers, body)?;
-    let problem: Problem = InputError::parse_json(&text, "problem").map_err(ApiError::input)?;
+    let request = Request::new(&state, split_query(uri.query())?)?;
     validated(&state, &problem, "")?;
     let span = tracing::info_span!(
         "plan_request",
@@ -364,7 +277,7 @@ pub async fn plan(
 #[utoipa::path(
     post,
     path = "/v1/plan/batch",
-    params(PlanQuery),
+    params(PlanQuery, FlowOptOptions),
     request_body(content = BatchRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "One plan per problem, in order", body = BatchResponse),
@@ -379,13 +292,10 @@ pub async fn plan(
 )]
 pub async fn plan_batch(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<PlanQuery>, QueryRejection>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    uri: Uri,
+    JsonBody(batch): JsonBody<BatchRequest>,
 ) -> Result<Response, ApiError> {
-    let request = Request::new(&state, query_of(query)?)?;
-    let text = json_text(&state, &headers, body)?;
-    let batch: BatchRequest = InputError::parse_json(&text, "batch").map_err(ApiError::input)?;
+    let request = Request::new(&state, split_query(uri.query())?)?;
     if batch.problems.is_empty() {
         return Err(ApiError::invalid("problems", "no problems"));
     }

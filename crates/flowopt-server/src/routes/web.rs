@@ -12,7 +12,7 @@ macro_rules! asset {
                     (header::CONTENT_TYPE, $mime),
                     (header::CACHE_CONTROL, "no-cache"),
                 ],
-                include_str!(concat!("../../../web/", $file)),
+                include_str!(concat!("../../../../web/", $file)),
             )
         }
     };
