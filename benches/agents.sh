@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The offline agents' table in README.md ("Agents"): every algorithm on every task, several
+# The offline agents' table in docs/agents.md#measured: every algorithm on every task, several
 # seeds, then `flowopt agent summary`. Runs JOBS trainings at once (one thread each).
 #
 #   benches/agents.sh [OUT] [SEEDS] [STEPS]      (defaults: benches/results/agents 3 5000)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Actions served per second by `POST /v1/agents/{id}/act`, and its latency, for batches of
-# observations posted by concurrent clients (README "Agent API").
+# observations posted by concurrent clients (docs/agents.md#serving).
 #
 # usage: benches/agents_http.sh [FLOWOPT_BIN] [AGENTS_DIR] [AGENT] [REQUESTS] [BATCH ...]
 # e.g.   benches/agents_http.sh target/release/flowopt assets/agents point-maze-fql 200 1 16 256

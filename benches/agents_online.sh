@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The online agents' table in README.md ("Agents", online): every online algorithm in every
+# The online agents' table in docs/agents.md#online-training: every online algorithm in every
 # environment, several seeds, then `flowopt agent summary`. Runs JOBS trainings at once (one
 # thread each).
 #

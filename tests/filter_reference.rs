@@ -266,7 +266,7 @@ fn assert_matches_reference(scenario: Scenario, robots: usize, seed: u64) {
     );
 
     // The default fast mode stops at a feasible point that is not the projection: report how far
-    // from the candidate it lands compared with the projection (README, "filter").
+    // from the candidate it lands compared with the projection (docs/planners.md#two-modes-fast-and-exact).
     let fast = project(FilterSettings {
         exact_projection: false,
         ..settings
