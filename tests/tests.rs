@@ -3,5 +3,6 @@
 mod browser;
 mod cli;
 mod filter_reference;
+mod layout;
 mod server;
 mod shipped;

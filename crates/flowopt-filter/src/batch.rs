@@ -78,6 +78,7 @@ pub fn pair_order(n: usize) -> Vec<(usize, usize)> {
 }
 
 /// One instance: a problem and a candidate (one coefficient pair per robot).
+#[derive(Debug, Clone, Copy)]
 pub struct Instance<'a> {
     /// The problem.
     pub problem: &'a Problem,

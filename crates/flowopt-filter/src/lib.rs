@@ -30,6 +30,7 @@ pub mod flops;
 mod iteration;
 mod kkt;
 mod lanes;
+mod projection;
 mod settings;
 mod solution;
 pub mod solver;
@@ -38,10 +39,11 @@ pub mod warmstart;
 use std::collections::BTreeMap;
 
 use burn::prelude::*;
-use flowopt_core::{Coefficients, DEFAULT_ORDER, ErrorKind, InputError, Problem};
+use flowopt_core::{Coefficients, DEFAULT_ORDER, ErrorKind, InputError};
 
 pub use batch::{Batch, Instance, pair_order};
 pub use candidates::perturbed_candidates;
+pub use projection::Projection;
 pub use settings::{FilterSettings, MAX_SAMPLES, SAMPLE_STEP};
 pub use solution::{FilterOutput, FilterStatus};
 pub use solver::Decision;
@@ -93,49 +95,24 @@ impl SafetyFilter {
         Batch::new(instances, &self.settings, DEFAULT_ORDER, &self.device)
     }
 
-    /// Projects every instance, starting from the warm start's prediction or else from its
-    /// candidate with zero multipliers. Instances are grouped by shape and each group runs as
-    /// one batch; results keep the input order.
-    pub fn project(&self, instances: &[Instance]) -> Result<Vec<FilterOutput>, InputError> {
-        self.project_accepting(instances, &mut |_, _| true)
-    }
-
-    /// [`project`](Self::project), where an instance that meets the tolerance counts towards
-    /// [`FilterSettings::stop_after`] only if `accept(index, coefficients)` takes it (`index`
-    /// into `instances`): a planner can ask for candidates that also pass its own, denser check
-    /// before the batch stops.
-    pub fn project_accepting(
+    /// Projects every instance of `request` (a [`Projection`], or `&instances`), starting from
+    /// the warm start's prediction or else from its candidate with zero multipliers. Instances
+    /// are grouped by shape (robots, obstacles, samples) and each group runs as one batch;
+    /// results keep the request's order.
+    pub fn project<'a, 'c>(
         &self,
-        instances: &[Instance],
-        accept: &mut dyn FnMut(usize, &[Coefficients]) -> bool,
+        request: impl Into<Projection<'a, 'c>>,
     ) -> Result<Vec<FilterOutput>, InputError> {
-        self.project_grouped(instances, &vec![0; instances.len()], accept)
-    }
-
-    /// [`project_accepting`](Self::project_accepting) for instances of several independent
-    /// requests: `owners[i]` says whose instance `i` is (e.g. the index of its problem), and
-    /// [`FilterSettings::stop_after`] applies to each owner on its own. Instances of the same
-    /// shape run as one batch whoever owns them; each owner's results are those it would get
-    /// alone (see [`solver::run_grouped`]), which is what lets the server batch requests.
-    pub fn project_grouped(
-        &self,
-        instances: &[Instance],
-        owners: &[usize],
-        accept: &mut dyn FnMut(usize, &[Coefficients]) -> bool,
-    ) -> Result<Vec<FilterOutput>, InputError> {
-        self.project_deciding(instances, owners, &mut |i, c| accept(i, c).into())
-    }
-
-    /// [`project_grouped`](Self::project_grouped) where the caller's check answers with a
-    /// [`Decision`]: with proximal rounds ([`FilterSettings::recentre`]) it can end an
-    /// instance's rounds early ([`Decision::Finish`]). An instance's output is where it stood
-    /// when its owner stopped; the points its rounds reached are those `decide` accepted.
-    pub fn project_deciding(
-        &self,
-        instances: &[Instance],
-        owners: &[usize],
-        decide: &mut dyn FnMut(usize, &[Coefficients]) -> Decision,
-    ) -> Result<Vec<FilterOutput>, InputError> {
+        let Projection {
+            instances,
+            owners,
+            by_owner,
+            mut check,
+        } = request.into();
+        let mut decide = |i: usize, c: &[Coefficients]| match &mut check {
+            Some(check) => check(if by_owner { owners[i] } else { i }, c),
+            None => Decision::Accept,
+        };
         let _span = tracing::debug_span!("filter", instances = instances.len()).entered();
         if owners.len() != instances.len() {
             return Err(InputError::new(
@@ -214,47 +191,6 @@ impl SafetyFilter {
             }
         }
         Ok(out.into_iter().flatten().collect())
-    }
-
-    /// Projects the candidates of several problems (`candidates[p]` for `problems[p]`) in
-    /// shared batches, each problem stopping on its own ([`project_grouped`]), and returns each
-    /// problem's outputs in order. `accept(p, coefficients)` decides whether a converged
-    /// candidate of problem `p` counts towards `stop_after`. The batched planners' core.
-    ///
-    /// [`project_grouped`]: Self::project_grouped
-    pub fn project_problems(
-        &self,
-        problems: &[Problem],
-        candidates: &[Vec<Vec<Coefficients>>],
-        accept: &mut dyn FnMut(usize, &[Coefficients]) -> bool,
-    ) -> Result<Vec<Vec<FilterOutput>>, InputError> {
-        self.decide_problems(problems, candidates, &mut |p, c| accept(p, c).into())
-    }
-
-    /// [`project_problems`](Self::project_problems) with a [`Decision`] from the caller's
-    /// check ([`project_deciding`](Self::project_deciding)).
-    pub fn decide_problems(
-        &self,
-        problems: &[Problem],
-        candidates: &[Vec<Vec<Coefficients>>],
-        decide: &mut dyn FnMut(usize, &[Coefficients]) -> Decision,
-    ) -> Result<Vec<Vec<FilterOutput>>, InputError> {
-        let mut instances = Vec::new();
-        let mut owners = Vec::new();
-        for (p, (problem, candidates)) in problems.iter().zip(candidates).enumerate() {
-            for candidate in candidates {
-                instances.push(Instance { problem, candidate });
-                owners.push(p);
-            }
-        }
-        let outputs = self.project_deciding(&instances, &owners, &mut |i, coefficients| {
-            decide(owners[i], coefficients)
-        })?;
-        let mut outputs = outputs.into_iter();
-        Ok(candidates
-            .iter()
-            .map(|c| outputs.by_ref().take(c.len()).collect())
-            .collect())
     }
 }
 
@@ -427,10 +363,10 @@ mod tests {
         // exactly one is offered there, and taking it stops the batch.
         let mut offers = Vec::new();
         let out = filter
-            .project_accepting(&instances, &mut |i, _| {
+            .project(Projection::of(&instances).accepting(&mut |i, _| {
                 offers.push(i);
                 true
-            })
+            }))
             .unwrap();
         assert_eq!(offers.len(), 1, "offered {offers:?}");
         let taken = offers[0];
@@ -478,10 +414,10 @@ mod tests {
         // converges); the batch runs until all three are taken.
         let mut taken: Vec<Option<Vec<Coefficients>>> = vec![None; 3];
         let out = filter
-            .project_accepting(&instances, &mut |i, c| {
+            .project(Projection::of(&instances).accepting(&mut |i, c| {
                 taken[i].get_or_insert_with(|| c.to_vec());
                 true
-            })
+            }))
             .unwrap();
         let mut iterations: Vec<usize> = out.iter().map(|o| o.iterations).collect();
         for (i, o) in out.iter().enumerate() {
@@ -619,7 +555,7 @@ mod tests {
         both.extend(instances("easy"));
         let owners = [0, 0, 1, 1, 1];
         let together = filter
-            .project_grouped(&both, &owners, &mut |_, _| true)
+            .project(Projection::of(&both).owners(&owners))
             .unwrap();
         let stop = |o: &[FilterOutput]| o.iter().map(|o| o.iterations).max().unwrap();
         assert!(
@@ -637,7 +573,7 @@ mod tests {
         }
         assert_eq!(
             filter
-                .project_grouped(&both, &owners[1..], &mut |_, _| true)
+                .project(Projection::of(&both).owners(&owners[1..]))
                 .unwrap_err()
                 .field,
             "owners"
@@ -830,28 +766,28 @@ mod tests {
             )
             .unwrap();
             let mut taken = Vec::new();
+            let starts = [vec![start.clone()]];
             let out = filter
-                .decide_problems(
-                    std::slice::from_ref(&problem),
-                    &[vec![start.clone()]],
-                    &mut |_, c| {
-                        let m = judge(&problem, &[c.to_vec()])
-                            .unwrap()
-                            .swap_remove(0)
-                            .metrics;
-                        if !m.feasible {
-                            return Decision::Reject;
-                        }
-                        taken.push(m.smoothness);
-                        if taken.len() >= finish_after {
-                            Decision::Finish
-                        } else {
-                            Decision::Accept
-                        }
-                    },
+                .project(
+                    Projection::problems(std::slice::from_ref(&problem), &starts).deciding(
+                        &mut |_, c| {
+                            let m = judge(&problem, &[c.to_vec()])
+                                .unwrap()
+                                .swap_remove(0)
+                                .metrics;
+                            if !m.feasible {
+                                return Decision::Reject;
+                            }
+                            taken.push(m.smoothness);
+                            if taken.len() >= finish_after {
+                                Decision::Finish
+                            } else {
+                                Decision::Accept
+                            }
+                        },
+                    ),
                 )
                 .unwrap()
-                .swap_remove(0)
                 .swap_remove(0);
             (taken, out)
         };

@@ -25,7 +25,7 @@ pub struct FilterSettings {
     /// Stop once this many instances of a batch meet the tolerance (checked with the
     /// residuals, counted over the whole batch; 0 = wait for all of them, the default). A
     /// planner that keeps one of K candidates of one problem can stop at the first converged
-    /// ones (and with `SafetyFilter::project_accepting`, only ones its own check accepts)
+    /// ones (and with `Projection::accepting`, only ones its own check accepts)
     /// instead of running the hardest candidate to the budget; the others are returned as
     /// they stand, flagged `FilterStatus::Stopped`.
     pub stop_after: usize,
@@ -44,7 +44,7 @@ pub struct FilterSettings {
     /// multiple of [`SAMPLE_STEP`] (fewer batch shapes and cached matrices), at most 1000.
     pub sample_period: f64,
     /// Residual (metres) at or below which an instance that has not met the tolerance is still
-    /// offered to the caller's check ([`crate::SafetyFilter::project_accepting`]'s `accept`)
+    /// offered to the caller's check ([`crate::Projection::accepting`])
     /// at a check: per group and check, the one with the smallest residual not yet taken
     /// (default 0: only converged instances are offered). A planner whose own check verifies
     /// the true constraints (without the clearance) can then stop at a verified candidate

@@ -33,7 +33,7 @@ pub struct FilterOutput {
     pub iterations: usize,
     /// How the run ended for it.
     pub status: FilterStatus,
-    /// Whether the caller's check took it (`SafetyFilter::project_accepting`); with
+    /// Whether the caller's check took it (`Projection::accepting`); with
     /// `project`, whether it converged or was verified.
     pub accepted: bool,
 }

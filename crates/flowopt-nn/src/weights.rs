@@ -150,7 +150,9 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(dir.join("sub")).unwrap().collect();
         assert_eq!(names.len(), 1, "only the weights file remains: {names:?}");
 
-        let fresh = || LinearConfig::new(3, 5).init(&device);
+        // Every module is built under `seeded`: an unseeded draw on another test's thread would
+        // land between that test's seed and its initialisation.
+        let fresh = || crate::seeded(&device, 4, || LinearConfig::new(3, 5).init(&device));
         assert_ne!(weights_of(&fresh()), weights_of(&layer));
         let loaded = load(fresh(), &dir.join("sub/layer")).unwrap();
         assert_eq!(weights_of(&loaded), weights_of(&layer));
@@ -164,13 +166,14 @@ mod tests {
     fn missing_files_and_other_shapes_are_errors_naming_them() {
         let device = Device::flex();
         let dir = std::env::temp_dir().join(format!("flowopt-nn-shape-{}", std::process::id()));
-        let missing = load(LinearConfig::new(3, 5).init(&device), &dir.join("none")).unwrap_err();
+        let linear = |i, o| crate::seeded(&device, 1, || LinearConfig::new(i, o).init(&device));
+        let missing = load(linear(3, 5), &dir.join("none")).unwrap_err();
         assert!(matches!(missing, WeightsError::Io { .. }), "{missing}");
         assert!(missing.to_string().contains("none.bpk"), "{missing}");
 
-        let layer = LinearConfig::new(3, 5).init(&device);
+        let layer = linear(3, 5);
         save(&layer, &dir.join("small")).unwrap();
-        let other = load(LinearConfig::new(4, 5).init(&device), &dir.join("small")).unwrap_err();
+        let other = load(linear(4, 5), &dir.join("small")).unwrap_err();
         assert!(matches!(other, WeightsError::Record { .. }), "{other}");
         assert!(other.to_string().contains("small.bpk"), "{other}");
         let garbage = load_bytes(layer, b"not a record", "garbage").unwrap_err();

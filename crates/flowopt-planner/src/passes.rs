@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use flowopt_core::{Coefficients, InputError, PlanError, Problem};
-use flowopt_filter::{FilterOutput, FilterStatus, SafetyFilter};
+use flowopt_filter::{FilterOutput, FilterStatus, Projection, SafetyFilter};
 
 use crate::repair;
 use crate::select::{Judged, feasible_verdict};
@@ -136,9 +136,11 @@ impl Passes {
                         .collect()
                 })
                 .collect();
-            let refined = filter.project_problems(&subset, &starts, &mut |i, coefficients| {
-                accept(again[i], coefficients)
-            })?;
+            let mut check =
+                |i: usize, coefficients: &[Coefficients]| accept(again[i], coefficients);
+            let refined =
+                filter.project(Projection::problems(&subset, &starts).accepting(&mut check))?;
+            let refined = Projection::per_problem(refined, &starts);
             for ((&p, live), refined) in again.iter().zip(&live).zip(refined) {
                 for (&c, output) in live.iter().zip(refined) {
                     outputs[p].0[c] = output;
@@ -214,7 +216,10 @@ fn first_pass(
     };
     let keys: BTreeSet<Option<u64>> = (0..problems.len()).map(key).collect();
     if keys.len() == 1 && keys.contains(&None) {
-        return Ok(plain.project_problems(problems, candidates, &mut |p, c| accept(p, c))?);
+        let mut check = |p: usize, c: &[Coefficients]| accept(p, c);
+        let outputs =
+            plain.project(Projection::problems(problems, candidates).accepting(&mut check))?;
+        return Ok(Projection::per_problem(outputs, candidates));
     }
     let mut outputs = vec![Vec::new(); problems.len()];
     for k in keys {
@@ -230,8 +235,10 @@ fn first_pass(
         let members: Vec<usize> = (0..problems.len()).filter(|&p| key(p) == k).collect();
         let subset: Vec<Problem> = members.iter().map(|&p| problems[p].clone()).collect();
         let starts: Vec<_> = members.iter().map(|&p| candidates[p].clone()).collect();
+        let mut check = |i: usize, c: &[Coefficients]| accept(members[i], c);
         let filtered =
-            filter.project_problems(&subset, &starts, &mut |i, c| accept(members[i], c))?;
+            filter.project(Projection::problems(&subset, &starts).accepting(&mut check))?;
+        let filtered = Projection::per_problem(filtered, &starts);
         for (&p, output) in members.iter().zip(filtered) {
             outputs[p] = output;
         }

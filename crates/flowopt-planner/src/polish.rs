@@ -4,7 +4,7 @@
 //! by the smoothest point that passed the checker where that is smoother.
 
 use flowopt_core::{Coefficients, Plan, PlanError, Problem};
-use flowopt_filter::{Decision, SafetyFilter};
+use flowopt_filter::{Decision, Projection, SafetyFilter};
 
 use crate::select::{Judged, feasible_verdict};
 use crate::settings::POLISH_MIN_GAIN;
@@ -58,7 +58,7 @@ impl Polish {
         }
         // Per problem, the checker's verdict on the smoothest point that passed.
         let mut best: Vec<Option<Judged>> = vec![None; subset.len()];
-        polish.decide_problems(&subset, &starts, &mut |i, c| {
+        let mut decide = |i: usize, c: &[Coefficients]| {
             let Some(judged) = feasible_verdict(&subset[i], c) else {
                 return Decision::Reject;
             };
@@ -75,7 +75,8 @@ impl Polish {
                 Some(before) if smoothness > (1.0 - POLISH_MIN_GAIN) * before => Decision::Finish,
                 _ => Decision::Accept,
             }
-        })?;
+        };
+        polish.project(Projection::problems(&subset, &starts).deciding(&mut decide))?;
         for ((&p, best), seen) in wanted.iter().zip(best).zip(&history) {
             let Ok((plan, _)) = &mut plans[p] else {
                 continue;

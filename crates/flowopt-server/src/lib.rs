@@ -7,7 +7,15 @@
 //! (body size, robots, obstacles, candidates, queue length, deadline) and refused with
 //! `{"error":{"code","message","field"}}` and a 4xx/5xx status ([`ApiError`]). Also served:
 //! Prometheus metrics, the OpenAPI document and the browser visualizer (`web/`). The RL
-//! flow-policy agents of [`flowopt_rl`] are served under `/v1/agents` ([`agents`]).
+//! flow-policy agents of [`flowopt_rl`] are served under `/v1/agents` (the store in
+//! [`agents`]).
+//!
+//! [`app`] builds the router over an [`AppState`] (what tests call with
+//! `tower::ServiceExt::oneshot`, without a socket); [`Server`] loads the planners and serves
+//! it with graceful shutdown. Every handler takes its JSON body through [`JsonBody`], so bad
+//! bodies get the same 415/413/400 answers everywhere; a plan request's query options are its
+//! own and the `flowopt` planner's ([`flowopt_planner::FlowOptOptions`]), and an unknown one is
+//! a 400 naming it.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
