@@ -44,6 +44,10 @@ pub struct Case {
     /// The problem file, relative to its suite's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// The problem file's content digest (64-bit FNV-1a, hex): an edited file is another
+    /// problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl Case {
@@ -54,6 +58,7 @@ impl Case {
             robots,
             seed,
             file: None,
+            digest: None,
         }
     }
 
@@ -135,6 +140,7 @@ pub fn folder_cases(folder: &Path, seeds: u64) -> Result<Vec<Case>, InputError> 
     let mut out = Vec::new();
     for path in files {
         let problem = read_problem(&path)?;
+        let bytes = std::fs::read(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         let file = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -145,10 +151,44 @@ pub fn folder_cases(folder: &Path, seeds: u64) -> Result<Vec<Case>, InputError> 
                 robots: problem.num_robots(),
                 seed,
                 file: Some(file.clone()),
+                digest: Some(digest(&bytes)),
             });
         }
     }
     Ok(out)
+}
+
+/// 64-bit FNV-1a of `bytes`, as 16 hex digits: a stable fingerprint of a problem file.
+fn digest(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// Checks that the problem files of `suite` are those the `rows` of an earlier run planned:
+/// a file whose content changed since (same folder and name, another digest) is an error
+/// naming it, since its old rows would stand beside the new ones in one table.
+pub fn check_files(suite: &[Case], rows: &[Row]) -> Result<(), InputError> {
+    for case in suite.iter().filter(|c| c.file.is_some()) {
+        let stale = rows.iter().any(|r| {
+            r.case.scenario == case.scenario
+                && r.case.file == case.file
+                && r.case.digest != case.digest
+        });
+        if stale {
+            return Err(InputError::new(
+                ErrorKind::Malformed,
+                "suite",
+                format!(
+                    "{} changed since the rows already in the output were planned; write to \
+                     another --out",
+                    case.file.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where and how a row was measured. Rows of one planner in one table must share it: a run
@@ -158,7 +198,7 @@ pub struct Provenance {
     /// The commit the binary was built from (`git describe --always --dirty`; `unknown`
     /// outside a git checkout).
     pub commit: String,
-    /// Where tensor work ran: `cpu` or `wgpu`.
+    /// Where tensor work ran: `cpu` or `wgpu` (`cpu` for the CPU-only planners).
     pub device: String,
     /// Worker threads of the planners' pool.
     pub threads: usize,
@@ -173,18 +213,43 @@ impl Provenance {
 
     /// The provenance of rows planned by `planner` built from `options` in this process.
     pub fn of(planner: &str, options: &flowopt_planner::PlannerOptions) -> Self {
-        let settings = match planner {
-            "flowopt" => serde_json::json!({
-                "generator": format!("{:?}", options.generator),
-                "warm_start": format!("{:?}", options.warm_start),
-                "flowopt": options.flowopt,
-            }),
-            "filter" => serde_json::json!({ "warm_start": format!("{:?}", options.warm_start) }),
-            _ => serde_json::json!({}),
+        use flowopt_planner::{GeneratorChoice, WarmStartChoice};
+        // Weights by their canonical path, so `w` and `./w` are one configuration.
+        let path = |p: &Path| {
+            p.canonicalize()
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        };
+        let generator = match &options.generator {
+            GeneratorChoice::Shipped => "shipped".to_string(),
+            GeneratorChoice::Path(p) => path(p),
+        };
+        let warm_start = match &options.warm_start {
+            WarmStartChoice::Shipped => "shipped".to_string(),
+            WarmStartChoice::None => "none".to_string(),
+            WarmStartChoice::Path(p) => path(p),
+        };
+        let (settings, neural) = match planner {
+            "flowopt" => (
+                serde_json::json!({
+                    "generator": generator,
+                    "warm_start": warm_start,
+                    "flowopt": options.flowopt,
+                }),
+                true,
+            ),
+            "filter" => (serde_json::json!({ "warm_start": warm_start }), true),
+            _ => (serde_json::json!({}), false),
         };
         Self {
             commit: Self::COMMIT.into(),
-            device: options.device.to_string(),
+            // The CPU planners run on the CPU whatever `--device` says.
+            device: if neural {
+                options.device.to_string()
+            } else {
+                "cpu".into()
+            },
             threads: rayon::current_num_threads(),
             settings,
         }
@@ -281,22 +346,25 @@ impl Shard {
 ///
 /// Runs of different configurations are refused ([`check_provenance`]).
 pub fn merge(runs: Vec<Vec<Row>>) -> Result<(Vec<Row>, usize), ProvenanceError> {
+    let all: Vec<Row> = runs.into_iter().flatten().collect();
+    // Before duplicates are dropped: two whole runs of different binaries share every case.
+    check_provenance(&all)?;
     let mut seen = std::collections::HashSet::new();
     let mut rows = Vec::new();
     let mut duplicates = 0;
-    for row in runs.into_iter().flatten() {
+    for row in all {
         if seen.insert((row.planner.clone(), row.case.clone())) {
             rows.push(row);
         } else {
             duplicates += 1;
         }
     }
-    check_provenance(&rows)?;
     rows.sort_by(|a, b| {
         (
             &a.case.scenario,
             a.case.robots,
             &a.case.file,
+            &a.case.digest,
             a.case.seed,
             &a.planner,
         )
@@ -304,6 +372,7 @@ pub fn merge(runs: Vec<Vec<Row>>) -> Result<(Vec<Row>, usize), ProvenanceError> 
                 &b.case.scenario,
                 b.case.robots,
                 &b.case.file,
+                &b.case.digest,
                 b.case.seed,
                 &b.planner,
             ))
@@ -592,6 +661,8 @@ mod tests {
         assert_eq!((rows.len(), duplicates), (2, 1));
         let err = merge(vec![vec![at("a", 0)], vec![at("b", 1)]]).unwrap_err();
         assert_eq!(err.planner, "scp");
+        // Also when every row of the second run duplicates one of the first.
+        assert!(merge(vec![vec![at("a", 0)], vec![at("b", 0)]]).is_err());
         assert!(err.to_string().contains("commit a") && err.to_string().contains("commit b"));
         // Rows from before provenance was recorded are one more configuration.
         assert!(check_provenance(&[row("scp", 0, true, 1.0, 1.0), at("a", 1)]).is_err());
@@ -601,6 +672,27 @@ mod tests {
             ..at("b", 0)
         };
         assert!(check_provenance(&[at("a", 0), other]).is_ok());
+    }
+
+    #[test]
+    fn the_digest_is_fnv1a_and_an_edited_file_is_refused() {
+        // Known answers of 64-bit FNV-1a.
+        assert_eq!(digest(b""), "cbf29ce484222325");
+        assert_eq!(digest(b"a"), "af63dc4c8601ec8c");
+        let case = |d: &str| Case {
+            scenario: "site".into(),
+            robots: 4,
+            seed: 0,
+            file: Some("a.json".into()),
+            digest: Some(d.into()),
+        };
+        let planned = Row {
+            case: case("1"),
+            ..row("scp", 0, true, 1.0, 1.0)
+        };
+        assert!(check_files(&[case("1")], std::slice::from_ref(&planned)).is_ok());
+        let err = check_files(&[case("2")], &[planned]).unwrap_err();
+        assert!(err.message.contains("a.json"), "{err}");
     }
 
     #[test]

@@ -327,19 +327,23 @@ pub struct FlowOptArgs {
 }
 
 impl FlowOptArgs {
-    /// The planner settings: the tuning file's (or the defaults), with the options applied.
-    pub fn settings(&self) -> anyhow::Result<flowopt::planner::FlowOptSettings> {
+    /// The tuning file's settings, or the defaults.
+    pub fn base(&self) -> anyhow::Result<flowopt::planner::FlowOptSettings> {
         use anyhow::Context;
-        let base = match &self.tuning {
+        match &self.tuning {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
-                flowopt::planner::FlowOptSettings::from_json(&text)
-                    .with_context(|| format!("tuning file {}", path.display()))?
+                Ok(flowopt::planner::FlowOptSettings::from_json(&text)
+                    .with_context(|| format!("tuning file {}", path.display()))?)
             }
-            None => flowopt::planner::FlowOptSettings::default(),
-        };
-        Ok(self.options.apply(base)?)
+            None => Ok(flowopt::planner::FlowOptSettings::default()),
+        }
+    }
+
+    /// The planner settings: [`Self::base`] with the options applied.
+    pub fn settings(&self) -> anyhow::Result<flowopt::planner::FlowOptSettings> {
+        Ok(self.options.apply(self.base()?)?)
     }
 }
 

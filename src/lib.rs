@@ -7,9 +7,10 @@
 //! - [`core`]: the problem and plan types (the JSON contract), Bernstein trajectories, scenario
 //!   generators, metrics and the [`core::Planner`] trait.
 //! - [`baselines`]: the `scp` (Clarabel) and `orca` reference planners and the dataset generator.
-//! - [`filter`]: the batched, differentiable safety filter (Burn) and the `filter` planner.
+//! - [`filter`]: the batched, differentiable safety filter (Burn) and its learned warm start.
 //! - [`generator`]: the flow-matching DiT generator and its training.
-//! - [`planner`]: the `flowopt` planner (generator -> warm start -> filter -> best).
+//! - [`planner`]: the planning pipeline and its two configurations, the `flowopt` and `filter`
+//!   planners, with the registry of planners by name.
 //! - [`rl`]: reinforcement-learning agents with flow policies (environments, datasets, FQL, ...).
 //! - [`bench`]: the scenario benchmark behind `flowopt bench`.
 #![warn(missing_docs)]

@@ -158,7 +158,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             ..Default::default()
         },
         max_candidates: args.max_candidates,
-        flowopt: args.flowopt.settings()?,
+        flowopt: args.flowopt.base()?,
+        flowopt_options: args.flowopt.options,
         deadline: std::time::Duration::from_millis(args.deadline_ms.max(1)),
         queue_capacity: args.queue.max(1),
         batch_window: std::time::Duration::from_millis(args.batch_window_ms),
@@ -464,6 +465,7 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
             results.display()
         )
     })?;
+    flowopt::bench::check_files(&suite, &rows)?;
     let done: std::collections::HashSet<(String, flowopt::bench::Case)> = rows
         .iter()
         .map(|r| (r.planner.clone(), r.case.clone()))

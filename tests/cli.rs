@@ -706,12 +706,22 @@ fn bench_writes_rows_summary_and_report_and_resumes() {
     let out = bench(&[]);
     assert!(out.status.success());
     assert_eq!(rows(&dir).len(), 16);
-    // A run of another configuration does not resume into these rows.
-    let out = bench(&["--device", "wgpu"]);
+    // Rows of another binary (here: another commit) are not resumed into.
+    let results = dir.join("results.jsonl");
+    let text = std::fs::read_to_string(&results).unwrap();
+    let mut other: Vec<Value> = rows(&dir);
+    other.truncate(15);
+    for row in &mut other {
+        row["provenance"]["commit"] = "0123456789ab".into();
+    }
+    let other: String = other.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&results, &other).unwrap();
+    let out = bench(&[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another configuration"), "{err}");
-    assert_eq!(rows(&dir).len(), 16);
+    assert_eq!(rows(&dir).len(), 15, "nothing planned");
+    std::fs::write(&results, text).unwrap();
     // A bad limit names the option.
     let out = bench(&["--limit", "orca=3"]);
     assert_eq!(out.status.code(), Some(2));

@@ -208,7 +208,7 @@ impl GeneratorConfig {
 
     /// A fresh model whose random initial weights depend only on `seed`: Burn draws them from
     /// the device's global generator, so the seeding and the draws happen under one
-    /// process-wide lock ([`flowopt_core::seeded`]; concurrent trainings or tests would
+    /// process-wide lock ([`flowopt_nn::seeded`]; concurrent trainings or tests would
     /// otherwise interleave their draws).
     pub fn init_seeded(&self, device: &Device, seed: u64) -> GeneratorNet {
         self.build_seeded(device, seed, true)

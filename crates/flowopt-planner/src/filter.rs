@@ -3,9 +3,7 @@
 //! of the safety filter, and the best candidate by the checker (no generator, no polishing).
 
 use burn::prelude::*;
-use flowopt_core::{
-    Coefficients, ErrorKind, InputError, Plan, PlanError, PlanOptions, Planner, Problem,
-};
+use flowopt_core::{Coefficients, ErrorKind, InputError, Problem};
 use flowopt_filter::{FilterSettings, SafetyFilter, WarmStart, perturbed_candidates};
 
 use crate::passes::{Pass, Passes};
@@ -113,29 +111,11 @@ impl FilterPlanner {
     }
 }
 
-impl Planner for FilterPlanner {
-    fn name(&self) -> &'static str {
-        "filter"
-    }
-
-    fn plan(&self, problem: &Problem, options: &PlanOptions) -> Result<Plan, PlanError> {
-        self.pipeline.plan_one(problem, options)
-    }
-
-    /// Plans every problem with one candidate call per robot count and one filter batch per
-    /// problem shape; each problem's plan is the one it gets alone ([`Pipeline::plan_batch`]).
-    fn plan_batch(
-        &self,
-        problems: &[Problem],
-        options: &[PlanOptions],
-    ) -> Vec<Result<Plan, PlanError>> {
-        self.pipeline.plan_on_pool(problems, options)
-    }
-}
+crate::pipeline::planner_of_pipeline!(FilterPlanner, "filter");
 
 #[cfg(test)]
 mod tests {
-    use flowopt_core::{CheckConfig, Scenario, ScenarioConfig, evaluate};
+    use flowopt_core::{CheckConfig, PlanOptions, Planner, Scenario, ScenarioConfig, evaluate};
 
     use super::*;
 

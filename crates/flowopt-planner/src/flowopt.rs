@@ -3,7 +3,7 @@
 //! polishing.
 
 use burn::prelude::*;
-use flowopt_core::{Coefficients, InputError, Plan, PlanError, PlanOptions, Planner, Problem};
+use flowopt_core::{Coefficients, InputError, PlanError, Problem};
 use flowopt_filter::{FilterSettings, SafetyFilter, WarmStart};
 use flowopt_generator::Generator;
 
@@ -207,22 +207,4 @@ fn polish_filter(
     Ok(Some(SafetyFilter::new(polish, device.clone())?))
 }
 
-impl Planner for FlowOptPlanner {
-    fn name(&self) -> &'static str {
-        "flowopt"
-    }
-
-    fn plan(&self, problem: &Problem, options: &PlanOptions) -> Result<Plan, PlanError> {
-        self.pipeline.plan_one(problem, options)
-    }
-
-    /// Plans every problem with one candidate call per robot count and one filter batch per
-    /// problem shape; each problem's plan is the one it gets alone ([`Pipeline::plan_batch`]).
-    fn plan_batch(
-        &self,
-        problems: &[Problem],
-        options: &[PlanOptions],
-    ) -> Vec<Result<Plan, PlanError>> {
-        self.pipeline.plan_on_pool(problems, options)
-    }
-}
+crate::pipeline::planner_of_pipeline!(FlowOptPlanner, "flowopt");

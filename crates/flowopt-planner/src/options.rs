@@ -39,9 +39,16 @@ pub struct FlowOptOptions {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polish_iterations: Option<usize>,
-    /// Also return every feasible candidate, distinct passing patterns first (default false);
+    /// Also return every feasible candidate, smoothest first (default false; how many distinct
+    /// passing patterns they show is `info.distinct_passing_patterns`);
     /// every candidate then runs to convergence, which takes longer.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_candidates: Option<bool>,
 }
@@ -50,6 +57,18 @@ impl FlowOptOptions {
     /// Whether no option is set.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// These options, with `fallback`'s wherever these leave one unset: a request's options
+    /// over a server's.
+    pub fn or(self, fallback: Self) -> Self {
+        Self {
+            candidates: self.candidates.or(fallback.candidates),
+            flow_steps: self.flow_steps.or(fallback.flow_steps),
+            filter_iterations: self.filter_iterations.or(fallback.filter_iterations),
+            polish_iterations: self.polish_iterations.or(fallback.polish_iterations),
+            return_candidates: self.return_candidates.or(fallback.return_candidates),
+        }
     }
 
     /// `base` with these options set, validated (an error names the bad option). With
@@ -88,11 +107,24 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         options: FlowOptOptions,
+        /// A positional argument, as `flowopt plan PROBLEM` has.
+        file: Option<String>,
     }
 
     fn parse(args: &[&str]) -> Result<FlowOptOptions, clap::Error> {
         Cli::try_parse_from(std::iter::once("flowopt").chain(args.iter().copied()))
             .map(|cli| cli.options)
+    }
+
+    /// `--return-candidates` alone means true and never takes the next argument (the
+    /// problem file of `flowopt plan --return-candidates problem.json`) as its value.
+    #[test]
+    fn the_return_candidates_flag_leaves_the_next_argument_alone() {
+        let cli = Cli::try_parse_from(["flowopt", "--return-candidates", "problem.json"]).unwrap();
+        assert_eq!(cli.options.return_candidates, Some(true));
+        assert_eq!(cli.file.as_deref(), Some("problem.json"));
+        let off = parse(&["--return-candidates=false"]).unwrap();
+        assert_eq!(off.return_candidates, Some(false));
     }
 
     #[test]
@@ -147,12 +179,46 @@ mod tests {
             .returning_candidates()
         );
         assert_eq!(
-            parse(&["--return-candidates", "false"])
+            parse(&["--return-candidates=false"])
                 .unwrap()
                 .return_candidates,
             Some(false)
         );
         assert!(serde_json::from_str::<FlowOptOptions>(r#"{"halve_every":10}"#).is_err());
+    }
+
+    #[test]
+    fn a_requests_options_fall_back_to_the_servers() {
+        let server = FlowOptOptions {
+            candidates: Some(8),
+            return_candidates: Some(true),
+            ..Default::default()
+        };
+        let request = FlowOptOptions {
+            candidates: Some(2),
+            return_candidates: Some(false),
+            ..Default::default()
+        };
+        let merged = request.or(server);
+        assert_eq!(merged.candidates, Some(2));
+        assert_eq!(merged.return_candidates, Some(false));
+        // Asking for no alternatives undoes what alternatives change (the server's default
+        // settings are never converted twice).
+        let base = FlowOptSettings::default();
+        assert_eq!(
+            merged.apply(base).unwrap(),
+            FlowOptSettings {
+                candidates: 2,
+                ..base
+            }
+        );
+        assert!(
+            FlowOptOptions::default()
+                .or(server)
+                .apply(base)
+                .unwrap()
+                .return_candidates
+        );
     }
 
     #[test]

@@ -102,7 +102,9 @@ impl Passes {
             .split_first()
             .expect("a pipeline has at least one filter pass");
         let first = {
-            let _span = tracing::debug_span!("coarse", problems = problems.len()).entered();
+            // A first pass with others after it is the coarse one.
+            let _span = (!later.is_empty())
+                .then(|| tracing::debug_span!("coarse", problems = problems.len()).entered());
             first_pass(first, problems, candidates, open, &accept)?
         };
         let mut outputs: Vec<(Vec<FilterOutput>, usize)> =
@@ -257,4 +259,127 @@ fn with_smoothing(filter: &SafetyFilter, smoothing: f64) -> Result<SafetyFilter,
         Some(w) => derived.with_warm_start(w.clone()),
         None => derived,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use flowopt_core::{Scenario, ScenarioConfig, StraightPlanner};
+    use flowopt_filter::FilterSettings;
+
+    use super::*;
+
+    fn output(residual: f32, status: FilterStatus) -> FilterOutput {
+        FilterOutput {
+            coefficients: Vec::new(),
+            residual,
+            iterations: 100,
+            status,
+            accepted: false,
+        }
+    }
+
+    #[test]
+    fn halving_across_passes_keeps_the_better_half_of_the_candidates_still_running() {
+        let running = FilterStatus::MaxIterations;
+        let mut outputs = vec![
+            (
+                vec![
+                    output(0.4, running),
+                    output(0.1, running),
+                    output(0.3, FilterStatus::Dropped),
+                    output(0.2, running),
+                ],
+                0,
+            ),
+            (vec![output(0.5, FilterStatus::Dropped)], 0),
+        ];
+        let live = survivors(&[0, 1], &mut outputs, true);
+        // Of the three still running, the better two (rounded up) by residual; a problem whose
+        // candidates were all dropped keeps them all.
+        assert_eq!(live, [vec![1, 3], vec![0]]);
+        assert_eq!(outputs[0].0[0].status, FilterStatus::Dropped);
+        assert_eq!(outputs[0].0[1].status, running);
+        let live = survivors(&[0], &mut outputs, false);
+        assert_eq!(live, [vec![0, 1, 2, 3]]);
+    }
+
+    #[test]
+    fn the_smoothness_term_applies_where_its_scope_says() {
+        let device = burn::tensor::Device::flex();
+        let filter = SafetyFilter::new(FilterSettings::default(), device).unwrap();
+        let open = Smoothing {
+            open_floors: Some(filter.clone()),
+            settings: FlowOptSettings::default(),
+        };
+        assert!(open.applies(true) && !open.applies(false));
+        let everywhere = Smoothing {
+            open_floors: None,
+            settings: FlowOptSettings {
+                smoothing_scope: SmoothingScope::All,
+                ..FlowOptSettings::default()
+            },
+        };
+        assert!(everywhere.applies(true) && everywhere.applies(false));
+        let off = Smoothing {
+            open_floors: None,
+            settings: FlowOptSettings {
+                smoothing_scope: SmoothingScope::All,
+                filter_smoothing: 0.0,
+                ..FlowOptSettings::default()
+            },
+        };
+        assert!(!off.applies(true));
+        let passes = Passes {
+            passes: vec![Pass {
+                filter,
+                smoothing: None,
+            }],
+            pull_back_depth: None,
+        };
+        assert!(!passes.smooths(true), "no term, no smoothing");
+    }
+
+    /// One pass over two problems: each stops at the first check where a candidate passes,
+    /// and the check's verdicts come back for the selection; nothing is refined.
+    #[test]
+    fn a_pass_stops_each_problem_at_a_checked_candidate_and_keeps_the_verdicts() {
+        let problems: Vec<Problem> = [(Scenario::Circle, 1), (Scenario::Random, 2)]
+            .iter()
+            .map(|(s, seed)| s.generate(&ScenarioConfig::new(4).seed(*seed)).unwrap())
+            .collect();
+        let candidates: Vec<Vec<Vec<Coefficients>>> = problems
+            .iter()
+            .enumerate()
+            .map(|(i, p)| flowopt_filter::perturbed_candidates(p, 3, 0.5, i as u64))
+            .collect();
+        let settings = FilterSettings {
+            stop_after: 1,
+            ..FilterSettings::default()
+        };
+        let passes = Passes {
+            passes: vec![Pass {
+                filter: SafetyFilter::new(settings, burn::tensor::Device::flex()).unwrap(),
+                smoothing: None,
+            }],
+            pull_back_depth: None,
+        };
+        let (outputs, verdicts) = passes
+            .run(&problems, &candidates, &[vec![], vec![]], &[true, true])
+            .unwrap();
+        for ((outputs, refined), verdicts) in outputs.iter().zip(&verdicts) {
+            assert_eq!(outputs.len(), 3);
+            assert_eq!(*refined, 0);
+            // The check accepted a candidate (several, when they pass at the same residual
+            // check), each with its verdict, and the problem stopped there.
+            let accepted: Vec<&FilterOutput> = outputs.iter().filter(|o| o.accepted).collect();
+            assert!(!accepted.is_empty());
+            assert_eq!(verdicts.len(), accepted.len());
+            assert!(verdicts.iter().all(|v| v.metrics.feasible));
+            let stop = accepted.iter().map(|o| o.iterations).max().unwrap();
+            assert!(outputs.iter().all(|o| o.iterations <= stop), "{outputs:?}");
+        }
+        // The straight lines of a circle swap collide: no candidate is feasible as it stands.
+        let straight = StraightPlanner::default().coefficients(&problems[0]);
+        assert!(feasible_verdict(&problems[0], &straight).is_none());
+    }
 }

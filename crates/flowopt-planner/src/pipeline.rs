@@ -39,14 +39,15 @@ impl Pipeline {
         let _span =
             tracing::info_span!("plan", planner = self.name, problems = problems.len()).entered();
         if problems.len() != options.len() {
-            return self.fail_all(problems, "one PlanOptions per problem is required");
+            let e = self.failure("one PlanOptions per problem is required");
+            return self.fail_all(problems, &e);
         }
         let started = Instant::now();
         let refs: Vec<&Problem> = problems.iter().collect();
         let seeds: Vec<u64> = options.iter().map(|o| o.seed).collect();
         let samples = match self.source.candidates(&refs, &seeds) {
             Ok(c) => c,
-            Err(e) => return self.fail_all(problems, &e.to_string()),
+            Err(e) => return self.fail_all(problems, &e),
         };
         let mut candidates = Vec::with_capacity(samples.len());
         let mut pulled_back = Vec::with_capacity(samples.len());
@@ -69,7 +70,7 @@ impl Pipeline {
         let filter_started = Instant::now();
         let (outputs, checked) = match self.passes.run(problems, &candidates, &guides, &open) {
             Ok(stage) => stage,
-            Err(e) => return self.fail_all(problems, &e.to_string()),
+            Err(e) => return self.fail_all(problems, &e),
         };
         let filter_ms = elapsed_ms(filter_started);
 
@@ -113,17 +114,15 @@ impl Pipeline {
             .map(|c| c.map(|(plan, _)| plan))
             .collect();
         let total_ms = elapsed_ms(started);
+        let timings = [
+            ("total", total_ms),
+            ("generate", generate_ms),
+            ("filter", filter_ms),
+            ("select", select_ms),
+            ("polish", polish_ms),
+        ];
         for plan in plans.iter_mut().flatten() {
-            plan.record_batch(
-                &[
-                    ("total", total_ms),
-                    ("generate", generate_ms),
-                    ("filter", filter_ms),
-                    ("select", select_ms),
-                    ("polish", polish_ms),
-                ],
-                problems.len(),
-            );
+            plan.record_batch(&timings, problems.len());
         }
         plans
     }
@@ -153,11 +152,133 @@ impl Pipeline {
         }
     }
 
-    /// The same failure for every problem of a batch.
-    fn fail_all(&self, problems: &[Problem], message: &str) -> Vec<Result<Plan, PlanError>> {
-        problems
+    /// The same error for every problem of a batch (an input error stays one: a 4xx over
+    /// HTTP, not a 5xx).
+    fn fail_all(&self, problems: &[Problem], error: &PlanError) -> Vec<Result<Plan, PlanError>> {
+        let copy = || match error {
+            PlanError::Input(input) => PlanError::Input(input.clone()),
+            PlanError::Planner { planner, message } => PlanError::Planner {
+                planner: planner.clone(),
+                message: message.clone(),
+            },
+            other => self.failure(&other.to_string()),
+        };
+        problems.iter().map(|_| Err(copy())).collect()
+    }
+}
+
+/// `flowopt_core::Planner` for a configuration of the pipeline: a type with a `pipeline: Pipeline`
+/// field, planning under `name`.
+macro_rules! planner_of_pipeline {
+    ($planner:ty, $name:literal) => {
+        impl flowopt_core::Planner for $planner {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn plan(
+                &self,
+                problem: &flowopt_core::Problem,
+                options: &flowopt_core::PlanOptions,
+            ) -> Result<flowopt_core::Plan, flowopt_core::PlanError> {
+                self.pipeline.plan_one(problem, options)
+            }
+
+            /// Plans every problem with one candidate call per robot count and one filter
+            /// batch per problem shape; each problem's plan is the one it gets alone
+            /// (`Pipeline::plan_batch`), on rayon's pool.
+            fn plan_batch(
+                &self,
+                problems: &[flowopt_core::Problem],
+                options: &[flowopt_core::PlanOptions],
+            ) -> Vec<Result<flowopt_core::Plan, flowopt_core::PlanError>> {
+                self.pipeline.plan_on_pool(problems, options)
+            }
+        }
+    };
+}
+pub(crate) use planner_of_pipeline;
+
+#[cfg(test)]
+mod tests {
+    use flowopt_core::{ErrorKind, InputError, Scenario, ScenarioConfig};
+    use flowopt_filter::{FilterSettings, SafetyFilter};
+
+    use super::*;
+    use crate::passes::Pass;
+
+    fn pipeline() -> Pipeline {
+        Pipeline {
+            name: "test",
+            source: Source::Perturbed {
+                candidates: 2,
+                perturbation: 0.3,
+            },
+            passes: Passes {
+                passes: vec![Pass {
+                    filter: SafetyFilter::new(
+                        FilterSettings::default(),
+                        burn::tensor::Device::flex(),
+                    )
+                    .unwrap(),
+                    smoothing: None,
+                }],
+                pull_back_depth: None,
+            },
+            selection: Selection {
+                alternatives: false,
+                accepted_only: false,
+            },
+            polish: None,
+        }
+    }
+
+    /// Every stage's timing and figures are reported, and a batch plans each problem as it
+    /// would alone.
+    #[test]
+    fn a_batch_reports_every_stage_and_equals_its_problems_planned_alone() {
+        let problems: Vec<Problem> = [(Scenario::Circle, 1), (Scenario::Obstacles, 2)]
             .iter()
-            .map(|_| Err(self.failure(message)))
-            .collect()
+            .map(|(s, seed)| s.generate(&ScenarioConfig::new(4).seed(*seed)).unwrap())
+            .collect();
+        let options = [PlanOptions { seed: 3 }, PlanOptions { seed: 4 }];
+        let pipeline = pipeline();
+        let batch = pipeline.plan_batch(&problems, &options);
+        for (i, plan) in batch.iter().enumerate() {
+            let plan = plan.as_ref().unwrap();
+            assert_eq!(plan.planner, "test");
+            for stage in ["total", "generate", "filter", "select", "polish"] {
+                assert!(plan.timings_ms.contains_key(stage), "{stage}");
+            }
+            for figure in ["candidates", "smoothed", "refined", "pulled_back"] {
+                assert!(plan.info.contains_key(figure), "{figure}");
+            }
+            let alone = pipeline.plan_one(&problems[i], &options[i]).unwrap();
+            assert_eq!(alone.trajectories, plan.trajectories);
+        }
+    }
+
+    #[test]
+    fn errors_are_every_problems_and_input_errors_stay_input_errors() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(3).seed(0))
+            .unwrap();
+        let pipeline = pipeline();
+        let two = [problem.clone(), problem];
+        let plans = pipeline.plan_batch(&two, &[PlanOptions::default()]);
+        assert_eq!(plans.len(), 2);
+        assert!(
+            plans
+                .iter()
+                .all(|p| matches!(p, Err(PlanError::Planner { .. })))
+        );
+        let input = PlanError::Input(InputError::new(ErrorKind::OutOfRange, "samples", "bad"));
+        let copies = pipeline.fail_all(&two, &input);
+        for copy in copies {
+            let Err(PlanError::Input(e)) = copy else {
+                panic!("not an input error: {copy:?}");
+            };
+            assert_eq!(e.field, "samples");
+        }
     }
 }

@@ -95,3 +95,50 @@ impl Polish {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use flowopt_core::{PlanOptions, Planner, Scenario, ScenarioConfig, StraightPlanner};
+
+    use super::*;
+
+    /// A polishing stage without a pass (polishing off) only records its figures; one with a
+    /// pass leaves infeasible plans and unwanted problems alone.
+    #[test]
+    fn polishing_touches_only_feasible_plans_of_the_problems_it_is_asked_for() {
+        let problem = Scenario::Circle
+            .generate(&ScenarioConfig::new(4).seed(0))
+            .unwrap();
+        let straight = StraightPlanner::default();
+        let plan = straight.plan(&problem, &PlanOptions::default()).unwrap();
+        assert!(!plan.feasible, "the straight swap collides");
+        let coefficients = straight.coefficients(&problem);
+        let problems = [problem];
+        let mut plans = vec![Ok((plan.clone(), coefficients.clone()))];
+        Polish { filter: None }
+            .run(&problems, &mut plans, &[true], |_| true)
+            .unwrap();
+        let (polished, _) = plans[0].as_ref().unwrap();
+        assert_eq!(polished.info["polished"], 0.0);
+        assert_eq!(polished.info["polish_rounds"], 0.0);
+        assert_eq!(polished.trajectories, plan.trajectories);
+
+        let settings = flowopt_filter::FilterSettings {
+            max_iterations: 50,
+            smoothing: 30.0,
+            ..Default::default()
+        };
+        let filter = SafetyFilter::new(settings, burn::tensor::Device::flex()).unwrap();
+        let stage = Polish {
+            filter: Some(filter),
+        };
+        let mut plans = vec![Ok((plan.clone(), coefficients))];
+        stage.run(&problems, &mut plans, &[true], |_| true).unwrap();
+        let (after, _) = plans[0].as_ref().unwrap();
+        assert_eq!(
+            after.info["polished"], 0.0,
+            "an infeasible plan is not polished"
+        );
+        assert_eq!(after.trajectories, plan.trajectories);
+    }
+}

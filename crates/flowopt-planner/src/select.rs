@@ -1,7 +1,8 @@
 //! The pipeline's selection stage: judging filtered candidates with the shared checker
 //! ([`flowopt_core::evaluate`]) and choosing one: the feasible candidate with the best
 //! smoothness, else the one with the smallest violation (DESIGN.md section 5), with the
-//! feasible alternatives, distinct passing patterns first, when asked for.
+//! feasible alternatives, smoothest first, when asked for (with how many distinct passing
+//! patterns they show).
 
 use flowopt_core::{
     Candidate, CheckConfig, Coefficients, InputError, Metrics, Plan, PlanError, Problem,

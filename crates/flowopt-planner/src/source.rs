@@ -184,3 +184,62 @@ fn sample_many(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use flowopt_core::{Scenario, ScenarioConfig};
+
+    use super::*;
+
+    fn problems() -> Vec<Problem> {
+        [(Scenario::Circle, 4, 1), (Scenario::Warehouse, 6, 2)]
+            .iter()
+            .map(|(s, n, seed)| s.generate(&ScenarioConfig::new(*n).seed(*seed)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn perturbed_candidates_follow_the_seed_and_the_count() {
+        let problems = problems();
+        let refs: Vec<&Problem> = problems.iter().collect();
+        let source = Source::Perturbed {
+            candidates: 3,
+            perturbation: 0.5,
+        };
+        let a = source.candidates(&refs, &[0, 1]).unwrap();
+        let b = source.candidates(&refs, &[0, 2]).unwrap();
+        assert_eq!(a[0].candidates.len(), 3);
+        assert_eq!(a[1].candidates[0].len(), 6, "one pair per robot");
+        assert_eq!(
+            a[0].candidates, b[0].candidates,
+            "same seed, same candidates"
+        );
+        assert_ne!(a[1].candidates, b[1].candidates);
+        assert!(
+            a.iter()
+                .all(|s| s.guides.is_empty() && !s.open && s.pulled_back == 0)
+        );
+    }
+
+    /// The generator samples `candidates_for(open)` candidates: fewer on the open floor.
+    #[test]
+    fn the_generator_samples_fewer_candidates_on_open_floors() {
+        let device = Device::flex();
+        let source = Source::Generator(Box::new(Sampling {
+            generator: Generator::shipped(&device).unwrap(),
+            settings: FlowOptSettings::default(),
+            device,
+        }));
+        let problems = problems();
+        let refs: Vec<&Problem> = problems.iter().collect();
+        let samples = source.candidates(&refs, &[0, 0]).unwrap();
+        let settings = FlowOptSettings::default();
+        assert!(samples[0].open && !samples[1].open);
+        assert_eq!(samples[0].candidates.len(), settings.candidates_for(true));
+        assert_eq!(samples[1].candidates.len(), settings.candidates_for(false));
+        assert_eq!(samples[1].guides.len(), 6);
+        // A problem's candidates do not depend on the others of the batch.
+        let alone = source.candidates(&refs[1..], &[0]).unwrap();
+        assert_eq!(alone[0].candidates, samples[1].candidates);
+    }
+}

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use flowopt_core::ValidationConfig;
-use flowopt_planner::{DeviceChoice, FlowOptSettings, GeneratorChoice, WarmStartChoice};
+use flowopt_planner::{
+    DeviceChoice, FlowOptOptions, FlowOptSettings, GeneratorChoice, WarmStartChoice,
+};
 
 use crate::agents::AgentLimits;
 
@@ -26,9 +28,13 @@ pub struct ServerConfig {
     pub limits: ValidationConfig,
     /// Most candidates a request may ask for (default 64).
     pub max_candidates: usize,
-    /// The `flowopt` planner's settings for requests that set no option (default
-    /// [`FlowOptSettings::default`]); a request's options apply on top.
+    /// The `flowopt` planner's settings under every request's options (default
+    /// [`FlowOptSettings::default`]; `flowopt serve --tuning`).
     pub flowopt: FlowOptSettings,
+    /// The `flowopt` options of requests that leave them unset (default none; `flowopt serve
+    /// --candidates ...`). A request's own options take their place, and the result applies to
+    /// [`Self::flowopt`] once.
+    pub flowopt_options: FlowOptOptions,
     /// Most problems in one `POST /v1/plan/batch` (default 64).
     pub max_batch_request: usize,
     /// Deadline of a request when it sets none, and the longest it may set (default 30 s);
@@ -66,6 +72,7 @@ impl Default for ServerConfig {
             },
             max_candidates: 64,
             flowopt: FlowOptSettings::default(),
+            flowopt_options: FlowOptOptions::default(),
             max_batch_request: 64,
             deadline: Duration::from_secs(30),
             queue_capacity: 256,

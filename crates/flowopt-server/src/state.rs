@@ -6,7 +6,8 @@ use std::sync::atomic::AtomicBool;
 
 use flowopt_core::Planner;
 use flowopt_planner::{
-    FlowOptSettings, PlannerOptions, RegistryError, flowopt_planner, planner_by_name,
+    FlowOptOptions, FlowOptSettings, PlannerOptions, RegistryError, flowopt_planner,
+    planner_by_name,
 };
 use tokio::sync::Semaphore;
 
@@ -42,8 +43,11 @@ pub struct AppState {
     pub cpu_planners: BTreeMap<&'static str, Arc<dyn Planner>>,
     /// Bounds the CPU-only plans running at once.
     pub cpu_slots: Arc<Semaphore>,
-    /// The `flowopt` settings of requests that set no option ([`ServerConfig::flowopt`]).
-    pub flowopt_defaults: FlowOptSettings,
+    /// The `flowopt` settings under every request's options ([`ServerConfig::flowopt`]).
+    pub flowopt_base: FlowOptSettings,
+    /// The `flowopt` options of requests that leave them unset
+    /// ([`ServerConfig::flowopt_options`]).
+    pub flowopt_options: FlowOptOptions,
     /// Metrics.
     pub metrics: Metrics,
     /// The RL agents.
@@ -56,7 +60,22 @@ impl AppState {
     /// Loads every planner once (the shipped weights unless the configuration names others)
     /// and starts the inference worker.
     pub fn new(config: ServerConfig) -> Result<Self, ServerError> {
-        let flowopt_defaults = config.flowopt;
+        let flowopt_base = config.flowopt;
+        let flowopt_options = config.flowopt_options;
+        let candidates = flowopt_options
+            .candidates
+            .unwrap_or(flowopt_base.candidates);
+        if candidates > config.max_candidates {
+            return Err(ServerError::Input(flowopt_core::InputError::new(
+                flowopt_core::ErrorKind::OutOfRange,
+                "candidates",
+                format!(
+                    "the default {candidates} candidates exceed --max-candidates {}",
+                    config.max_candidates
+                ),
+            )));
+        }
+        let flowopt_defaults = flowopt_options.apply(flowopt_base)?;
         let options = PlannerOptions {
             device: config.device,
             warm_start: config.warm_start.clone(),
@@ -89,7 +108,8 @@ impl AppState {
             config,
             batcher,
             cpu_planners,
-            flowopt_defaults,
+            flowopt_base,
+            flowopt_options,
             metrics,
             ready: AtomicBool::new(true),
         })

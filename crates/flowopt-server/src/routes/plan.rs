@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use flowopt_core::vda5050::{PlanWithVda5050, Vda5050Export};
 use flowopt_core::{InputError, Plan, PlanOptions, Problem};
@@ -18,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::batcher::{Job, PlannerKey};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{Document, JsonBody};
-use crate::routes::query::{fields_of, split_query};
+use crate::routes::query::{QueryOptions, fields_of};
 use crate::state::AppState;
 
 /// Options of a plan request, as query parameters, besides the `flowopt` planner's
@@ -81,15 +80,17 @@ impl Request {
         let planner = query.planner.unwrap_or_else(|| "flowopt".into());
         let key = match planner.as_str() {
             "flowopt" => {
-                let defaults = state.flowopt_defaults;
-                let candidates = flowopt.candidates.unwrap_or(defaults.candidates);
+                // The request's options over the server's, applied once to its base settings.
+                let base = state.flowopt_base;
+                let options = flowopt.or(state.flowopt_options);
+                let candidates = options.candidates.unwrap_or(base.candidates);
                 if candidates > state.config.max_candidates {
                     return Err(ApiError::invalid(
                         "candidates",
                         format!("at most {} candidates", state.config.max_candidates),
                     ));
                 }
-                let settings = flowopt.apply(defaults).map_err(ApiError::input)?;
+                let settings = options.apply(base).map_err(ApiError::input)?;
                 Some(PlannerKey::FlowOpt(settings))
             }
             "filter" => Some(PlannerKey::Filter),
@@ -254,10 +255,10 @@ fn validated(state: &AppState, problem: &Problem, prefix: &str) -> Result<(), Ap
 )]
 pub async fn plan(
     State(state): State<Arc<AppState>>,
-    uri: Uri,
+    QueryOptions(query, flowopt): QueryOptions<PlanQuery>,
     JsonBody(problem): JsonBody<Problem>,
 ) -> Result<Response, ApiError> {
-    let request = Request::new(&state, split_query(uri.query())?)?;
+    let request = Request::new(&state, (query, flowopt))?;
     validated(&state, &problem, "")?;
     let span = tracing::info_span!(
         "plan_request",
@@ -292,10 +293,10 @@ pub async fn plan(
 )]
 pub async fn plan_batch(
     State(state): State<Arc<AppState>>,
-    uri: Uri,
+    QueryOptions(query, flowopt): QueryOptions<PlanQuery>,
     JsonBody(batch): JsonBody<BatchRequest>,
 ) -> Result<Response, ApiError> {
-    let request = Request::new(&state, split_query(uri.query())?)?;
+    let request = Request::new(&state, (query, flowopt))?;
     if batch.problems.is_empty() {
         return Err(ApiError::invalid("problems", "no problems"));
     }

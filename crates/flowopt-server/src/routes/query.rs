@@ -1,10 +1,25 @@
 //! Query strings: each request's own options and the `flowopt` planner's
 //! ([`FlowOptOptions`]), from one query, with any other name refused (400 naming it).
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use flowopt_planner::FlowOptOptions;
 use serde::de::{DeserializeOwned, Error as _, Visitor};
 
 use crate::error::ApiError;
+
+/// A request's own query options `T` and the `flowopt` planner's ([`split_query`]), as an
+/// extractor: it runs before the body is read, so a bad query is refused first.
+pub(crate) struct QueryOptions<T>(pub T, pub FlowOptOptions);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryOptions<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let (own, flowopt) = split_query(parts.uri.query())?;
+        Ok(Self(own, flowopt))
+    }
+}
 
 /// The names of a struct's fields as its derived `Deserialize` knows them: what a query may
 /// say, without spelling the names a second time.
