@@ -51,7 +51,11 @@ fn chromium_or_skip() -> Option<PathBuf> {
              (see .ci/run)"
         ),
         None => {
-            eprintln!(
+            // Straight to stderr, not through `eprintln!`, which the test harness captures
+            // and hides for a passing test: the skip must be seen.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "note: browser test SKIPPED: no chromium on PATH (install Debian's `chromium` \
                  to run it; FLOWOPT_REQUIRE_BROWSER=1 makes a missing chromium an error)"
             );
