@@ -482,6 +482,10 @@ impl Policy {
                 });
             }
         };
+        // Initialised under the seeding lock before the weights replace its values: Burn
+        // initialises lazily, and a draw from the device's generator outside the lock would
+        // land inside another thread's seeded initialisation.
+        let net = crate::nets::seeded(device, 0, || net);
         let net = flowopt_nn::load(net, path)?;
         Ok((
             Self {

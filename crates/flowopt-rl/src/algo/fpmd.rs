@@ -221,6 +221,7 @@ pub(crate) fn objectives(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nets::seeded;
 
     #[test]
     fn alpha_moves_toward_the_target_entropy() {
@@ -240,8 +241,8 @@ mod tests {
     #[test]
     fn the_best_particle_is_the_critics_favourite() {
         let device = Device::flex();
-        let flow = VelocityField::new(1, 1, &[8], &device);
-        let critic = CriticEnsemble::new(2, 1, 1, &[8], &device);
+        let flow = seeded(&device, 1, || VelocityField::new(1, 1, &[8], &device));
+        let critic = seeded(&device, 2, || CriticEnsemble::new(2, 1, 1, &[8], &device));
         let obs = Tensor::<2>::from_data([[0.3], [-0.7]], &device);
         let mut noise = Noise::new(1, &device);
         let z = noise.normal(2 * 16, 1);
