@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod bernstein;
+pub mod certificate;
 pub mod dataset;
 mod error;
 mod guidance;
@@ -31,6 +32,7 @@ mod trajectory;
 pub mod vda5050;
 
 pub use bernstein::{BOUNDARY_ROWS, Bernstein, DEFAULT_ORDER, SampleMatrices};
+pub use certificate::{Certificate, Constraint, Violation, certify};
 pub use error::{ErrorKind, InputError, PlanError};
 pub use guidance::{Guidance, GuidePaths, guide_paths, path_coefficients};
 pub use metrics::{CheckConfig, DEFAULT_TOLERANCE, Metrics, Residuals, evaluate};
