@@ -36,6 +36,15 @@ pub enum Command {
     /// Prints the metrics as JSON on stdout and a verdict on stderr. Exit code 0 when the plan
     /// is feasible, 1 when it is not, 2 when the problem or plan is invalid.
     Check(CheckArgs),
+    /// Certify a polynomial plan over the whole interval [0, T], not only at samples.
+    ///
+    /// Bounds every constraint (pair separation, obstacle clearance, workspace, speed,
+    /// acceleration) between samples too, and prints each violated one with its worst amount
+    /// and time as JSON. Exit code 0 when nothing is violated by more than the tolerance, 1
+    /// when something is, 2 when the problem or plan is invalid or has no coefficients
+    /// (sample-only plans, e.g. `orca`, are not certified yet). `check`'s `feasible` is still
+    /// judged at samples (issue 34).
+    Certify(CheckArgs),
     /// Generate training data: random problems labelled by verified `scp` solutions.
     ///
     /// Problem k of a run depends only on (seed, k): an interrupted run resumes where it

@@ -87,6 +87,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Scenario(args) => scenario(args),
         Command::Plan(args) => plan(args),
         Command::Check(args) => check(args),
+        Command::Certify(args) => certify(args),
         Command::Dataset(args) => dataset(args),
         // Training runs thousands of small tensor ops: on rayon's pool, like the planners.
         Command::Train(TrainCommand::Warmstart(args)) => on_pool(|| train_warmstart(args)),
@@ -514,6 +515,72 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
     bar.finish();
     write_bench_outputs(&rows, &out, &args.reference)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `flowopt certify` prints.
+#[derive(Serialize)]
+struct CertifyReport {
+    certified: bool,
+    max_violation: f64,
+    tolerance: f64,
+    violations: Vec<flowopt::core::Violation>,
+    ms: f64,
+}
+
+fn certify(args: CheckArgs) -> Result<ExitCode> {
+    if args.problem == Path::new("-") && args.plan == Path::new("-") {
+        bail!("only one of PROBLEM and PLAN can be read from standard input");
+    }
+    if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
+        return Err(InputError::new(
+            flowopt::core::ErrorKind::OutOfRange,
+            "tolerance",
+            "tolerance must be a finite number >= 0",
+        )
+        .into());
+    }
+    let problem = read_problem(&args.problem, &args.limits)?;
+    let text = read_input(&args.plan)?;
+    let plan: Plan = InputError::parse_json(&text, "plan")?;
+    let coefficients = plan
+        .trajectories
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.coefficients.clone().ok_or_else(|| {
+                InputError::new(
+                    flowopt::core::ErrorKind::Malformed,
+                    format!("trajectories[{i}].coefficients"),
+                    "certify needs polynomial plans; sample-only plans are not certified yet",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let started = std::time::Instant::now();
+    let certificate = flowopt::core::certify(&problem, &coefficients, args.tolerance)?;
+    let report = CertifyReport {
+        certified: certificate.holds(args.tolerance),
+        max_violation: certificate.max_violation(),
+        tolerance: args.tolerance,
+        violations: certificate.violations,
+        ms: started.elapsed().as_secs_f64() * 1e3,
+    };
+    write_json(&report, &args.output)?;
+    match report.violations.first() {
+        Some(worst) if !report.certified => eprintln!(
+            "NOT CERTIFIED: {:?} violated by {:.3e} at t = {:.3} s (tolerance {:.0e})",
+            worst.constraint, worst.amount, worst.time, args.tolerance
+        ),
+        _ => eprintln!(
+            "certified over [0, {}] s (max violation {:.3e}, tolerance {:.0e})",
+            problem.horizon, report.max_violation, args.tolerance
+        ),
+    }
+    Ok(if report.certified {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode> {

@@ -1132,3 +1132,56 @@ fn bench_roofline_reports_a_fraction_of_the_measured_matmul_rate() {
     assert!(num("filter_iteration_gflop") > 0.0 && num("filter_iteration_ms") > 0.0);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `flowopt certify` judges a polynomial plan over the whole interval: a straight swap is
+/// refused with the pair, the amount and the time; one robot alone is certified; a
+/// sample-only plan is an input error.
+#[test]
+fn certify_reports_the_worst_violation_between_samples_and_its_time() {
+    let certify = |problem: &str, plan: &str| {
+        let problem_file = write_temp("certify-problem.json", problem);
+        flowopt()
+            .arg("certify")
+            .arg(&problem_file)
+            .arg("-")
+            .write_stdin(plan.to_string())
+            .output()
+            .unwrap()
+    };
+    let swap = scenario("circle", 2, 0);
+    let straight = run_ok(&["plan", "--planner", "straight"], &swap);
+    let out = certify(&swap, &straight);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["certified"], false);
+    let worst = &report["violations"][0];
+    assert_eq!(worst["constraint"]["pair"], serde_json::json!([0, 1]));
+    // The two robots meet head-on in the middle of the horizon.
+    let horizon: Value = serde_json::from_str(&swap).unwrap();
+    let half = horizon["horizon"].as_f64().unwrap_or(8.0) / 2.0;
+    assert!(
+        (worst["time"].as_f64().unwrap() - half).abs() < 0.05,
+        "{worst}"
+    );
+    assert!(worst["amount"].as_f64().unwrap() > 0.3);
+
+    let alone = scenario("circle", 1, 0);
+    let plan = run_ok(&["plan", "--planner", "straight"], &alone);
+    let out = certify(&alone, &plan);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let orca = run_ok(&["plan", "--planner", "orca"], &swap);
+    let out = certify(&swap, &orca);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("coefficients"));
+}

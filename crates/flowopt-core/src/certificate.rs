@@ -16,12 +16,15 @@
 //! by piece. Not yet used by [`crate::evaluate`] (issue 34): this module is the certificate
 //! alone, tested against dense evaluation.
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{ErrorKind, InputError};
 use crate::problem::Problem;
 use crate::trajectory::Coefficients;
 
 /// Which constraint a violation belongs to (robots and obstacles by index).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Constraint {
     /// Robots `0` and `1` closer than r_i + r_j + margin.
     Pair(usize, usize),
@@ -41,7 +44,7 @@ pub enum Constraint {
 }
 
 /// The worst violation of one constraint over [0, T].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Violation {
     /// The constraint.
     pub constraint: Constraint,
@@ -53,7 +56,7 @@ pub struct Violation {
 }
 
 /// The certificate of a plan: the worst violation over [0, T] of every constraint, or none.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Certificate {
     /// Every violated constraint with its worst violation, largest first.
     pub violations: Vec<Violation>,
