@@ -130,6 +130,11 @@ pub fn certify(
             let d = problem.robots[i].radius + problem.robots[j].radius + problem.margin;
             let dx = difference(&coefficients[i].x, &coefficients[j].x);
             let dy = difference(&coefficients[i].y, &coefficients[j].y);
+            // Far apart all along: the difference's control points (a hull holding the
+            // curve) keep out of the disc of radius d around the origin.
+            if box_distance_sq(&dx, &dy) >= d * d {
+                continue;
+            }
             let f = squared_norm(&dx, &dy);
             let m = minimum(&f, d * d - report.max(1e-12) * d, PRECISION);
             record(Constraint::Pair(i, j), d - m.upper.max(0.0).sqrt(), m.at);
@@ -141,6 +146,9 @@ pub fn certify(
             let d = robot.radius + obstacle.radius;
             let dx: Vec<f64> = c.x.iter().map(|v| v - obstacle.center[0]).collect();
             let dy: Vec<f64> = c.y.iter().map(|v| v - obstacle.center[1]).collect();
+            if box_distance_sq(&dx, &dy) >= d * d {
+                continue;
+            }
             let f = squared_norm(&dx, &dy);
             let m = minimum(&f, d * d - report.max(1e-12) * d, PRECISION);
             let constraint = Constraint::Obstacle {
@@ -168,6 +176,10 @@ pub fn certify(
             let scale = horizon.powi(order as i32).recip();
             let vx: Vec<f64> = derivative(&c.x, order).iter().map(|v| v * scale).collect();
             let vy: Vec<f64> = derivative(&c.y, order).iter().map(|v| v * scale).collect();
+            // Slow all along: the farthest corner of the control points' box is within the limit.
+            if box_reach_sq(&vx, &vy) <= limit * limit {
+                continue;
+            }
             let negated: Vec<f64> = squared_norm(&vx, &vy).iter().map(|v| -v).collect();
             let m = minimum(&negated, -limit * limit - report * limit, PRECISION);
             record(constraint, (-m.upper).max(0.0).sqrt() - limit, m.at);
@@ -175,6 +187,28 @@ pub fn certify(
     }
     violations.sort_by(|a, b| b.amount.total_cmp(&a.amount));
     Ok(Certificate { violations })
+}
+
+/// The squared distance from the origin to the bounding box of the control points (x_k, y_k):
+/// a lower bound of the curve's squared distance from the origin (the curve stays in their
+/// hull, which the box holds).
+fn box_distance_sq(x: &[f64], y: &[f64]) -> f64 {
+    let gap = |c: &[f64]| {
+        let (lo, hi) = c
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        lo.max(-hi).max(0.0)
+    };
+    gap(x).powi(2) + gap(y).powi(2)
+}
+
+/// The squared distance from the origin to the farthest corner of the control points' box: an
+/// upper bound of the curve's squared norm.
+fn box_reach_sq(x: &[f64], y: &[f64]) -> f64 {
+    let reach = |c: &[f64]| c.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    reach(x).powi(2) + reach(y).powi(2)
 }
 
 /// `a - b`, coefficient-wise.
@@ -524,6 +558,25 @@ mod tests {
                 r.obstacles
             );
             assert!(certificate.max_violation() >= sampled.max_violation - 1e-9);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The boxes bound the curve: never closer to the origin than `box_distance_sq`,
+        /// never farther than `box_reach_sq`.
+        #[test]
+        fn the_control_point_boxes_bound_the_curve(
+            x in proptest::collection::vec(-2.0f64..2.0, 11),
+            y in proptest::collection::vec(-2.0f64..2.0, 11),
+        ) {
+            let (near, far) = (box_distance_sq(&x, &y), box_reach_sq(&x, &y));
+            for k in 0..=200 {
+                let tau = k as f64 / 200.0;
+                let r = value(&x, tau).powi(2) + value(&y, tau).powi(2);
+                prop_assert!(near <= r + 1e-12 && r <= far + 1e-12, "{near} {r} {far}");
+            }
         }
     }
 
