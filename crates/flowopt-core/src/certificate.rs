@@ -48,8 +48,8 @@ pub enum Constraint {
 pub struct Violation {
     /// The constraint.
     pub constraint: Constraint,
-    /// By how much it is violated (metres, m/s or m/s^2), to within the certificate's
-    /// tolerance.
+    /// By how much it is violated (metres, m/s or m/s^2): never less than the truth, and
+    /// equal to it to within 1e-12 in squared units where the search finished.
     pub amount: f64,
     /// When, in seconds.
     pub time: f64,
@@ -113,6 +113,9 @@ pub fn certify(
         }
     }
     let report = tolerance.max(0.0) / 100.0;
+    // Every amount comes from the lower bound of its minimum: exact to the search's precision
+    // where it finished, and never smaller than the truth where it stopped early
+    // ([`MAX_SPLITS`]), so a violation is never under-reported.
     let horizon = problem.horizon;
     let mut violations = Vec::new();
     let mut record = |constraint: Constraint, amount: f64, tau: f64| {
@@ -137,7 +140,7 @@ pub fn certify(
             }
             let f = squared_norm(&dx, &dy);
             let m = minimum(&f, d * d - report.max(1e-12) * d, PRECISION);
-            record(Constraint::Pair(i, j), d - m.upper.max(0.0).sqrt(), m.at);
+            record(Constraint::Pair(i, j), d - m.lower.max(0.0).sqrt(), m.at);
         }
     }
     for (i, (c, robot)) in coefficients.iter().zip(&problem.robots).enumerate() {
@@ -155,7 +158,7 @@ pub fn certify(
                 robot: i,
                 obstacle: k,
             };
-            record(constraint, d - m.upper.max(0.0).sqrt(), m.at);
+            record(constraint, d - m.lower.max(0.0).sqrt(), m.at);
         }
         // Workspace: each wall's distance minus the radius stays >= 0.
         let (lo, hi) = (problem.workspace.min, problem.workspace.max);
@@ -164,7 +167,7 @@ pub fn certify(
             let below: Vec<f64> = values.iter().map(|v| hi[axis] - v - robot.radius).collect();
             for wall in [above, below] {
                 let m = minimum(&wall, 0.0, PRECISION.sqrt());
-                record(Constraint::Workspace(i), -m.upper, m.at);
+                record(Constraint::Workspace(i), -m.lower, m.at);
             }
         }
         // Speed and acceleration: max |v|^2 <= v_max^2 (derivatives in time, 1 / T per order).
@@ -182,7 +185,7 @@ pub fn certify(
             }
             let negated: Vec<f64> = squared_norm(&vx, &vy).iter().map(|v| -v).collect();
             let m = minimum(&negated, -limit * limit - report * limit, PRECISION);
-            record(constraint, (-m.upper).max(0.0).sqrt() - limit, m.at);
+            record(constraint, (-m.lower).max(0.0).sqrt() - limit, m.at);
         }
     }
     violations.sort_by(|a, b| b.amount.total_cmp(&a.amount));
