@@ -517,17 +517,8 @@ fn bench(mut args: BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `flowopt certify` prints.
-#[derive(Serialize)]
-struct CertifyReport {
-    certified: bool,
-    max_violation: f64,
-    tolerance: f64,
-    violations: Vec<flowopt::core::Violation>,
-    ms: f64,
-}
-
-fn certify(args: CheckArgs) -> Result<ExitCode> {
+/// The problem and the plan `check` and `certify` judge, after checking their arguments.
+fn problem_and_plan(args: &CheckArgs) -> Result<(Problem, Plan)> {
     if args.problem == Path::new("-") && args.plan == Path::new("-") {
         bail!("only one of PROBLEM and PLAN can be read from standard input");
     }
@@ -542,6 +533,21 @@ fn certify(args: CheckArgs) -> Result<ExitCode> {
     let problem = read_problem(&args.problem, &args.limits)?;
     let text = read_input(&args.plan)?;
     let plan: Plan = InputError::parse_json(&text, "plan")?;
+    Ok((problem, plan))
+}
+
+/// What `flowopt certify` prints.
+#[derive(Serialize)]
+struct CertifyReport {
+    certified: bool,
+    max_violation: f64,
+    tolerance: f64,
+    violations: Vec<flowopt::core::Violation>,
+    ms: f64,
+}
+
+fn certify(args: CheckArgs) -> Result<ExitCode> {
+    let (problem, plan) = problem_and_plan(&args)?;
     let coefficients = plan
         .trajectories
         .iter()
@@ -584,20 +590,7 @@ fn certify(args: CheckArgs) -> Result<ExitCode> {
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode> {
-    if args.problem == Path::new("-") && args.plan == Path::new("-") {
-        bail!("only one of PROBLEM and PLAN can be read from standard input");
-    }
-    if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
-        return Err(InputError::new(
-            flowopt::core::ErrorKind::OutOfRange,
-            "tolerance",
-            "tolerance must be a finite number >= 0",
-        )
-        .into());
-    }
-    let problem = read_problem(&args.problem, &args.limits)?;
-    let text = read_input(&args.plan)?;
-    let plan: Plan = InputError::parse_json(&text, "plan")?;
+    let (problem, plan) = problem_and_plan(&args)?;
     let config = CheckConfig {
         tolerance: args.tolerance,
         ..CheckConfig::default()

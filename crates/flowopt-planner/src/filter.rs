@@ -33,7 +33,7 @@ impl Default for FilterPlannerSettings {
 /// The `filter` planner.
 #[derive(Debug, Clone)]
 pub struct FilterPlanner {
-    pipeline: Pipeline,
+    pub(crate) pipeline: Pipeline,
     settings: FilterPlannerSettings,
 }
 

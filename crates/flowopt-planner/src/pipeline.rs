@@ -202,35 +202,24 @@ pub(crate) use planner_of_pipeline;
 #[cfg(test)]
 mod tests {
     use flowopt_core::{ErrorKind, InputError, Scenario, ScenarioConfig};
-    use flowopt_filter::{FilterSettings, SafetyFilter};
+    use flowopt_filter::FilterSettings;
 
     use super::*;
-    use crate::passes::Pass;
+    use crate::{FilterPlanner, FilterPlannerSettings};
 
+    /// The `filter` planner's pipeline, with 2 candidates of 0.3 m.
     fn pipeline() -> Pipeline {
-        Pipeline {
-            name: "test",
-            source: Source::Perturbed {
-                candidates: 2,
-                perturbation: 0.3,
-            },
-            passes: Passes {
-                passes: vec![Pass {
-                    filter: SafetyFilter::new(
-                        FilterSettings::default(),
-                        burn::tensor::Device::flex(),
-                    )
-                    .unwrap(),
-                    smoothing: None,
-                }],
-                pull_back_depth: None,
-            },
-            selection: Selection {
-                alternatives: false,
-                accepted_only: false,
-            },
-            polish: None,
-        }
+        let settings = FilterPlannerSettings {
+            candidates: 2,
+            perturbation: 0.3,
+        };
+        FilterPlanner::with_settings(
+            FilterSettings::default(),
+            settings,
+            burn::tensor::Device::flex(),
+        )
+        .unwrap()
+        .pipeline
     }
 
     /// Every stage's timing and figures are reported, and a batch plans each problem as it
@@ -246,7 +235,7 @@ mod tests {
         let batch = pipeline.plan_batch(&problems, &options);
         for (i, plan) in batch.iter().enumerate() {
             let plan = plan.as_ref().unwrap();
-            assert_eq!(plan.planner, "test");
+            assert_eq!(plan.planner, "filter");
             for stage in ["total", "generate", "filter", "select", "polish"] {
                 assert!(plan.timings_ms.contains_key(stage), "{stage}");
             }
